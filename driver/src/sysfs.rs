@@ -1,0 +1,477 @@
+//! PCI addresses and what sysfs says about a function: driver, IOMMU group, IDs.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::{Error, Result};
+
+/// A PCI function address, `domain:bus:device.function`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PciAddress {
+    /// PCI domain (segment).
+    pub domain: u16,
+    /// Bus number.
+    pub bus: u8,
+    /// Device number, 0..32.
+    pub device: u8,
+    /// Function number, 0..8.
+    pub function: u8,
+}
+
+impl FromStr for PciAddress {
+    type Err = Error;
+
+    /// Parses `DDDD:BB:DD.F`, or `BB:DD.F` (domain 0), hexadecimal as `lspci` prints it.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::InvalidAddress {
+            given: s.to_string(),
+        };
+        let parts: Vec<&str> = s.split(':').collect();
+        let (domain, bus, rest) = match parts.as_slice() {
+            [d, b, r] if d.len() == 4 => (*d, *b, *r),
+            [b, r] => ("0000", *b, *r),
+            _ => return Err(bad()),
+        };
+        let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
+        let hex = |t: &str, max_len: usize| -> Result<u32> {
+            if t.is_empty() || t.len() > max_len || !t.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            u32::from_str_radix(t, 16).map_err(|_| bad())
+        };
+        let domain = hex(domain, 4)? as u16;
+        let bus_num = hex(bus, 2)? as u8;
+        let device = hex(dev, 2)?;
+        let function = hex(func, 1)?;
+        if device > 0x1f || function > 7 || dev.len() != 2 || bus.len() != 2 {
+            return Err(bad());
+        }
+        Ok(PciAddress {
+            domain,
+            bus: bus_num,
+            device: device as u8,
+            function: function as u8,
+        })
+    }
+}
+
+impl fmt::Display for PciAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04x}:{:02x}:{:02x}.{:x}",
+            self.domain, self.bus, self.device, self.function
+        )
+    }
+}
+
+/// A device that shares an IOMMU group, with its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    /// Its address as sysfs names it.
+    pub addr: String,
+    /// The driver bound to it, if any.
+    pub driver: Option<String>,
+}
+
+/// What sysfs says about one PCI function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// The function's address.
+    pub addr: PciAddress,
+    /// PCI vendor ID.
+    pub vendor: u16,
+    /// PCI device ID.
+    pub device: u16,
+    /// The bound driver, if any.
+    pub driver: Option<String>,
+    /// The IOMMU group, if the IOMMU is on.
+    pub iommu_group: Option<u32>,
+    /// All devices of the IOMMU group, this one included.
+    pub group_members: Vec<GroupMember>,
+}
+
+impl DeviceInfo {
+    /// Group members bound to a driver that is not a VFIO driver: they make the group unusable.
+    /// Bridges bound to `pcieport` and devices held by `pci-stub` do not block.
+    pub fn blockers(&self) -> Vec<GroupMember> {
+        self.group_members
+            .iter()
+            .filter(|m| {
+                matches!(&m.driver, Some(d) if !d.starts_with("vfio") && d != "pcieport" && d != "pci-stub")
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Where sysfs and `/dev` are (normally `/sys` and `/dev`; tests point them at a fake tree).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sysfs {
+    /// The sysfs mount point.
+    pub sys: PathBuf,
+    /// The devtmpfs mount point.
+    pub dev: PathBuf,
+}
+
+impl Default for Sysfs {
+    fn default() -> Self {
+        Sysfs {
+            sys: PathBuf::from("/sys"),
+            dev: PathBuf::from("/dev"),
+        }
+    }
+}
+
+fn link_name(p: &Path) -> Option<String> {
+    fs::read_link(p)
+        .ok()?
+        .file_name()?
+        .to_str()
+        .map(str::to_string)
+}
+
+fn read_hex_u16(p: &Path) -> Result<u16> {
+    let s = fs::read_to_string(p).map_err(|e| Error::io(format!("read {}", p.display()), e))?;
+    let t = s.trim();
+    let t = t.strip_prefix("0x").unwrap_or(t);
+    u16::from_str_radix(t, 16).map_err(|_| {
+        Error::io(
+            format!("parse {}", p.display()),
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not a hex ID: {s:?}"),
+            ),
+        )
+    })
+}
+
+impl Sysfs {
+    /// The sysfs directory of a function.
+    pub fn device_dir(&self, addr: &PciAddress) -> PathBuf {
+        self.sys.join("bus/pci/devices").join(addr.to_string())
+    }
+
+    /// The VFIO group file of an IOMMU group.
+    pub fn group_file(&self, group: u32) -> PathBuf {
+        self.dev.join("vfio").join(group.to_string())
+    }
+
+    /// The VFIO container file.
+    pub fn container_file(&self) -> PathBuf {
+        self.dev.join("vfio/vfio")
+    }
+
+    /// Reads what sysfs knows about the function at `addr`.
+    pub fn info(&self, addr: &PciAddress) -> Result<DeviceInfo> {
+        let dir = self.device_dir(addr);
+        if !dir.exists() {
+            return Err(Error::NoSuchDevice {
+                addr: addr.to_string(),
+            });
+        }
+        let vendor = read_hex_u16(&dir.join("vendor"))?;
+        let device = read_hex_u16(&dir.join("device"))?;
+        let driver = link_name(&dir.join("driver"));
+        let iommu_group = link_name(&dir.join("iommu_group")).and_then(|g| g.parse().ok());
+        let mut group_members = Vec::new();
+        if iommu_group.is_some() {
+            let devs = dir.join("iommu_group/devices");
+            let rd = fs::read_dir(&devs)
+                .map_err(|e| Error::io(format!("read_dir {}", devs.display()), e))?;
+            for ent in rd.flatten() {
+                let name = ent.file_name().to_string_lossy().into_owned();
+                let drv = link_name(&self.sys.join("bus/pci/devices").join(&name).join("driver"));
+                group_members.push(GroupMember {
+                    addr: name,
+                    driver: drv,
+                });
+            }
+            group_members.sort_by(|a, b| a.addr.cmp(&b.addr));
+        }
+        Ok(DeviceInfo {
+            addr: *addr,
+            vendor,
+            device,
+            driver,
+            iommu_group,
+            group_members,
+        })
+    }
+
+    /// Checks that `addr` can be opened through VFIO, in the order a user would fix things:
+    /// present, bound to vfio-pci, has an IOMMU group, VFIO loaded, group viable.
+    /// Returns the device info and its group number.
+    pub fn check_usable(&self, addr: &PciAddress) -> Result<(DeviceInfo, u32)> {
+        let info = self.info(addr)?;
+        let a = addr.to_string();
+        if info.driver.as_deref() != Some("vfio-pci") {
+            return Err(Error::NotBoundToVfio {
+                addr: a,
+                driver: info.driver.clone(),
+            });
+        }
+        let Some(group) = info.iommu_group else {
+            return Err(Error::NoIommu { addr: a });
+        };
+        if !self.container_file().exists() {
+            return Err(Error::VfioNotLoaded);
+        }
+        let blockers = info.blockers();
+        if !blockers.is_empty() {
+            return Err(Error::GroupNotViable {
+                group,
+                addr: a,
+                blockers,
+            });
+        }
+        Ok((info, group))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn parses_and_prints_addresses() {
+        let a: PciAddress = "0000:01:00.0".parse().unwrap();
+        assert_eq!(
+            a,
+            PciAddress {
+                domain: 0,
+                bus: 1,
+                device: 0,
+                function: 0
+            }
+        );
+        assert_eq!(a.to_string(), "0000:01:00.0");
+        let b: PciAddress = "3a:1f.7".parse().unwrap();
+        assert_eq!(b.to_string(), "0000:3a:1f.7");
+        let c: PciAddress = "abcd:ff:1e.3".parse().unwrap();
+        assert_eq!(
+            (c.domain, c.bus, c.device, c.function),
+            (0xabcd, 0xff, 0x1e, 3)
+        );
+    }
+
+    #[test]
+    fn rejects_bad_addresses() {
+        for s in [
+            "",
+            "01:00",
+            "0000:01:00",
+            "0000:01:20.0",
+            "0000:01:00.8",
+            "0000:1:00.0x",
+            "00000:01:00.0",
+            "0000:01:0.0",
+            "zz:00.0",
+            "0000:01:00.0:1",
+            "0000:100:00.0",
+        ] {
+            match s.parse::<PciAddress>() {
+                Err(Error::InvalidAddress { given }) => assert_eq!(given, s),
+                other => panic!("{s:?} parsed as {other:?}"),
+            }
+        }
+        let msg = "x".parse::<PciAddress>().unwrap_err().to_string();
+        assert!(
+            msg.contains("0000:01:00.0") && msg.contains("lspci"),
+            "{msg}"
+        );
+    }
+
+    /// A fake /sys + /dev tree in a fresh temporary directory.
+    struct Fake {
+        root: PathBuf,
+        fs: Sysfs,
+    }
+
+    impl Fake {
+        fn new() -> Fake {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let root = std::env::temp_dir().join(format!(
+                "evnic-driver-sysfs-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
+            let _ = fs::remove_dir_all(&root);
+            fs::create_dir_all(root.join("sys/bus/pci/devices")).unwrap();
+            fs::create_dir_all(root.join("sys/bus/pci/drivers")).unwrap();
+            fs::create_dir_all(root.join("sys/kernel/iommu_groups")).unwrap();
+            fs::create_dir_all(root.join("dev")).unwrap();
+            let fs = Sysfs {
+                sys: root.join("sys"),
+                dev: root.join("dev"),
+            };
+            Fake { root, fs }
+        }
+        fn add(&self, addr: &str, driver: Option<&str>, group: Option<u32>) {
+            let d = self.fs.sys.join("bus/pci/devices").join(addr);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("vendor"), "0x1234\n").unwrap();
+            fs::write(d.join("device"), "0x11e8\n").unwrap();
+            if let Some(drv) = driver {
+                let dd = self.fs.sys.join("bus/pci/drivers").join(drv);
+                fs::create_dir_all(&dd).unwrap();
+                symlink(&dd, d.join("driver")).unwrap();
+            }
+            if let Some(g) = group {
+                let gd = self.fs.sys.join("kernel/iommu_groups").join(g.to_string());
+                fs::create_dir_all(gd.join("devices")).unwrap();
+                symlink(&gd, d.join("iommu_group")).unwrap();
+                symlink(&d, gd.join("devices").join(addr)).unwrap();
+            }
+        }
+        fn load_vfio(&self) {
+            fs::create_dir_all(self.fs.dev.join("vfio")).unwrap();
+            fs::write(self.fs.dev.join("vfio/vfio"), "").unwrap();
+        }
+    }
+
+    impl Drop for Fake {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+
+    fn addr(s: &str) -> PciAddress {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn missing_device() {
+        let f = Fake::new();
+        let e = f.fs.check_usable(&addr("0000:01:00.0")).unwrap_err();
+        assert!(
+            matches!(&e, Error::NoSuchDevice { addr } if addr == "0000:01:00.0"),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("lspci"));
+    }
+
+    #[test]
+    fn reads_ids_driver_and_group() {
+        let f = Fake::new();
+        f.add("0000:01:00.0", Some("vfio-pci"), Some(7));
+        f.add("0000:01:00.1", None, Some(7));
+        let i = f.fs.info(&addr("0000:01:00.0")).unwrap();
+        assert_eq!((i.vendor, i.device), (0x1234, 0x11e8));
+        assert_eq!(i.driver.as_deref(), Some("vfio-pci"));
+        assert_eq!(i.iommu_group, Some(7));
+        assert_eq!(
+            i.group_members,
+            vec![
+                GroupMember {
+                    addr: "0000:01:00.0".into(),
+                    driver: Some("vfio-pci".into())
+                },
+                GroupMember {
+                    addr: "0000:01:00.1".into(),
+                    driver: None
+                },
+            ]
+        );
+        assert!(i.blockers().is_empty());
+    }
+
+    #[test]
+    fn bad_id_file_is_an_error() {
+        let f = Fake::new();
+        f.add("0000:01:00.0", Some("vfio-pci"), Some(1));
+        fs::write(
+            f.fs.device_dir(&addr("0000:01:00.0")).join("vendor"),
+            "nonsense",
+        )
+        .unwrap();
+        let e = f.fs.info(&addr("0000:01:00.0")).unwrap_err();
+        assert!(e.to_string().contains("not a hex ID"), "{e}");
+    }
+
+    #[test]
+    fn unbound_and_wrongly_bound() {
+        let f = Fake::new();
+        f.load_vfio();
+        f.add("0000:01:00.0", None, Some(1));
+        f.add("0000:02:00.0", Some("e1000e"), Some(2));
+        let e = f.fs.check_usable(&addr("0000:01:00.0")).unwrap_err();
+        assert!(
+            matches!(&e, Error::NotBoundToVfio { driver: None, .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("driver_override"), "{e}");
+        let e = f.fs.check_usable(&addr("0000:02:00.0")).unwrap_err();
+        assert!(matches!(&e, Error::NotBoundToVfio { driver: Some(d), .. } if d == "e1000e"));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("e1000e") && msg.contains("driver/unbind"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn no_iommu_group() {
+        let f = Fake::new();
+        f.load_vfio();
+        f.add("0000:01:00.0", Some("vfio-pci"), None);
+        let e = f.fs.check_usable(&addr("0000:01:00.0")).unwrap_err();
+        assert!(matches!(e, Error::NoIommu { .. }), "{e:?}");
+        assert!(e.to_string().contains("intel_iommu=on"));
+    }
+
+    #[test]
+    fn vfio_not_loaded() {
+        let f = Fake::new();
+        f.add("0000:01:00.0", Some("vfio-pci"), Some(3));
+        let e = f.fs.check_usable(&addr("0000:01:00.0")).unwrap_err();
+        assert!(matches!(e, Error::VfioNotLoaded), "{e:?}");
+        assert!(e.to_string().contains("modprobe vfio-pci"));
+    }
+
+    #[test]
+    fn group_not_viable_names_the_blockers() {
+        let f = Fake::new();
+        f.load_vfio();
+        f.add("0000:00:1c.0", Some("pcieport"), Some(5));
+        f.add("0000:03:00.0", Some("vfio-pci"), Some(5));
+        f.add("0000:03:00.1", Some("igb"), Some(5));
+        f.add("0000:03:00.2", None, Some(5));
+        let e = f.fs.check_usable(&addr("0000:03:00.0")).unwrap_err();
+        match &e {
+            Error::GroupNotViable {
+                group, blockers, ..
+            } => {
+                assert_eq!(*group, 5);
+                assert_eq!(
+                    blockers,
+                    &vec![GroupMember {
+                        addr: "0000:03:00.1".into(),
+                        driver: Some("igb".into())
+                    }]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let msg = e.to_string();
+        assert!(
+            msg.contains("0000:03:00.1 is bound to 'igb'") && msg.contains("unbind"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn usable_device() {
+        let f = Fake::new();
+        f.load_vfio();
+        f.add("0000:01:00.0", Some("vfio-pci"), Some(9));
+        let (info, group) = f.fs.check_usable(&addr("0000:01:00.0")).unwrap();
+        assert_eq!(group, 9);
+        assert_eq!(info.addr.to_string(), "0000:01:00.0");
+        assert_eq!(f.fs.group_file(9), f.fs.dev.join("vfio/9"));
+    }
+}
