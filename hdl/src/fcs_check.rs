@@ -112,3 +112,294 @@ impl Logic for FcsCheck {
             & (self.too_short.q.val() | (self.engine.crc.val() != self.residue.val()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crc::tests::{to_beats, verilator_lint, CRC32};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// One cycle's stream inputs.
+    #[derive(Clone, Copy)]
+    struct Inputs {
+        data: u64,
+        keep: u8,
+        valid: bool,
+        ready: bool,
+        last: bool,
+    }
+
+    struct Bench {
+        uut: FcsCheck,
+        /// Results still expected: (cycles until `out_valid`, fcs bad).
+        expected: Vec<(usize, bool)>,
+        results: usize,
+    }
+
+    impl Bench {
+        fn new() -> Self {
+            let mut uut = FcsCheck::default();
+            uut.connect_all();
+            check_all(&uut).unwrap();
+            let mut bench = Bench {
+                uut,
+                expected: vec![],
+                results: 0,
+            };
+            bench.settle();
+            bench.uut.reset.next = true;
+            bench.clock();
+            bench.uut.reset.next = false;
+            bench
+        }
+
+        fn settle(&mut self) {
+            assert!(simulate(&mut self.uut, 100), "the circuit did not settle");
+        }
+
+        fn clock(&mut self) {
+            self.settle();
+            self.uut.clock.next = true.into();
+            self.settle();
+            self.uut.clock.next = false.into();
+            self.settle();
+        }
+
+        /// Drives `inp` for one cycle; `result` is the frame's expected badness when this is
+        /// a transferred last beat. Then checks the outputs against what is due.
+        fn cycle(&mut self, inp: Inputs, result: Option<bool>) {
+            let u = &mut self.uut;
+            u.in_data.next = inp.data.into();
+            u.in_keep.next = (inp.keep as u64).into();
+            u.in_valid.next = inp.valid;
+            u.in_ready.next = inp.ready;
+            u.in_last.next = inp.last;
+            if let Some(bad) = result {
+                assert!(inp.valid && inp.ready && inp.last);
+                self.expected.push((1, bad));
+            }
+            self.clock();
+            for e in self.expected.iter_mut() {
+                e.0 -= 1;
+            }
+            let due = self.expected.first().filter(|e| e.0 == 0).map(|e| e.1);
+            assert_eq!(
+                self.uut.out_valid.val(),
+                due.is_some(),
+                "out_valid one cycle after the last beat (result {})",
+                self.results
+            );
+            if let Some(bad) = due {
+                assert_eq!(
+                    self.uut.out_fcs_bad.val(),
+                    bad,
+                    "fcs bad of frame {}",
+                    self.results
+                );
+                self.expected.remove(0);
+                self.results += 1;
+            } else {
+                assert!(
+                    !self.uut.out_fcs_bad.val(),
+                    "out_fcs_bad only with out_valid"
+                );
+            }
+        }
+
+        /// Sends `frame`; with `stalls`, random cycles where valid or ready is low (with junk
+        /// on the bus) come before beats.
+        fn send(&mut self, frame: &[u8], bad: bool, stalls: bool, rng: &mut ChaCha8Rng) {
+            let beats = to_beats(frame, rng);
+            let n = beats.len();
+            for (i, &(data, keep)) in beats.iter().enumerate() {
+                while stalls && rng.gen_bool(0.3) {
+                    let (valid, ready) = match rng.gen_range(0..3) {
+                        0 => (true, false),
+                        1 => (false, true),
+                        _ => (false, false),
+                    };
+                    let junk = Inputs {
+                        data: if valid { data } else { rng.gen() },
+                        keep: if valid { keep } else { rng.gen() },
+                        valid,
+                        ready,
+                        last: if valid { i + 1 == n } else { rng.gen() },
+                    };
+                    self.cycle(junk, None);
+                }
+                let last = i + 1 == n;
+                let inp = Inputs {
+                    data,
+                    keep,
+                    valid: true,
+                    ready: true,
+                    last,
+                };
+                self.cycle(inp, if last { Some(bad) } else { None });
+            }
+        }
+
+        fn idle(&mut self) {
+            let inp = Inputs {
+                data: 0,
+                keep: 0,
+                valid: false,
+                ready: true,
+                last: false,
+            };
+            self.cycle(inp, None);
+        }
+
+        fn finish(&mut self) {
+            self.idle();
+            self.idle();
+            assert!(self.expected.is_empty(), "every frame got its result");
+        }
+    }
+
+    /// A frame of a length in `lens` (at least 4) ending with a correct FCS.
+    fn good_frame(rng: &mut ChaCha8Rng, lens: std::ops::RangeInclusive<usize>) -> Vec<u8> {
+        let len = rng.gen_range(lens);
+        let mut frame: Vec<u8> = (0..len - 4).map(|_| rng.gen()).collect();
+        let fcs = CRC32.checksum(&frame);
+        frame.extend_from_slice(&fcs.to_le_bytes());
+        frame
+    }
+
+    /// Whether the checker must call `frame` bad, computed from the `crc` crate directly.
+    fn is_bad(frame: &[u8]) -> bool {
+        if frame.len() < 4 {
+            return true;
+        }
+        let (payload, fcs) = frame.split_at(frame.len() - 4);
+        CRC32.checksum(payload).to_le_bytes() != fcs
+    }
+
+    /// Frames of random lengths and every tail length, half of them with one flipped bit
+    /// (in the payload or in the FCS). Returns (frame, bad).
+    fn frames(rng: &mut ChaCha8Rng, count: usize) -> Vec<(Vec<u8>, bool)> {
+        let mut lens: Vec<usize> = (4..=20).chain(60..=68).collect();
+        while lens.len() < count {
+            lens.push(rng.gen_range(4..=2000));
+        }
+        lens.into_iter()
+            .map(|len| {
+                let mut frame = good_frame(rng, len..=len);
+                let flip = rng.gen_bool(0.5);
+                if flip {
+                    // Sometimes in the FCS bytes themselves, which may straddle two beats.
+                    let byte = if rng.gen() {
+                        len - 1 - rng.gen_range(0..4)
+                    } else {
+                        rng.gen_range(0..len)
+                    };
+                    frame[byte] ^= 1 << rng.gen_range(0..8);
+                }
+                let bad = is_bad(&frame);
+                assert_eq!(bad, flip, "a single flipped bit is always caught");
+                (frame, bad)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn good_and_bad_frames_with_stalls() {
+        let mut rng = ChaCha8Rng::seed_from_u64(20);
+        let mut bench = Bench::new();
+        let frames = frames(&mut rng, 80);
+        let mut tails = [0usize; 8];
+        for (frame, bad) in &frames {
+            bench.send(frame, *bad, true, &mut rng);
+            tails[(frame.len() - 1) % 8] += 1;
+        }
+        bench.finish();
+        assert_eq!(bench.results, frames.len());
+        assert!(tails.iter().all(|&t| t > 0), "every tail length was tested");
+        assert!(frames.iter().any(|f| f.1) && frames.iter().any(|f| !f.1));
+    }
+
+    #[test]
+    fn back_to_back_frames() {
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let mut bench = Bench::new();
+        let mut frames = frames(&mut rng, 60);
+        // Runs of one-beat frames: one result every cycle.
+        for _ in 0..40 {
+            let len = rng.gen_range(4..=8);
+            let mut frame = good_frame(&mut rng, len..=len);
+            if rng.gen() {
+                frame[rng.gen_range(0..len)] ^= 1 << rng.gen_range(0..8);
+            }
+            let bad = is_bad(&frame);
+            frames.push((frame, bad));
+        }
+        // No idle cycle anywhere: each frame's first beat follows the last one's.
+        for (frame, bad) in &frames {
+            bench.send(frame, *bad, false, &mut rng);
+        }
+        bench.finish();
+        assert_eq!(bench.results, frames.len());
+    }
+
+    #[test]
+    fn short_frames_are_bad() {
+        let mut rng = ChaCha8Rng::seed_from_u64(22);
+        let mut bench = Bench::new();
+        for len in [1usize, 2, 3, 3, 2, 1] {
+            let frame: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+            bench.send(&frame, true, false, &mut rng);
+            // A good frame right after must not inherit anything.
+            let frame = good_frame(&mut rng, 4..=30);
+            bench.send(&frame, false, false, &mut rng);
+        }
+        // The 4-byte frame with an empty payload: its FCS is CRC-32("") = 0.
+        bench.send(&[0, 0, 0, 0], false, false, &mut rng);
+        bench.send(&[0, 0, 0, 1], true, false, &mut rng);
+        bench.finish();
+    }
+
+    #[test]
+    fn reset_in_the_middle_of_a_frame() {
+        let mut rng = ChaCha8Rng::seed_from_u64(23);
+        let mut bench = Bench::new();
+        for round in 0..10 {
+            let frame = good_frame(&mut rng, 24..=300);
+            let beats = to_beats(&frame, &mut rng);
+            let cut = rng.gen_range(1..beats.len() - 1);
+            for &(data, keep) in &beats[..cut] {
+                let inp = Inputs {
+                    data,
+                    keep,
+                    valid: true,
+                    ready: true,
+                    last: false,
+                };
+                bench.cycle(inp, None);
+            }
+            // Reset, even with a last beat transferring in the same cycle: no result.
+            bench.uut.reset.next = true;
+            let inp = Inputs {
+                data: rng.gen(),
+                keep: 0xff,
+                valid: round % 2 == 0,
+                ready: true,
+                last: true,
+            };
+            bench.cycle(inp, None);
+            bench.uut.reset.next = false;
+            // The next beat starts a new frame.
+            let frame = good_frame(&mut rng, 4..=100);
+            bench.send(&frame, false, true, &mut rng);
+        }
+        bench.finish();
+        assert_eq!(bench.results, 10);
+    }
+
+    #[test]
+    fn verilog_lints_clean() {
+        let mut uut = FcsCheck::default();
+        uut.connect_all();
+        verilator_lint("fcs_check", &generate_verilog(&uut));
+    }
+}
