@@ -1,0 +1,60 @@
+//! The evnic register map, device parameters, event record format and filter key layout.
+//!
+//! This crate is the one source of truth for every offset and bit position of the device: the
+//! RustHDL core decodes its BAR0 with these constants, the simulator and the library access the
+//! device with them, and `docs/registers.md` is generated from the tables here
+//! (`cargo run -p evnic-hdl --bin gen-docs`; a test fails when the committed doc is stale).
+//!
+//! It has no dependencies so that every crate, down to the static binaries run inside the VFIO
+//! test VM, can use it.
+
+#![forbid(unsafe_code)]
+
+pub mod event;
+pub mod key;
+pub mod map;
+
+pub use map::{Access, Field, Page, Reg};
+
+/// Device parameters (the defaults the core is generated with).
+pub mod params {
+    /// Number of virtual interfaces (VIs), each with its own page and event queue.
+    pub const NUM_VIS: u32 = 16;
+    /// Number of ternary filter (CAM) entries.
+    pub const NUM_FILTERS: u32 = 32;
+    /// Number of multicast event groups.
+    pub const NUM_GROUPS: u32 = 64;
+    /// Number of timers.
+    pub const NUM_TIMERS: u32 = 16;
+    /// Bytes per event record.
+    pub const EVENT_BYTES: u32 = 16;
+    /// Width of the MAC data path in bits.
+    pub const DATA_BITS: u32 = 64;
+    /// Nominal core clock in Hz, used to convert cycles to device time (156.25 MHz is the 10G
+    /// Ethernet MAC clock for a 64-bit path).
+    pub const CLOCK_HZ: u64 = 156_250_000;
+    /// The value of the ID register: ASCII "EVNC" read as a little-endian u32.
+    pub const DEVICE_ID: u32 = u32::from_le_bytes(*b"EVNC");
+    /// Device version: major in bits 31:16, minor in bits 15:0.
+    pub const VERSION: u32 = 0x0001_0000;
+    /// Bytes of BAR0 the register map needs.
+    pub const BAR0_BYTES: u32 = crate::map::VI_PAGE_BASE + NUM_VIS * crate::map::PAGE_BYTES;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_id_spells_evnc() {
+        assert_eq!(&params::DEVICE_ID.to_le_bytes(), b"EVNC");
+    }
+
+    #[test]
+    fn bar_holds_every_page() {
+        for page in map::PAGES {
+            let end = page.base + page.count * page.stride;
+            assert!(end <= params::BAR0_BYTES, "{} ends past BAR0", page.name);
+        }
+    }
+}

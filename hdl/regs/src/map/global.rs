@@ -1,0 +1,153 @@
+//! The global page: identity, parameters, control, the cycle counter and bus statistics.
+
+use super::{Access, Field, Page, Reg};
+
+const fn ro(name: &'static str, offset: u32, reset: u32, doc: &'static str) -> Reg {
+    Reg {
+        name,
+        offset,
+        access: Access::Ro,
+        reset,
+        doc,
+        fields: &[],
+    }
+}
+
+pub const ID: Reg = ro(
+    "ID",
+    0x000,
+    crate::params::DEVICE_ID,
+    "ASCII `EVNC` (0x434e5645): an evnic device.",
+);
+pub const VERSION: Reg = ro(
+    "VERSION",
+    0x004,
+    crate::params::VERSION,
+    "Major version in 31:16, minor in 15:0.",
+);
+pub const NUM_VIS: Reg = ro(
+    "NUM_VIS",
+    0x008,
+    crate::params::NUM_VIS,
+    "Number of virtual interfaces (VI pages and event queues).",
+);
+pub const NUM_FILTERS: Reg = ro(
+    "NUM_FILTERS",
+    0x00c,
+    crate::params::NUM_FILTERS,
+    "Number of filter (CAM) entries.",
+);
+pub const NUM_GROUPS: Reg = ro(
+    "NUM_GROUPS",
+    0x010,
+    crate::params::NUM_GROUPS,
+    "Number of multicast event groups.",
+);
+pub const NUM_TIMERS: Reg = ro(
+    "NUM_TIMERS",
+    0x014,
+    crate::params::NUM_TIMERS,
+    "Number of timers.",
+);
+pub const EVENT_BYTES: Reg = ro(
+    "EVENT_BYTES",
+    0x018,
+    crate::params::EVENT_BYTES,
+    "Bytes per event record.",
+);
+pub const DATA_BITS: Reg = ro(
+    "DATA_BITS",
+    0x01c,
+    crate::params::DATA_BITS,
+    "Width of the MAC data path in bits.",
+);
+pub const CLOCK_KHZ: Reg = ro(
+    "CLOCK_KHZ",
+    0x020,
+    (crate::params::CLOCK_HZ / 1000) as u32,
+    "Nominal core clock in kHz, to convert cycle counts to time.",
+);
+pub const SCRATCH: Reg = Reg {
+    name: "SCRATCH",
+    offset: 0x024,
+    access: Access::Rw,
+    reset: 0,
+    doc: "Free for software; reads back what was written.",
+    fields: &[],
+};
+
+/// `CONTROL.ENABLE`: the core accepts frames and produces events only while set.
+pub const CONTROL_ENABLE: Field = Field {
+    name: "ENABLE",
+    lsb: 0,
+    width: 1,
+    doc: "Core enabled: frames are accepted and events produced.",
+};
+/// `CONTROL.SOFT_RESET`: writing 1 resets all state but the bus counters; reads as 0.
+pub const CONTROL_SOFT_RESET: Field = Field {
+    name: "SOFT_RESET",
+    lsb: 1,
+    width: 1,
+    doc: "Write 1 to reset every block's state (queues, tables, timers, counters but BUS_ERRORS); self-clearing, reads 0.",
+};
+pub const CONTROL: Reg = Reg {
+    name: "CONTROL",
+    offset: 0x028,
+    access: Access::Rw,
+    reset: 0,
+    doc: "Global control.",
+    fields: &[CONTROL_ENABLE, CONTROL_SOFT_RESET],
+};
+pub const CYCLES_LO: Reg = ro(
+    "CYCLES_LO",
+    0x030,
+    0,
+    "Free-running cycle counter, bits 31:0. Reading it latches bits 63:32 into CYCLES_HI.",
+);
+pub const CYCLES_HI: Reg = ro(
+    "CYCLES_HI",
+    0x034,
+    0,
+    "Bits 63:32 of the cycle counter as latched by the last CYCLES_LO read.",
+);
+pub const BUS_ERRORS: Reg = Reg {
+    name: "BUS_ERRORS",
+    offset: 0x040,
+    access: Access::Rc,
+    reset: 0,
+    doc: "Count of register accesses to unmapped offsets, misaligned or partial-strobe accesses and writes to read-only registers. Any write clears it (and is not itself counted).",
+    fields: &[],
+};
+pub const BUS_ERROR_ADDR: Reg = ro(
+    "BUS_ERROR_ADDR",
+    0x044,
+    0,
+    "Byte address of the last access counted in BUS_ERRORS.",
+);
+
+pub const REGS: &[Reg] = &[
+    ID,
+    VERSION,
+    NUM_VIS,
+    NUM_FILTERS,
+    NUM_GROUPS,
+    NUM_TIMERS,
+    EVENT_BYTES,
+    DATA_BITS,
+    CLOCK_KHZ,
+    SCRATCH,
+    CONTROL,
+    CYCLES_LO,
+    CYCLES_HI,
+    BUS_ERRORS,
+    BUS_ERROR_ADDR,
+];
+
+pub const PAGE: Page = Page {
+    name: "global",
+    base: super::GLOBAL_PAGE_BASE,
+    stride: super::PAGE_BYTES,
+    count: 1,
+    doc: "Identity, parameters, control, cycle counter and bus statistics.",
+    regs: REGS,
+};

@@ -1,0 +1,15 @@
+//! The group page. Its registers arrive with the block that implements them; until then every
+//! access to it is an unmapped access (counted in BUS_ERRORS).
+
+use super::{Page, Reg};
+
+pub const REGS: &[Reg] = &[];
+
+pub const PAGE: Page = Page {
+    name: "group",
+    base: super::GROUP_PAGE_BASE,
+    stride: super::PAGE_BYTES,
+    count: 1,
+    doc: "Reserved for the group block.",
+    regs: REGS,
+};

@@ -1,0 +1,21 @@
+//! The evnic device in RustHDL: one block per module, each file's doc comment giving its ports,
+//! its contract and its timing in cycles. [`core::EvnicCore`] is the top.
+//!
+//! Conventions: every block has `clock` and a synchronous, active-high `reset` (RustHDL has
+//! none of its own); streams transfer a beat when `valid && ready`; register offsets and the
+//! event format come from `evnic-regs`, never written here.
+
+pub mod core;
+pub mod crc;
+pub mod fcs_check;
+pub mod global_regs;
+pub mod regbus;
+
+use rust_hdl::prelude::*;
+
+/// The Verilog of the whole core (module `top`), as Verilator and Yosys consume it.
+pub fn verilog() -> String {
+    let mut uut = core::EvnicCore::default();
+    uut.connect_all();
+    generate_verilog(&uut)
+}

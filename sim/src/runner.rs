@@ -1,0 +1,166 @@
+//! The simulated device as a free-running device on its own thread.
+//!
+//! The thread steps the clock continuously. The host reaches it the way it reaches a board:
+//! register writes are posted (queued, in order, the caller does not wait), register reads wait
+//! for their response, and IOMMU map/unmap are synchronous. Host memory is ordinary memory of the
+//! calling process, registered with the model, so the host polls it exactly as on hardware.
+//! Anything else (injecting frames, reading the transmit log) runs as a closure on the device
+//! thread between two cycles, via [`SimHandle::with`].
+
+use crate::device::{SimConfig, SimDevice, SimError};
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+type Job = Box<dyn FnOnce(&mut SimDevice) + Send>;
+
+struct Shared {
+    jobs: Mutex<VecDeque<Job>>,
+    pending: AtomicBool,
+    stop: AtomicBool,
+    cycles: AtomicU64,
+    /// Last bus error from a posted write, reported by the next read.
+    posted_error: Mutex<Option<SimError>>,
+}
+
+/// A handle on a free-running simulated device. Cloneable; the device stops when the last
+/// handle is dropped.
+#[derive(Clone)]
+pub struct SimHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    irq_fd: RawFd,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.lock().unwrap().take() {
+            let _ = t.join();
+        }
+        // SAFETY: the fd was created by eventfd() in spawn and is closed once.
+        unsafe { libc::close(self.irq_fd) };
+    }
+}
+
+impl SimHandle {
+    /// Builds the model and starts its clock on a new thread.
+    pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
+        // SAFETY: plain eventfd creation.
+        let irq_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if irq_fd < 0 {
+            return Err(SimError::Trace(format!("eventfd: {}", std::io::Error::last_os_error())));
+        }
+        let shared = Arc::new(Shared {
+            jobs: Mutex::new(VecDeque::new()),
+            pending: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            cycles: AtomicU64::new(0),
+            posted_error: Mutex::new(None),
+        });
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("evnic-sim".into())
+            .spawn(move || {
+                let mut dev = match SimDevice::new(config) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                dev.attach_irq_fd(irq_fd);
+                let _ = ready_tx.send(Ok(()));
+                while !s.stop.load(Ordering::Acquire) {
+                    if s.pending.load(Ordering::Acquire) {
+                        let jobs: Vec<Job> = {
+                            let mut q = s.jobs.lock().unwrap();
+                            s.pending.store(false, Ordering::Release);
+                            q.drain(..).collect()
+                        };
+                        for job in jobs {
+                            job(&mut dev);
+                        }
+                    }
+                    // A short burst between checks keeps the per-cycle overhead low.
+                    for _ in 0..16 {
+                        dev.step();
+                    }
+                    s.cycles.store(dev.cycle(), Ordering::Release);
+                }
+                dev.flush_trace();
+            })
+            .map_err(|e| SimError::Trace(format!("spawn: {e}")))?;
+        ready_rx.recv().unwrap_or(Err(SimError::Trace("device thread died".into())))?;
+        Ok(SimHandle {
+            inner: Arc::new(Inner { shared, thread: Mutex::new(Some(thread)), irq_fd }),
+        })
+    }
+
+    fn post(&self, job: Job) {
+        let s = &self.inner.shared;
+        s.jobs.lock().unwrap().push_back(job);
+        s.pending.store(true, Ordering::Release);
+    }
+
+    /// Runs `f` on the device thread between two cycles and returns its result.
+    pub fn with<R: Send + 'static>(&self, f: impl FnOnce(&mut SimDevice) -> R + Send + 'static) -> R {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.post(Box::new(move |dev| {
+            let _ = tx.send(f(dev));
+        }));
+        rx.recv().expect("the simulated device thread stopped")
+    }
+
+    /// Reads a register (waits for the response). Reports a wedged bus from an earlier posted
+    /// write too.
+    pub fn read32(&self, offset: u32) -> Result<u32, SimError> {
+        let r = self.with(move |d| d.read32(offset));
+        if let Some(e) = self.inner.shared.posted_error.lock().unwrap().take() {
+            return Err(e);
+        }
+        r
+    }
+
+    /// Posts a register write: queued in order behind earlier accesses; does not wait.
+    pub fn write32(&self, offset: u32, value: u32) {
+        let shared = self.inner.shared.clone();
+        self.post(Box::new(move |d| {
+            if let Err(e) = d.write32(offset, value) {
+                *shared.posted_error.lock().unwrap() = Some(e);
+            }
+        }));
+    }
+
+    /// Registers host memory for device DMA at `iova` (like an IOMMU map).
+    ///
+    /// # Safety
+    /// `ptr..ptr+len` must stay valid until [`SimHandle::unmap_dma`] of `iova` has returned.
+    pub unsafe fn map_dma(&self, iova: u64, ptr: *mut u8, len: usize) -> Result<(), String> {
+        let p = ptr as usize;
+        self.with(move |d| unsafe { d.memory.map(iova, p as *mut u8, len) })
+    }
+
+    /// Removes a DMA mapping; returns once the device can no longer reach it.
+    pub fn unmap_dma(&self, iova: u64) -> bool {
+        self.with(move |d| d.memory.unmap(iova))
+    }
+
+    /// The eventfd written on every interrupt.
+    pub fn irq_fd(&self) -> RawFd {
+        self.inner.irq_fd
+    }
+
+    /// Cycles run so far (as of the last burst).
+    pub fn cycles(&self) -> u64 {
+        self.inner.shared.cycles.load(Ordering::Acquire)
+    }
+}
