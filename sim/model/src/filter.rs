@@ -137,7 +137,12 @@ mod tests {
 
     #[test]
     fn action_round_trip() {
-        for a in [Action::Vi(3), Action::Group(63), Action::Drop, Action::Vi(255)] {
+        for a in [
+            Action::Vi(3),
+            Action::Group(63),
+            Action::Drop,
+            Action::Vi(255),
+        ] {
             assert_eq!(Action::decode(a.encode()), Some(a));
         }
         assert_eq!(Action::Group(5).encode(), 0x4005);

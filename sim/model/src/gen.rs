@@ -3,8 +3,8 @@
 //! truncated frame gets the FCS of what is left), so tests of the CRC block can reuse it.
 
 use crate::parse::{
-    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_OAM, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP, TPID_8021AD, TPID_8021Q,
+    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_OAM, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TPID_8021AD,
+    TPID_8021Q,
 };
 use etherparse::{IpHeaders, IpNumber, Ipv4Header, Ipv4Options, Ipv6Header, PacketBuilder};
 use rand::seq::SliceRandom;
@@ -201,12 +201,7 @@ impl FrameGen {
                 (et, payload, 0, 0)
             }
             FrameKind::Oam => {
-                let mut b = vec![
-                    self.rng.gen(),
-                    self.rng.gen(),
-                    0,
-                    self.rng.gen_range(0..16),
-                ];
+                let mut b = vec![self.rng.gen(), self.rng.gen(), 0, self.rng.gen_range(0..16)];
                 b.extend_from_slice(&payload);
                 (ETHERTYPE_OAM, b, 4, 0)
             }
@@ -216,8 +211,9 @@ impl FrameGen {
             | FrameKind::Ipv4Other => {
                 let nopt = self.rng.gen_range(0..=10) * 4;
                 let opts: Vec<u8> = (0..nopt).map(|_| self.rng.gen()).collect();
-                let mut h = Ipv4Header::new(0, self.rng.gen(), IpNumber(0), self.bytes(), self.bytes())
-                    .expect("zero payload");
+                let mut h =
+                    Ipv4Header::new(0, self.rng.gen(), IpNumber(0), self.bytes(), self.bytes())
+                        .expect("zero payload");
                 h.options = Ipv4Options::try_from(&opts[..]).expect("options fit");
                 h.identification = self.rng.gen();
                 h.dont_fragment = self.rng.gen();
@@ -245,8 +241,13 @@ impl FrameGen {
                                 8,
                             ),
                             FrameKind::Ipv4Tcp => (
-                                b.tcp(self.rng.gen(), self.rng.gen(), self.rng.gen(), self.rng.gen())
-                                    .write(&mut out, &payload),
+                                b.tcp(
+                                    self.rng.gen(),
+                                    self.rng.gen(),
+                                    self.rng.gen(),
+                                    self.rng.gen(),
+                                )
+                                .write(&mut out, &payload),
                                 20,
                             ),
                             _ => {
@@ -272,8 +273,7 @@ impl FrameGen {
                 let l4 = if kind == FrameKind::Ipv6Other {
                     let mut nh: u8 = self.rng.gen();
                     // Avoid the extension headers etherparse would follow.
-                    while [0, 43, 44, 50, 51, 60, 135, 139, 140, 253, 254, 6, 17, 58]
-                        .contains(&nh)
+                    while [0, 43, 44, 50, 51, 60, 135, 139, 140, 253, 254, 6, 17, 58].contains(&nh)
                     {
                         nh = self.rng.gen();
                     }
@@ -298,8 +298,13 @@ impl FrameGen {
                             8,
                         ),
                         FrameKind::Ipv6Tcp => (
-                            b.tcp(self.rng.gen(), self.rng.gen(), self.rng.gen(), self.rng.gen())
-                                .write(&mut out, &payload),
+                            b.tcp(
+                                self.rng.gen(),
+                                self.rng.gen(),
+                                self.rng.gen(),
+                                self.rng.gen(),
+                            )
+                            .write(&mut out, &payload),
                             20,
                         ),
                         _ => {
@@ -401,7 +406,9 @@ impl FrameGen {
                 let at = if is4 { l3 + 2 } else { l3 + 4 };
                 let cur = u16::from_be_bytes([data[at], data[at + 1]]);
                 let room = (data.len() - l3) as u16;
-                let v = self.rng.gen_range(room.max(cur) + 1..=room.max(cur).saturating_add(100));
+                let v = self
+                    .rng
+                    .gen_range(room.max(cur) + 1..=room.max(cur).saturating_add(100));
                 data[at..at + 2].copy_from_slice(&v.to_be_bytes());
                 if is4 {
                     fix_ipv4_checksum(&mut data, l3);
