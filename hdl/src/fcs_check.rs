@@ -116,7 +116,7 @@ impl Logic for FcsCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crc::tests::{to_beats, verilator_lint, CRC32};
+    use crate::crc::tests::{to_beats, verilator_cosim, verilator_lint, CRC32};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -394,6 +394,165 @@ mod tests {
         }
         bench.finish();
         assert_eq!(bench.results, 10);
+    }
+
+    const FCS_MAIN_CPP: &str = r#"
+#include "Vtop.h"
+#include "verilated.h"
+#include <cstdio>
+int main(int argc, char** argv) {
+    VerilatedContext ctx;
+    Vtop top{&ctx};
+    FILE* f = fopen(argv[1], "r");
+    unsigned r, v, rd, l, k, ev, eb;
+    unsigned long long d;
+    long n = 0, errors = 0, results = 0;
+    top.clock = 0;
+    top.eval();
+    while (fscanf(f, "%x %x %x %x %x %llx %x %x", &r, &v, &rd, &l, &k, &d, &ev, &eb) == 8) {
+        top.reset = r; top.in_valid = v; top.in_ready = rd; top.in_last = l;
+        top.in_keep = k; top.in_data = d;
+        top.eval();
+        top.clock = 1;
+        top.eval();
+        if (top.out_valid != ev || top.out_fcs_bad != eb) {
+            if (errors < 5) printf("cycle %ld: valid %d bad %d want %d %d\n", n, top.out_valid, top.out_fcs_bad, ev, eb);
+            errors++;
+        }
+        results += top.out_valid;
+        top.clock = 0;
+        top.eval();
+        n++;
+    }
+    printf("cycles %ld results %ld errors %ld\n", n, results, errors);
+    return (errors || n == 0) ? 1 : 0;
+}
+"#;
+
+    #[test]
+    fn verilog_in_verilator_checks_frames() {
+        // One line per cycle: reset valid ready last keep data, then out_valid out_fcs_bad
+        // as expected after that cycle's rising edge.
+        let mut rng = ChaCha8Rng::seed_from_u64(24);
+        let mut lines = vec![];
+        let mut results = 0;
+        let mut line = |inp: Inputs, reset: bool, result: Option<bool>| {
+            lines.push((inp, reset, result));
+        };
+        let frames = frames(&mut rng, 60);
+        for (frame, bad) in frames
+            .iter()
+            .chain([(vec![1u8, 2, 3], true), (vec![9u8], true)].iter())
+        {
+            let beats = to_beats(frame, &mut rng);
+            let n = beats.len();
+            for (i, &(data, keep)) in beats.iter().enumerate() {
+                if rng.gen_bool(0.2) {
+                    let inp = Inputs {
+                        data: rng.gen(),
+                        keep: rng.gen(),
+                        valid: rng.gen(),
+                        ready: false,
+                        last: rng.gen(),
+                    };
+                    line(inp, false, None);
+                }
+                let last = i + 1 == n;
+                let inp = Inputs {
+                    data,
+                    keep,
+                    valid: true,
+                    ready: true,
+                    last,
+                };
+                line(inp, false, if last { Some(*bad) } else { None });
+                if last {
+                    results += 1;
+                }
+            }
+        }
+        // A reset in the middle of a frame, then a good frame.
+        let frame = good_frame(&mut rng, 100..=100);
+        let beats = to_beats(&frame, &mut rng);
+        for &(data, keep) in &beats[..5] {
+            line(
+                Inputs {
+                    data,
+                    keep,
+                    valid: true,
+                    ready: true,
+                    last: false,
+                },
+                false,
+                None,
+            );
+        }
+        line(
+            Inputs {
+                data: 0,
+                keep: 0,
+                valid: false,
+                ready: true,
+                last: false,
+            },
+            true,
+            None,
+        );
+        for (i, &(data, keep)) in beats.iter().enumerate() {
+            let last = i + 1 == beats.len();
+            line(
+                Inputs {
+                    data,
+                    keep,
+                    valid: true,
+                    ready: true,
+                    last,
+                },
+                false,
+                if last { Some(false) } else { None },
+            );
+        }
+        results += 1;
+        let idle = Inputs {
+            data: 0,
+            keep: 0,
+            valid: false,
+            ready: false,
+            last: false,
+        };
+        line(idle, false, None);
+        let mut stimulus = String::new();
+        for (inp, reset, result) in lines.iter().chain([(idle, false, None)].iter()) {
+            // Right after the edge that transfers a last beat, the frame's result shows.
+            let (ev, eb) = match *result {
+                Some(bad) => (1, bad as u8),
+                None => (0, 0),
+            };
+            stimulus.push_str(&format!(
+                "{:x} {:x} {:x} {:x} {:x} {:x} {:x} {:x}\n",
+                *reset as u8,
+                inp.valid as u8,
+                inp.ready as u8,
+                inp.last as u8,
+                inp.keep,
+                inp.data,
+                ev,
+                eb
+            ));
+        }
+        let mut uut = FcsCheck::default();
+        uut.connect_all();
+        let out = verilator_cosim(
+            "fcs_check",
+            &generate_verilog(&uut),
+            FCS_MAIN_CPP,
+            &stimulus,
+        );
+        let cycles = lines.len() + 1;
+        assert!(
+            out.contains(&format!("cycles {cycles} results {results} errors 0")),
+            "{out}"
+        );
     }
 
     #[test]
