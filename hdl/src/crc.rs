@@ -39,9 +39,11 @@
 //!
 //! The CRC is reflected, so bit 0 of `crc` belongs to the first bit sent. The Ethernet FCS is
 //! the 4 bytes of `crc` little-endian: `crc[7:0]` is sent first, then `crc[15:8]`,
-//! `crc[23:16]`, `crc[31:24]`; in a beat of this engine's layout that is `data = crc` in
-//! the byte lanes following the payload. (`crc::CRC_32_ISO_HDLC` computes the same value,
-//! and `value.to_le_bytes()` is the FCS.) Running the CRC-32 over a frame *including* a
+//! `crc[23:16]`, `crc[31:24]`. In this 64-bit beat layout, after a payload of `L` bytes the
+//! FCS occupies byte lanes `L mod 8 ..` onwards, i.e. `data[8(L mod 8)+31 : 8(L mod 8)]` holds
+//! `crc` unchanged when the 4 bytes fit, and spills into lanes 0.. of the next beat when
+//! `L mod 8 > 4`. (`crc::CRC_32_ISO_HDLC` computes the same value, and `value.to_le_bytes()`
+//! is the FCS.) Running the CRC-32 over a frame *including* a
 //! correct FCS gives the constant finished value [`CRC32_RESIDUE`] (0x2144DF1C; the raw
 //! register before xorout is its complement 0xDEBB20E3).
 //!
