@@ -366,7 +366,8 @@ impl VfioPciDevice {
     }
 
     /// Enables `n` vectors of `kind`, each signalling its own eventfd; returns them in vector
-    /// order.
+    /// order. For MSI and MSI-X this also sets Bus Master Enable: a message-signalled interrupt
+    /// is a memory write by the device, which it cannot make without it.
     pub fn enable_irqs(&self, kind: IrqKind, n: u32) -> Result<Vec<Interrupt>> {
         let available = self.irq_count(kind);
         if n == 0 || n > available {
@@ -375,6 +376,9 @@ impl VfioPciDevice {
                 requested: n,
                 available,
             });
+        }
+        if kind != IrqKind::Intx {
+            self.set_bus_master(true)?;
         }
         let irqs = (0..n)
             .map(|_| Interrupt::new())
