@@ -135,7 +135,7 @@ mod tests {
         clock: Signal<In, Clock>,
         reset: Signal<In, Bit>,
         bus: RegBus,
-        reg: DFF<Bits<32>>,
+        stored: DFF<Bits<32>>,
         req_valid: Signal<In, Bit>,
         req_write: Signal<In, Bit>,
         req_addr: Signal<In, Bits<ADDR_BITS>>,
@@ -153,7 +153,7 @@ mod tests {
                 clock: Default::default(),
                 reset: Default::default(),
                 bus: Default::default(),
-                reg: Default::default(),
+                stored: Default::default(),
                 req_valid: Default::default(),
                 req_write: Default::default(),
                 req_addr: Default::default(),
@@ -170,7 +170,7 @@ mod tests {
     impl Logic for Bench {
         #[hdl_gen]
         fn update(&mut self) {
-            dff_setup!(self, clock, reg);
+            dff_setup!(self, clock, stored);
             self.bus.clock.next = self.clock.val();
             self.bus.reset.next = self.reset.val();
             self.bus.req_valid.next = self.req_valid.val();
@@ -186,10 +186,10 @@ mod tests {
             self.bus.claim.next = self.bus.addr.val() == 4;
             self.bus.rdata.next = 0.into();
             if (self.bus.addr.val() == 4) & self.bus.rd.val() {
-                self.bus.rdata.next = self.reg.q.val();
+                self.bus.rdata.next = self.stored.q.val();
             }
             if (self.bus.addr.val() == 4) & self.bus.wr.val() {
-                self.reg.d.next = self.bus.wdata.val();
+                self.stored.d.next = self.bus.wdata.val();
             }
         }
     }
@@ -216,14 +216,13 @@ mod tests {
                 x.req_addr.next = a.addr.into();
                 x.req_wdata.next = a.data.into();
                 x.req_strb.next = a.strb.into();
-                // Accepted at the edge where ready is high.
-                x = ep.wait(10, x)?;
-                while !x.req_ready.val() {
-                    x = ep.wait(10, x)?;
-                }
-                x = ep.wait(10, x)?;
+                // The bus is idle (ready) here, so the request is accepted at the next edge.
+                assert!(x.req_ready.val());
+                wait_clock_cycle!(ep, clock, x);
                 x.req_valid.next = false;
-                x = ep.wait(10 * 4, x)?;
+                for _ in 0..4 {
+                    wait_clock_cycle!(ep, clock, x);
+                }
             }
             ep.done(x)
         });

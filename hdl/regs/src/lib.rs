@@ -58,3 +58,17 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs {
+    /// `docs/registers.md` is generated from this crate; this fails when it is stale.
+    #[test]
+    fn docs_are_fresh() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/registers.md");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == crate::map::render_markdown(),
+            "docs/registers.md is stale: run `make docs` and commit it"
+        );
+    }
+}

@@ -4,6 +4,9 @@
 //! and an interrupt file descriptor. The simulated device (Verilator model of the real RTL) and the
 //! VFIO device implement it; everything above this module is the same for both.
 
+#[cfg(feature = "sim")]
+pub mod sim;
+
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
 

@@ -1,0 +1,55 @@
+# evnic entry points. `make run` and `make test` install what they need (Verilator, Yosys,
+# QEMU come from Debian's packages; Rust crates through cargo).
+
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VERILOG := target/verilog/evnic.v
+LINT_FLAGS := -Wall -Wno-WIDTH -Wno-DECLFILENAME -Wno-UNUSEDSIGNAL -Wno-UNUSEDPARAM
+
+.PHONY: run test test-unit test-vm verilog lint synth bench docs check-docs deps fmt clippy fuzz
+
+## The main job: the demo on the simulated device.
+run: deps
+	$(CARGO) run --release -p evnic -- info
+
+## Every test: unit and Verilator-model tests, lint, synthesis, docs freshness, the VFIO VM test.
+test: deps test-unit lint synth check-docs test-vm
+
+test-unit: deps
+	$(CARGO) test --workspace --release
+
+test-vm:
+	bash tests/vm/run.sh
+
+## Installs Verilator and Yosys from Debian's packages when they are missing.
+deps:
+	@command -v verilator >/dev/null && command -v yosys >/dev/null || { \
+	  echo "installing verilator and yosys with apt-get"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq verilator yosys; }
+
+verilog:
+	$(CARGO) run --release -q -p evnic-hdl --bin gen-verilog -- $(VERILOG)
+
+lint: deps verilog
+	verilator --lint-only $(LINT_FLAGS) --top-module top $(VERILOG)
+	@echo "lint: verilator --lint-only clean"
+
+synth: deps verilog
+	@mkdir -p target/synth
+	yosys -q -l target/synth/yosys.log bitstreams/synth_ecp5.ys
+	@bash bitstreams/summary.sh target/synth/stat.txt
+
+bench: deps synth
+	$(CARGO) bench -p evnic-sim --bench device
+
+docs:
+	$(CARGO) run -q -p evnic-regs --bin gen-docs -- docs/registers.md
+
+check-docs:
+	$(CARGO) test -q -p evnic-regs --release docs_are_fresh
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
