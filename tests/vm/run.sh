@@ -26,6 +26,12 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
   } || die "could not install qemu-system-x86"
 fi
 
+if ! command -v python3 >/dev/null; then  # for the ivshmem server
+  apt-get install -y -q python3-minimal >/dev/null 2>&1 || {
+    apt-get update -q >/dev/null && apt-get install -y -q python3-minimal >/dev/null
+  } || die "could not install python3"
+fi
+
 # --- 2. Debian kernel + busybox-static, unpacked (not installed) ------------------------------
 apt_cache_ok() { apt-cache show linux-image-amd64 busybox-static >/dev/null 2>&1; }
 apt_cache_ok || { log "apt-get update"; apt-get update -q >/dev/null || true; }
