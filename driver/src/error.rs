@@ -300,3 +300,116 @@ impl std::error::Error for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_names_a_fix() {
+        let cases: Vec<(Error, &[&str])> = vec![
+            (
+                Error::NoIommu {
+                    addr: "0000:01:00.0".into(),
+                },
+                &["intel_iommu=on"],
+            ),
+            (Error::VfioNotLoaded, &["modprobe vfio-pci"]),
+            (
+                Error::PermissionDenied {
+                    path: "/dev/vfio/7".into(),
+                },
+                &["/dev/vfio/7", "root", "ulimit -l"],
+            ),
+            (Error::GroupBusy { group: 7 }, &["/dev/vfio/7", "close"]),
+            (
+                Error::BarTooSmall {
+                    bar: 0,
+                    size: 0x100,
+                    need: 0x20000,
+                },
+                &["0x100", "0x20000", "address"],
+            ),
+            (
+                Error::NoSuchBar {
+                    bar: 3,
+                    why: "size 0",
+                },
+                &["BAR3", "lspci"],
+            ),
+            (
+                Error::BadAccess {
+                    offset: 0x102,
+                    width: 4,
+                    size: 0x100,
+                },
+                &["0x102", "aligned"],
+            ),
+            (
+                Error::IrqUnsupported {
+                    kind: "MSI-X",
+                    requested: 4,
+                    available: 1,
+                },
+                &["MSI-X", "at most 1"],
+            ),
+            (
+                Error::ResetUnsupported {
+                    addr: "0000:00:03.0".into(),
+                },
+                &["0000:00:03.0", "power-cycle"],
+            ),
+            (
+                Error::DmaMap {
+                    iova: 0x1000,
+                    len: 0x1000,
+                    source: io::Error::from_raw_os_error(libc::ENOMEM),
+                },
+                &["0x1000", "ulimit -l"],
+            ),
+            (
+                Error::DmaMap {
+                    iova: 0x1000,
+                    len: 0x1000,
+                    source: io::Error::from_raw_os_error(libc::EEXIST),
+                },
+                &["already mapped", "another IOVA"],
+            ),
+            (
+                Error::GroupNotViable {
+                    group: 2,
+                    addr: "0000:03:00.0".into(),
+                    blockers: vec![],
+                },
+                &["group 2", "vfio-pci or unbound"],
+            ),
+        ];
+        for (e, needles) in cases {
+            let m = e.to_string();
+            for n in needles {
+                assert!(m.contains(n), "{e:?}: {m:?} lacks {n:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        use std::error::Error as _;
+        let e = Error::io(
+            "VFIO_DEVICE_RESET on 0000:00:03.0",
+            io::Error::from_raw_os_error(libc::EINVAL),
+        );
+        assert!(e
+            .to_string()
+            .starts_with("VFIO_DEVICE_RESET on 0000:00:03.0 failed"));
+        assert!(e.source().is_some());
+        let v = Error::vfio(
+            "open",
+            vfio_ioctls::VfioError::IommuDmaMap(vmm_sys_util::errno::Error::new(libc::EFAULT)),
+        );
+        match v {
+            Error::Io { source, .. } => assert_eq!(source.raw_os_error(), Some(libc::EFAULT)),
+            other => panic!("{other:?}"),
+        }
+    }
+}

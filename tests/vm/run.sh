@@ -119,15 +119,17 @@ check() { # name, condition result (0 ok)
   if [ "$2" = 0 ]; then PASSED=$((PASSED + 1)); echo "vm: PASS $1"; else FAILED=$((FAILED + 1)); echo "vm: FAIL $1"; fi
 }
 if [ "$QEMU_RC" = 124 ] || [ "$QEMU_RC" = 137 ]; then echo "vm: QEMU hit the ${QEMU_TIMEOUT}s timeout"; fi
-grep -q '^EVNIC-DONE rc=0' "$LOG"; check "guest ran to the end and powered off (qemu rc $QEMU_RC)" $?
+r=0; grep -q '^EVNIC-DONE rc=0' "$LOG" || r=1
+check "guest ran to the end and powered off (qemu rc $QEMU_RC)" $r
 # The guest wrote a marker into the ivshmem shared memory: the host sees it in the file.
-dd if="$SHM" bs=1 skip=4096 count=30 2>/dev/null | grep -q 'EVNIC-IVSHMEM-GUEST-WROTE-THIS'
-check "ivshmem write by the guest visible to the host" $?
+r=0; dd if="$SHM" bs=1 skip=4096 count=30 2>/dev/null | grep -q 'EVNIC-IVSHMEM-GUEST-WROTE-THIS' || r=1
+check "ivshmem write by the guest visible to the host" $r
 
 sec() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 HOST_INIT=$(awk '/^EVNIC-HOST-INIT-AT/ {print $2; exit}' "$LOG")
+BOOT_S='?'; [ -z "$HOST_INIT" ] || BOOT_S=$(sec "$T_BOOT" "$HOST_INIT")
 GUEST_UPTIME=$(sed -n 's/^EVNIC-INIT uptime=//p' "$LOG" | head -n1)
-echo "vm: build+prepare $(sec "$T0" "$T_BUILT") s; QEMU start -> init ${HOST_INIT:+$(sec "$T_BOOT" "$HOST_INIT")} s (kernel uptime at init ${GUEST_UPTIME:-?} s); VM total $(sec "$T_BOOT" "$T_END") s; whole run $(sec "$T0" "$T_END") s"
+echo "vm: build+prepare $(sec "$T0" "$T_BUILT") s; QEMU start -> init $BOOT_S s (kernel uptime at init ${GUEST_UPTIME:-?} s); VM total $(sec "$T_BOOT" "$T_END") s; whole run $(sec "$T0" "$T_END") s"
 grep '^EVNIC-METRIC' "$LOG" | sed 's/^EVNIC-METRIC /vm: metric /' || true
 grep '^EVNIC-TEST FAIL' "$LOG" | sed 's/^/vm: /' || true
 echo "vm: $PASSED passed, $FAILED failed"
