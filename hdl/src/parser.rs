@@ -1,0 +1,1002 @@
+//! The RX parser: watches the 64-bit MAC receive stream and produces, for every frame, the
+//! filter key ([`evnic_regs::key`]), RX flags and the frame length.
+//!
+//! # Ports
+//!
+//! | port        | dir | width | meaning |
+//! |-------------|-----|-------|---------|
+//! | `clock`     | in  | clock | rising edge |
+//! | `reset`     | in  | 1     | synchronous, active high: forget the frame in progress and every result not yet out |
+//! | `in_data`   | in  | 64    | byte `i` is `in_data[8i+7:8i]`; byte 0 is first on the wire |
+//! | `in_keep`   | in  | 8     | byte enables, contiguous from bit 0, all ones except possibly on the last beat |
+//! | `in_valid`  | in  | 1     | the stream's valid |
+//! | `in_ready`  | in  | 1     | the stream's ready (an input: a beat transfers on `in_valid && in_ready`; the parser only observes) |
+//! | `in_last`   | in  | 1     | this beat is the frame's last |
+//! | `in_err`    | in  | 1     | with the last beat: the MAC saw an error in the frame |
+//! | `max_len`   | in  | 16    | frames longer than this (FCS included) are flagged OVERSIZE |
+//! | `out_valid` | out | 1     | one-cycle pulse per frame: `out_key`, `out_flags`, `out_len` hold its result |
+//! | `out_key`   | out | 416   | the key ([`evnic_regs::key`] layout) |
+//! | `out_flags` | out | 8     | [`evnic_regs::event::rx_flags`] bits: TRUNCATED, BAD_IPV4, RUNT, OVERSIZE, MAC_ERROR |
+//! | `out_len`   | out | 16    | bytes in the frame, FCS included, saturating at 0xffff |
+//!
+//! # Contract
+//!
+//! The frame on the stream includes its 4-byte FCS. The parser reads Ethernet II, up to two
+//! 802.1Q/802.1ad tags (TPID 0x8100 or 0x88a8), IPv4 with options, the IPv6 base header, the
+//! ports of UDP and TCP, ICMP type and code (IPv4 protocol 1, IPv6 next header 58) and the
+//! Ethernet OAM (0x8902) MEG level and opcode. The exact rules (what is truncated, what is a bad
+//! IPv4 header, which fields are 0) are those of the reference model, `evnic_model::parse`,
+//! and the tests below check this block against it frame by frame.
+//!
+//! The parser stores the first 88 bytes of each frame (11 beats: every field the rules reach
+//! lies there) and counts the rest; it decides nothing before the frame's last beat, so any
+//! content and any length (1 byte to 16383 and beyond) gives exactly one result, and nothing
+//! a frame holds can wedge it.
+//!
+//! # Timing (cycles)
+//!
+//! * A passive observer: it has no ready output and takes one beat per cycle, always.
+//! * The frame's last beat transfers at rising edge `N`; `out_valid` is high during cycle
+//!   `N+3` only (latency 3), with `out_key`, `out_flags` and `out_len` (all registered; they
+//!   keep their value until the next result).
+//! * Results come out in frame order, one per frame, at most one per cycle: frames of a
+//!   single beat may follow each other every cycle.
+//! * `reset` at edge `N`: no `out_valid` in cycles `N+1` to `N+3`, and the next beat
+//!   transferred starts a new frame.
+//!
+//! Pipeline: edge `N` writes the last beat into its slot and latches the length and error;
+//! edge `N+1` reads the slots (the next frame's first beat, transferred at that same edge,
+//! overwrites slot 0 only afterwards) and registers the Ethernet/VLAN fields and the 64 bytes
+//! from the L3 header on; edge `N+2` registers the IP, L4 and OAM fields and the flags.
+
+use evnic_regs::key;
+use rust_hdl::prelude::*;
+
+/// Beats of a frame the parser stores.
+pub const SLOTS: usize = 11;
+/// Latency from the last beat to `out_valid`, in cycles.
+pub const LATENCY: usize = 3;
+
+/// The RX parser. See the module documentation.
+#[derive(LogicBlock)]
+pub struct Parser {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub in_data: Signal<In, Bits<64>>,
+    pub in_keep: Signal<In, Bits<8>>,
+    pub in_valid: Signal<In, Bit>,
+    pub in_ready: Signal<In, Bit>,
+    pub in_last: Signal<In, Bit>,
+    pub in_err: Signal<In, Bit>,
+    pub max_len: Signal<In, Bits<16>>,
+    pub out_valid: Signal<Out, Bit>,
+    pub out_key: Signal<Out, Bits<416>>,
+    pub out_flags: Signal<Out, Bits<8>>,
+    pub out_len: Signal<Out, Bits<16>>,
+
+    // Capture: the frame in progress.
+    /// A frame is in progress: the next beat is not a first beat.
+    in_frame: DFF<Bit>,
+    /// Slot of the next beat (saturates at SLOTS: later beats are only counted).
+    beat: DFF<Bits<4>>,
+    /// Bytes so far in the frame in progress, saturating.
+    count: DFF<Bits<16>>,
+    /// The stored beats, each byte-reversed so that byte 0 of the beat is its top byte.
+    slots: [DFF<Bits<64>>; SLOTS],
+    /// A frame's last beat transferred at the previous edge.
+    done: DFF<Bit>,
+    done_len: DFF<Bits<16>>,
+    done_err: DFF<Bit>,
+
+    // Stage 1: Ethernet and VLAN, and the 64 bytes from L3 on.
+    s1_valid: DFF<Bit>,
+    s1_len: DFF<Bits<16>>,
+    s1_flags: DFF<Bits<8>>,
+    s1_dst_mac: DFF<Bits<48>>,
+    s1_ethertype: DFF<Bits<16>>,
+    s1_vlan_count: DFF<Bits<2>>,
+    s1_vlan_outer: DFF<Bits<12>>,
+    s1_vlan_inner: DFF<Bits<12>>,
+    /// L2 was complete: the L3 fields below mean something.
+    s1_l3ok: DFF<Bit>,
+    /// Bytes 0..64 from the L3 header on, byte 0 in bits 511:504.
+    s1_l3: DFF<Bits<512>>,
+    /// Data bytes (FCS excluded) from the L3 header on.
+    s1_avail: DFF<Bits<16>>,
+
+    // Stage 2: the outputs.
+    r_valid: DFF<Bit>,
+    r_key: DFF<Bits<416>>,
+    r_flags: DFF<Bits<8>>,
+    r_len: DFF<Bits<16>>,
+
+    // Capture locals.
+    fire: Signal<Local, Bit>,
+    rev: Signal<Local, Bits<64>>,
+    nbytes: Signal<Local, Bits<16>>,
+    base: Signal<Local, Bits<16>>,
+    sum17: Signal<Local, Bits<17>>,
+    newlen: Signal<Local, Bits<16>>,
+    // Stage 1 locals.
+    cat: Signal<Local, Bits<704>>,
+    dlen: Signal<Local, Bits<16>>,
+    et0: Signal<Local, Bits<16>>,
+    et1: Signal<Local, Bits<16>>,
+    et2: Signal<Local, Bits<16>>,
+    tag1: Signal<Local, Bit>,
+    tag2: Signal<Local, Bit>,
+    l2trunc: Signal<Local, Bit>,
+    flags1: Signal<Local, Bits<8>>,
+    flags2: Signal<Local, Bits<8>>,
+    // Stage 2 locals.
+    version: Signal<Local, Bits<4>>,
+    ihl: Signal<Local, Bits<4>>,
+    hlen: Signal<Local, Bits<16>>,
+    hwords: Signal<Local, Bits<5>>,
+    total: Signal<Local, Bits<16>>,
+    csum: Signal<Local, Bits<24>>,
+    word: Signal<Local, Bits<16>>,
+    csum1: Signal<Local, Bits<24>>,
+    csum2: Signal<Local, Bits<24>>,
+    l4idx: Signal<Local, Bits<10>>,
+    l4en: Signal<Local, Bit>,
+    l4off: Signal<Local, Bits<16>>,
+    l4room: Signal<Local, Bits<16>>,
+    l4word: Signal<Local, Bits<32>>,
+    l4hl: Signal<Local, Bits<16>>,
+    icmp: Signal<Local, Bit>,
+    trunc: Signal<Local, Bit>,
+    bad4: Signal<Local, Bit>,
+    ip_version: Signal<Local, Bits<4>>,
+    ip_proto: Signal<Local, Bits<8>>,
+    src_ip: Signal<Local, Bits<128>>,
+    dst_ip: Signal<Local, Bits<128>>,
+    l4_src: Signal<Local, Bits<16>>,
+    l4_dst: Signal<Local, Bits<16>>,
+    oam_level: Signal<Local, Bits<3>>,
+    oam_opcode: Signal<Local, Bits<8>>,
+
+    // Key field positions, from evnic-regs.
+    k_ethertype: Constant<Bits<16>>,
+    k_vlan_outer: Constant<Bits<16>>,
+    k_vlan_inner: Constant<Bits<16>>,
+    k_vlan_count: Constant<Bits<16>>,
+    k_ip_version: Constant<Bits<16>>,
+    k_ip_proto: Constant<Bits<16>>,
+    k_oam_opcode: Constant<Bits<16>>,
+    k_oam_level: Constant<Bits<16>>,
+    k_l4_src: Constant<Bits<16>>,
+    k_l4_dst: Constant<Bits<16>>,
+    k_src_ip: Constant<Bits<16>>,
+    k_dst_ip: Constant<Bits<16>>,
+    // Flag bit positions, from evnic-regs.
+    f_truncated: Constant<Bits<8>>,
+    f_bad_ipv4: Constant<Bits<8>>,
+    f_runt: Constant<Bits<8>>,
+    f_oversize: Constant<Bits<8>>,
+    f_mac_error: Constant<Bits<8>>,
+}
+
+fn lsb(f: key::KeyField) -> Constant<Bits<16>> {
+    Constant::new((f.lsb as u64).into())
+}
+
+fn flag(f: u8) -> Constant<Bits<8>> {
+    Constant::new((f as u64).into())
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        use evnic_regs::event::rx_flags;
+        // The widths this block packs into the key are those of the layout.
+        assert_eq!(
+            [
+                key::DST_MAC.width,
+                key::ETHERTYPE.width,
+                key::VLAN_OUTER.width,
+                key::VLAN_INNER.width,
+                key::VLAN_COUNT.width,
+                key::IP_VERSION.width,
+                key::IP_PROTO.width,
+                key::OAM_OPCODE.width,
+                key::OAM_LEVEL.width,
+                key::L4_SRC.width,
+                key::L4_DST.width,
+                key::SRC_IP.width,
+                key::DST_IP.width,
+                key::KEY_BITS,
+            ],
+            [48, 16, 12, 12, 2, 4, 8, 8, 3, 16, 16, 128, 128, 416]
+        );
+        assert_eq!(key::DST_MAC.lsb, 0);
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            in_data: Default::default(),
+            in_keep: Default::default(),
+            in_valid: Default::default(),
+            in_ready: Default::default(),
+            in_last: Default::default(),
+            in_err: Default::default(),
+            max_len: Default::default(),
+            out_valid: Default::default(),
+            out_key: Default::default(),
+            out_flags: Default::default(),
+            out_len: Default::default(),
+            in_frame: Default::default(),
+            beat: Default::default(),
+            count: Default::default(),
+            slots: core::array::from_fn(|_| Default::default()),
+            done: Default::default(),
+            done_len: Default::default(),
+            done_err: Default::default(),
+            s1_valid: Default::default(),
+            s1_len: Default::default(),
+            s1_flags: Default::default(),
+            s1_dst_mac: Default::default(),
+            s1_ethertype: Default::default(),
+            s1_vlan_count: Default::default(),
+            s1_vlan_outer: Default::default(),
+            s1_vlan_inner: Default::default(),
+            s1_l3ok: Default::default(),
+            s1_l3: Default::default(),
+            s1_avail: Default::default(),
+            r_valid: Default::default(),
+            r_key: Default::default(),
+            r_flags: Default::default(),
+            r_len: Default::default(),
+            fire: Default::default(),
+            rev: Default::default(),
+            nbytes: Default::default(),
+            base: Default::default(),
+            sum17: Default::default(),
+            newlen: Default::default(),
+            cat: Default::default(),
+            dlen: Default::default(),
+            et0: Default::default(),
+            et1: Default::default(),
+            et2: Default::default(),
+            tag1: Default::default(),
+            tag2: Default::default(),
+            l2trunc: Default::default(),
+            flags1: Default::default(),
+            flags2: Default::default(),
+            version: Default::default(),
+            ihl: Default::default(),
+            hlen: Default::default(),
+            hwords: Default::default(),
+            total: Default::default(),
+            csum: Default::default(),
+            word: Default::default(),
+            csum1: Default::default(),
+            csum2: Default::default(),
+            l4idx: Default::default(),
+            l4en: Default::default(),
+            l4off: Default::default(),
+            l4room: Default::default(),
+            l4word: Default::default(),
+            l4hl: Default::default(),
+            icmp: Default::default(),
+            trunc: Default::default(),
+            bad4: Default::default(),
+            ip_version: Default::default(),
+            ip_proto: Default::default(),
+            src_ip: Default::default(),
+            dst_ip: Default::default(),
+            l4_src: Default::default(),
+            l4_dst: Default::default(),
+            oam_level: Default::default(),
+            oam_opcode: Default::default(),
+            k_ethertype: lsb(key::ETHERTYPE),
+            k_vlan_outer: lsb(key::VLAN_OUTER),
+            k_vlan_inner: lsb(key::VLAN_INNER),
+            k_vlan_count: lsb(key::VLAN_COUNT),
+            k_ip_version: lsb(key::IP_VERSION),
+            k_ip_proto: lsb(key::IP_PROTO),
+            k_oam_opcode: lsb(key::OAM_OPCODE),
+            k_oam_level: lsb(key::OAM_LEVEL),
+            k_l4_src: lsb(key::L4_SRC),
+            k_l4_dst: lsb(key::L4_DST),
+            k_src_ip: lsb(key::SRC_IP),
+            k_dst_ip: lsb(key::DST_IP),
+            f_truncated: flag(rx_flags::TRUNCATED),
+            f_bad_ipv4: flag(rx_flags::BAD_IPV4),
+            f_runt: flag(rx_flags::RUNT),
+            f_oversize: flag(rx_flags::OVERSIZE),
+            f_mac_error: flag(rx_flags::MAC_ERROR),
+        }
+    }
+}
+
+impl Logic for Parser {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            in_frame,
+            beat,
+            count,
+            done,
+            done_len,
+            done_err,
+            s1_valid,
+            s1_len,
+            s1_flags,
+            s1_dst_mac,
+            s1_ethertype,
+            s1_vlan_count,
+            s1_vlan_outer,
+            s1_vlan_inner,
+            s1_l3ok,
+            s1_l3,
+            s1_avail,
+            r_valid,
+            r_key,
+            r_flags,
+            r_len
+        );
+        for i in 0..SLOTS {
+            self.slots[i].clock.next = self.clock.val();
+            self.slots[i].d.next = self.slots[i].q.val();
+        }
+
+        // ---- Capture ----
+        self.fire.next = self.in_valid.val() & self.in_ready.val();
+        // Byte-reverse the beat: wire byte 0 goes to bits 63:56.
+        self.rev.next = ((self.in_data.val() & 0xff) << 56)
+            | ((self.in_data.val() & 0xff00) << 40)
+            | ((self.in_data.val() & 0xff0000) << 24)
+            | ((self.in_data.val() & 0xff00_0000_u64) << 8)
+            | ((self.in_data.val() >> 8) & 0xff00_0000_u64)
+            | ((self.in_data.val() >> 24) & 0xff0000)
+            | ((self.in_data.val() >> 40) & 0xff00)
+            | ((self.in_data.val() >> 56) & 0xff);
+        // in_keep is contiguous from bit 0.
+        self.nbytes.next = 0.into();
+        if self.in_keep.val().get_bit(0) {
+            self.nbytes.next = 1.into();
+        }
+        if self.in_keep.val().get_bit(1) {
+            self.nbytes.next = 2.into();
+        }
+        if self.in_keep.val().get_bit(2) {
+            self.nbytes.next = 3.into();
+        }
+        if self.in_keep.val().get_bit(3) {
+            self.nbytes.next = 4.into();
+        }
+        if self.in_keep.val().get_bit(4) {
+            self.nbytes.next = 5.into();
+        }
+        if self.in_keep.val().get_bit(5) {
+            self.nbytes.next = 6.into();
+        }
+        if self.in_keep.val().get_bit(6) {
+            self.nbytes.next = 7.into();
+        }
+        if self.in_keep.val().get_bit(7) {
+            self.nbytes.next = 8.into();
+        }
+        self.base.next = self.count.q.val();
+        if !self.in_frame.q.val() {
+            self.base.next = 0.into();
+        }
+        self.sum17.next =
+            bit_cast::<17, 16>(self.base.val()) + bit_cast::<17, 16>(self.nbytes.val());
+        self.newlen.next = bit_cast::<16, 17>(self.sum17.val());
+        if self.sum17.val().get_bit(16) {
+            self.newlen.next = 0xffff.into();
+        }
+        self.done.d.next = false;
+        if self.fire.val() {
+            for i in 0..SLOTS {
+                if (self.beat.q.val().index() == i) & self.in_frame.q.val() {
+                    self.slots[i].d.next = self.rev.val();
+                }
+            }
+            if !self.in_frame.q.val() {
+                self.slots[0].d.next = self.rev.val();
+                self.beat.d.next = 1.into();
+            } else if self.beat.q.val() < 11 {
+                self.beat.d.next = self.beat.q.val() + 1;
+            }
+            self.count.d.next = self.newlen.val();
+            self.in_frame.d.next = !self.in_last.val();
+            if self.in_last.val() {
+                self.done.d.next = true;
+                self.done_len.d.next = self.newlen.val();
+                self.done_err.d.next = self.in_err.val();
+            }
+        }
+
+        // ---- Stage 1: Ethernet and VLAN tags ----
+        // The stored frame, byte 0 in bits 703:696. Slots past the frame's end hold stale
+        // bytes; the rules never read a byte beyond the frame's data length.
+        self.cat.next = (bit_cast::<704, 64>(self.slots[0].q.val()) << 640)
+            | (bit_cast::<704, 64>(self.slots[1].q.val()) << 576)
+            | (bit_cast::<704, 64>(self.slots[2].q.val()) << 512)
+            | (bit_cast::<704, 64>(self.slots[3].q.val()) << 448)
+            | (bit_cast::<704, 64>(self.slots[4].q.val()) << 384)
+            | (bit_cast::<704, 64>(self.slots[5].q.val()) << 320)
+            | (bit_cast::<704, 64>(self.slots[6].q.val()) << 256)
+            | (bit_cast::<704, 64>(self.slots[7].q.val()) << 192)
+            | (bit_cast::<704, 64>(self.slots[8].q.val()) << 128)
+            | (bit_cast::<704, 64>(self.slots[9].q.val()) << 64)
+            | bit_cast::<704, 64>(self.slots[10].q.val());
+        // Data bytes, without the FCS.
+        self.dlen.next = 0.into();
+        if self.done_len.q.val() >= 4 {
+            self.dlen.next = self.done_len.q.val() - 4;
+        }
+        // A field of n bytes at byte o is cat[703-8o : 704-8o-8n].
+        self.et0.next = self.cat.val().get_bits::<16>(592);
+        self.et1.next = self.cat.val().get_bits::<16>(560);
+        self.et2.next = self.cat.val().get_bits::<16>(528);
+        self.tag1.next = (self.et0.val() == 0x8100) | (self.et0.val() == 0x88a8);
+        self.tag2.next = (self.et1.val() == 0x8100) | (self.et1.val() == 0x88a8);
+        self.l2trunc.next = false;
+        self.s1_valid.d.next = self.done.q.val();
+        self.s1_len.d.next = self.done_len.q.val();
+        self.s1_dst_mac.d.next = 0.into();
+        self.s1_ethertype.d.next = 0.into();
+        self.s1_vlan_count.d.next = 0.into();
+        self.s1_vlan_outer.d.next = 0.into();
+        self.s1_vlan_inner.d.next = 0.into();
+        self.s1_l3ok.d.next = false;
+        self.s1_l3.d.next = self.cat.val().get_bits::<512>(80);
+        self.s1_avail.d.next = self.dlen.val() - 14;
+        if self.dlen.val() < 14 {
+            self.l2trunc.next = true;
+        } else {
+            self.s1_dst_mac.d.next = self.cat.val().get_bits::<48>(656);
+            self.s1_ethertype.d.next = self.et0.val();
+            self.s1_l3ok.d.next = true;
+            if self.tag1.val() {
+                if self.dlen.val() < 18 {
+                    self.l2trunc.next = true;
+                    self.s1_l3ok.d.next = false;
+                } else {
+                    self.s1_vlan_count.d.next = 1.into();
+                    self.s1_vlan_outer.d.next = self.cat.val().get_bits::<12>(576);
+                    self.s1_ethertype.d.next = self.et1.val();
+                    self.s1_l3.d.next = self.cat.val().get_bits::<512>(48);
+                    self.s1_avail.d.next = self.dlen.val() - 18;
+                    if self.tag2.val() {
+                        if self.dlen.val() < 22 {
+                            self.l2trunc.next = true;
+                            self.s1_l3ok.d.next = false;
+                        } else {
+                            self.s1_vlan_count.d.next = 2.into();
+                            self.s1_vlan_inner.d.next = self.cat.val().get_bits::<12>(544);
+                            self.s1_ethertype.d.next = self.et2.val();
+                            self.s1_l3.d.next = self.cat.val().get_bits::<512>(16);
+                            self.s1_avail.d.next = self.dlen.val() - 22;
+                        }
+                    }
+                }
+            }
+        }
+        self.flags1.next = 0.into();
+        if self.l2trunc.val() {
+            self.flags1.next = self.flags1.val() | self.f_truncated.val();
+        }
+        if self.done_len.q.val() < 64 {
+            self.flags1.next = self.flags1.val() | self.f_runt.val();
+        }
+        if self.done_len.q.val() > self.max_len.val() {
+            self.flags1.next = self.flags1.val() | self.f_oversize.val();
+        }
+        if self.done_err.q.val() {
+            self.flags1.next = self.flags1.val() | self.f_mac_error.val();
+        }
+        self.s1_flags.d.next = self.flags1.val();
+
+        // ---- Stage 2: IPv4, IPv6, L4, OAM ----
+        // s1_l3 holds L3 byte o in bits 511-8o:504-8o.
+        self.version.next = self.s1_l3.q.val().get_bits::<4>(508);
+        self.ihl.next = self.s1_l3.q.val().get_bits::<4>(504);
+        self.hlen.next = bit_cast::<16, 4>(self.ihl.val()) << 2;
+        self.hwords.next = bit_cast::<5, 4>(self.ihl.val()) << 1;
+        self.total.next = self.s1_l3.q.val().get_bits::<16>(480);
+        // One's complement sum of the IHL*2 header words: a good header sums to 0xffff.
+        self.csum.next = 0.into();
+        self.word.next = 0.into();
+        for j in 0..30 {
+            if self.hwords.val().index() > j {
+                self.word.next = self.s1_l3.q.val().get_bits::<16>(496 - 16 * j);
+                self.csum.next = self.csum.val() + bit_cast::<24, 16>(self.word.val());
+            }
+        }
+        self.csum1.next = (self.csum.val() & 0xffff) + (self.csum.val() >> 16);
+        self.csum2.next = (self.csum1.val() & 0xffff) + (self.csum1.val() >> 16);
+        // The 4 bytes after an IPv4 header of IHL words.
+        self.l4idx.next = bits::<10>(480) - (bit_cast::<10, 4>(self.ihl.val()) << 5);
+        self.trunc.next = false;
+        self.bad4.next = false;
+        self.ip_version.next = 0.into();
+        self.ip_proto.next = 0.into();
+        self.src_ip.next = 0.into();
+        self.dst_ip.next = 0.into();
+        self.l4_src.next = 0.into();
+        self.l4_dst.next = 0.into();
+        self.oam_level.next = 0.into();
+        self.oam_opcode.next = 0.into();
+        self.l4en.next = false;
+        self.l4off.next = 0.into();
+        self.l4room.next = 0.into();
+        self.l4word.next = 0.into();
+        if self.s1_l3ok.q.val() & (self.s1_ethertype.q.val() == 0x0800) {
+            if self.s1_avail.q.val() < 20 {
+                self.trunc.next = true;
+            } else if (self.version.val() != 4) | (self.ihl.val() < 5) {
+                self.bad4.next = true;
+            } else if self.s1_avail.q.val() < self.hlen.val() {
+                self.trunc.next = true;
+            } else {
+                self.ip_version.next = 4.into();
+                self.ip_proto.next = self.s1_l3.q.val().get_bits::<8>(432);
+                self.src_ip.next = bit_cast::<128, 32>(self.s1_l3.q.val().get_bits::<32>(384));
+                self.dst_ip.next = bit_cast::<128, 32>(self.s1_l3.q.val().get_bits::<32>(352));
+                if self.csum2.val() != 0xffff {
+                    self.bad4.next = true;
+                }
+                if self.total.val() > self.s1_avail.q.val() {
+                    self.trunc.next = true;
+                }
+                if self.total.val() < self.hlen.val() {
+                    self.bad4.next = true;
+                } else if self.s1_l3.q.val().get_bits::<13>(448) == 0 {
+                    self.l4en.next = true;
+                    self.l4off.next = self.hlen.val();
+                    self.l4room.next = self.total.val() - self.hlen.val();
+                    self.l4word.next = self.s1_l3.q.val().get_bits::<32>(self.l4idx.val().index());
+                }
+            }
+        }
+        if self.s1_l3ok.q.val() & (self.s1_ethertype.q.val() == 0x86dd) {
+            if self.s1_avail.q.val() < 40 {
+                self.trunc.next = true;
+            } else if self.version.val() == 6 {
+                self.ip_version.next = 6.into();
+                self.ip_proto.next = self.s1_l3.q.val().get_bits::<8>(456);
+                self.src_ip.next = self.s1_l3.q.val().get_bits::<128>(320);
+                self.dst_ip.next = self.s1_l3.q.val().get_bits::<128>(192);
+                if self.s1_l3.q.val().get_bits::<16>(464) > self.s1_avail.q.val() - 40 {
+                    self.trunc.next = true;
+                }
+                self.l4en.next = true;
+                self.l4off.next = 40.into();
+                self.l4room.next = self.s1_l3.q.val().get_bits::<16>(464);
+                self.l4word.next = self.s1_l3.q.val().get_bits::<32>(160);
+            }
+        }
+        if self.s1_l3ok.q.val() & (self.s1_ethertype.q.val() == 0x8902) {
+            if self.s1_avail.q.val() < 4 {
+                self.trunc.next = true;
+            } else {
+                self.oam_level.next = self.s1_l3.q.val().get_bits::<3>(509);
+                self.oam_opcode.next = self.s1_l3.q.val().get_bits::<8>(496);
+            }
+        }
+        // L4: TCP 20 bytes, UDP 8, ICMP (under its own IP version) 8.
+        self.l4hl.next = 0.into();
+        self.icmp.next = false;
+        if self.ip_proto.val() == 6 {
+            self.l4hl.next = 20.into();
+        }
+        if self.ip_proto.val() == 17 {
+            self.l4hl.next = 8.into();
+        }
+        if ((self.ip_proto.val() == 1) & (self.ip_version.val() == 4))
+            | ((self.ip_proto.val() == 58) & (self.ip_version.val() == 6))
+        {
+            self.l4hl.next = 8.into();
+            self.icmp.next = true;
+        }
+        if self.l4en.val() & (self.l4hl.val() != 0) {
+            if (self.s1_avail.q.val() < self.l4off.val() + self.l4hl.val())
+                | (self.l4room.val() < self.l4hl.val())
+            {
+                self.trunc.next = true;
+            } else if self.icmp.val() {
+                self.l4_src.next = bit_cast::<16, 8>(self.l4word.val().get_bits::<8>(24));
+                self.l4_dst.next = bit_cast::<16, 8>(self.l4word.val().get_bits::<8>(16));
+            } else {
+                self.l4_src.next = self.l4word.val().get_bits::<16>(16);
+                self.l4_dst.next = self.l4word.val().get_bits::<16>(0);
+            }
+        }
+        self.flags2.next = self.s1_flags.q.val();
+        if self.trunc.val() {
+            self.flags2.next = self.flags2.val() | self.f_truncated.val();
+        }
+        if self.bad4.val() {
+            self.flags2.next = self.flags2.val() | self.f_bad_ipv4.val();
+        }
+        self.r_valid.d.next = self.s1_valid.q.val();
+        if self.s1_valid.q.val() {
+            self.r_len.d.next = self.s1_len.q.val();
+            self.r_flags.d.next = self.flags2.val();
+            self.r_key.d.next = bit_cast::<416, 48>(self.s1_dst_mac.q.val())
+                | (bit_cast::<416, 16>(self.s1_ethertype.q.val()) << self.k_ethertype.val())
+                | (bit_cast::<416, 12>(self.s1_vlan_outer.q.val()) << self.k_vlan_outer.val())
+                | (bit_cast::<416, 12>(self.s1_vlan_inner.q.val()) << self.k_vlan_inner.val())
+                | (bit_cast::<416, 2>(self.s1_vlan_count.q.val()) << self.k_vlan_count.val())
+                | (bit_cast::<416, 4>(self.ip_version.val()) << self.k_ip_version.val())
+                | (bit_cast::<416, 8>(self.ip_proto.val()) << self.k_ip_proto.val())
+                | (bit_cast::<416, 8>(self.oam_opcode.val()) << self.k_oam_opcode.val())
+                | (bit_cast::<416, 3>(self.oam_level.val()) << self.k_oam_level.val())
+                | (bit_cast::<416, 16>(self.l4_src.val()) << self.k_l4_src.val())
+                | (bit_cast::<416, 16>(self.l4_dst.val()) << self.k_l4_dst.val())
+                | (bit_cast::<416, 128>(self.src_ip.val()) << self.k_src_ip.val())
+                | (bit_cast::<416, 128>(self.dst_ip.val()) << self.k_dst_ip.val());
+        }
+        self.out_valid.next = self.r_valid.q.val();
+        self.out_key.next = self.r_key.q.val();
+        self.out_flags.next = self.r_flags.q.val();
+        self.out_len.next = self.r_len.q.val();
+
+        if self.reset.val() {
+            self.in_frame.d.next = false;
+            self.beat.d.next = 0.into();
+            self.done.d.next = false;
+            self.s1_valid.d.next = false;
+            self.r_valid.d.next = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crc::tests::{to_beats, verilator_lint};
+    use evnic_model::gen::{FrameGen, FrameKind, Mutation};
+    use evnic_model::parse::{parse, Parsed};
+    use evnic_regs::event::rx_flags;
+    use evnic_regs::key::KeyBits;
+    use rand::Rng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn to_keybits(b: Bits<416>) -> KeyBits {
+        let mut k = KeyBits::default();
+        for limb in 0..4 {
+            let width = if limb == 3 { 32 } else { 128 };
+            let mut v = 0u128;
+            for i in 0..width {
+                if b.get_bit(limb * 128 + i) {
+                    v |= 1 << i;
+                }
+            }
+            k.0[limb] = v;
+        }
+        k
+    }
+
+    /// One cycle's stream inputs.
+    #[derive(Clone, Copy, Default)]
+    struct Inputs {
+        data: u64,
+        keep: u8,
+        valid: bool,
+        ready: bool,
+        last: bool,
+        err: bool,
+    }
+
+    struct Bench {
+        uut: Parser,
+        max_len: u16,
+        /// Results still expected: (cycles until `out_valid`, result, description).
+        expected: Vec<(usize, Parsed, String)>,
+        results: usize,
+    }
+
+    impl Bench {
+        fn new(max_len: u16) -> Self {
+            let mut uut = Parser::default();
+            uut.connect_all();
+            check_all(&uut).unwrap();
+            let mut bench = Bench {
+                uut,
+                max_len,
+                expected: vec![],
+                results: 0,
+            };
+            bench.uut.max_len.next = (max_len as u64).into();
+            bench.settle();
+            bench.uut.reset.next = true;
+            bench.clock();
+            bench.uut.reset.next = false;
+            bench
+        }
+
+        fn settle(&mut self) {
+            assert!(simulate(&mut self.uut, 100), "the circuit did not settle");
+        }
+
+        fn clock(&mut self) {
+            self.settle();
+            self.uut.clock.next = true.into();
+            self.settle();
+            self.uut.clock.next = false.into();
+            self.settle();
+        }
+
+        /// Drives `inp` for one cycle and checks the outputs against what is due.
+        fn cycle(&mut self, inp: Inputs, result: Option<(Parsed, String)>) {
+            let u = &mut self.uut;
+            u.in_data.next = inp.data.into();
+            u.in_keep.next = (inp.keep as u64).into();
+            u.in_valid.next = inp.valid;
+            u.in_ready.next = inp.ready;
+            u.in_last.next = inp.last;
+            u.in_err.next = inp.err;
+            if let Some((p, what)) = result {
+                self.expected.push((LATENCY, p, what));
+            }
+            self.clock();
+            for e in self.expected.iter_mut() {
+                e.0 -= 1;
+            }
+            let due = self.expected.first().filter(|e| e.0 == 0).cloned();
+            assert_eq!(
+                self.uut.out_valid.val(),
+                due.is_some(),
+                "out_valid {LATENCY} cycles after the last beat (result {})",
+                self.results
+            );
+            if let Some((_, want, what)) = due {
+                let got = Parsed {
+                    key: to_keybits(self.uut.out_key.val()),
+                    flags: self.uut.out_flags.val().to_u8(),
+                    len: self.uut.out_len.val().to_u16(),
+                };
+                assert_eq!(got, want, "result {}: {what}", self.results);
+                self.expected.remove(0);
+                self.results += 1;
+            }
+        }
+
+        /// Sends `frame`; with `stalls`, random cycles where valid or ready is low come
+        /// before beats.
+        fn send(
+            &mut self,
+            frame: &[u8],
+            err: bool,
+            stalls: bool,
+            rng: &mut ChaCha8Rng,
+            what: &str,
+        ) {
+            let want = parse(frame, err, self.max_len);
+            let beats = to_beats(frame, rng);
+            let n = beats.len();
+            for (i, &(data, keep)) in beats.iter().enumerate() {
+                while stalls && rng.gen_bool(0.2) {
+                    let (valid, ready) = match rng.gen_range(0..3) {
+                        0 => (true, false),
+                        1 => (false, true),
+                        _ => (false, false),
+                    };
+                    let junk = Inputs {
+                        data: if valid { data } else { rng.gen() },
+                        keep: if valid { keep } else { rng.gen() },
+                        valid,
+                        ready,
+                        last: if valid { i + 1 == n } else { rng.gen() },
+                        err: rng.gen(),
+                    };
+                    self.cycle(junk, None);
+                }
+                let last = i + 1 == n;
+                let inp = Inputs {
+                    data,
+                    keep,
+                    valid: true,
+                    ready: true,
+                    last,
+                    err: if last { err } else { rng.gen() },
+                };
+                let res = last.then(|| (want, format!("{what} len {}", frame.len())));
+                self.cycle(inp, res);
+            }
+        }
+
+        fn idle(&mut self, n: usize) {
+            for _ in 0..n {
+                let inp = Inputs {
+                    ready: true,
+                    ..Default::default()
+                };
+                self.cycle(inp, None);
+            }
+        }
+
+        fn finish(&mut self) {
+            self.idle(LATENCY + 1);
+            assert!(self.expected.is_empty(), "every frame got its result");
+        }
+    }
+
+    /// Sends every frame of `frames` (bytes, MAC error) and checks each result against the
+    /// model.
+    fn run(
+        bench: &mut Bench,
+        frames: &[(Vec<u8>, bool, String)],
+        stalls: bool,
+        rng: &mut ChaCha8Rng,
+    ) {
+        for (f, err, what) in frames {
+            bench.send(f, *err, stalls, rng, what);
+        }
+        bench.finish();
+        assert_eq!(bench.results, frames.len());
+    }
+
+    #[test]
+    fn every_kind_tag_count_and_mutation() {
+        let mut g = FrameGen::new(11);
+        let mut frames = vec![];
+        let mut flags_seen = 0u8;
+        for kind in FrameKind::ALL {
+            for vlans in 0..=2 {
+                for m in [
+                    Mutation::None,
+                    Mutation::Truncated(0),
+                    Mutation::Truncated(0),
+                    Mutation::Flipped,
+                    Mutation::BadIhl,
+                    Mutation::BadChecksum,
+                    Mutation::Fragment,
+                    Mutation::LongIpLength,
+                    Mutation::MacError,
+                ] {
+                    let mut f = g.well_formed(kind, vlans);
+                    // Keep the simulation short: long payloads add nothing here.
+                    while f.bytes.len() > 400 {
+                        f = g.well_formed(kind, vlans);
+                    }
+                    let f = g.mutate(f, m);
+                    flags_seen |= parse(&f.bytes, f.mac_err, 1518).flags;
+                    let what = format!("{kind:?} vlans {vlans} {:?}", f.mutation);
+                    frames.push((f.bytes, f.mac_err, what));
+                }
+            }
+        }
+        let mut bench = Bench::new(1518);
+        run(&mut bench, &frames, false, g.rng());
+        for fl in [
+            rx_flags::TRUNCATED,
+            rx_flags::BAD_IPV4,
+            rx_flags::RUNT,
+            rx_flags::MAC_ERROR,
+        ] {
+            assert_ne!(flags_seen & fl, 0, "flag {fl:#x} was tested");
+        }
+    }
+
+    #[test]
+    fn random_frames_with_stalls() {
+        let mut g = FrameGen::new(12);
+        let frames: Vec<_> = (0..150)
+            .map(|i| {
+                let f = g.next_frame_upto(600);
+                (
+                    f.bytes,
+                    f.mac_err,
+                    format!("frame {i} {:?} {:?}", f.kind, f.mutation),
+                )
+            })
+            .collect();
+        let mut bench = Bench::new(1518);
+        run(&mut bench, &frames, true, g.rng());
+    }
+
+    #[test]
+    fn tiny_runt_oversize_and_jumbo_frames() {
+        let mut g = FrameGen::new(13);
+        let mut frames = vec![];
+        // Every length from 1 to 90 bytes, of IPv4/TCP with options and two tags, cut short.
+        for len in 1..=90 {
+            let mut f = g.well_formed(FrameKind::Ipv4Tcp, 2);
+            f.bytes.truncate(len);
+            frames.push((f.bytes, false, format!("cut to {len}")));
+        }
+        // Oversize against max_len 1518, and a jumbo up to the 16383-byte limit.
+        for len in [1518usize, 1519, 9000, 16383] {
+            let mut f = g.well_formed(FrameKind::Ipv6Udp, 1);
+            f.bytes.resize(len, 0xa5);
+            frames.push((f.bytes, len == 9000, format!("long {len}")));
+        }
+        let mut bench = Bench::new(1518);
+        run(&mut bench, &frames, false, g.rng());
+        let p = parse(&frames[frames.len() - 1].0, false, 1518);
+        assert_eq!(p.flags, rx_flags::OVERSIZE);
+    }
+
+    #[test]
+    fn one_beat_frames_give_one_result_per_cycle() {
+        let mut g = FrameGen::new(14);
+        let mut bench = Bench::new(1518);
+        let mut frames = vec![];
+        for i in 0..60 {
+            let len = g.rng().gen_range(1..=8);
+            let bytes: Vec<u8> = (0..len).map(|_| g.rng().gen()).collect();
+            frames.push((bytes, i % 3 == 0, format!("one-beat {i}")));
+        }
+        // Then a full frame right behind a one-beat one: no stale state leaks either way.
+        for _ in 0..10 {
+            let f = g.next_frame_upto(200);
+            frames.push((f.bytes, false, "full".into()));
+            frames.push((vec![0x11; 5], false, "one-beat".into()));
+        }
+        run(&mut bench, &frames, false, g.rng());
+    }
+
+    #[test]
+    fn max_len_is_an_input() {
+        let mut g = FrameGen::new(15);
+        for max in [64u16, 100, 9022] {
+            let mut bench = Bench::new(max);
+            let frames: Vec<_> = (0..10)
+                .map(|_| {
+                    let f = g.next_frame_upto(300);
+                    (f.bytes, false, format!("max {max}"))
+                })
+                .collect();
+            run(&mut bench, &frames, false, g.rng());
+        }
+    }
+
+    #[test]
+    fn reset_mid_frame_drops_it_and_restarts() {
+        let mut g = FrameGen::new(16);
+        let mut bench = Bench::new(1518);
+        for round in 0..8 {
+            bench.idle(LATENCY + 1);
+            let f = g.next_frame_upto(300);
+            let beats = to_beats(&f.bytes, g.rng());
+            // Even rounds: reset in the middle of a frame. Odd rounds: reset in the cycle
+            // after a frame's last beat, while its result is in the pipeline.
+            let cut = if round % 2 == 1 || beats.len() <= 2 {
+                beats.len()
+            } else {
+                g.rng().gen_range(1..beats.len() - 1)
+            };
+            for (i, &(data, keep)) in beats[..cut].iter().enumerate() {
+                let inp = Inputs {
+                    data,
+                    keep,
+                    valid: true,
+                    ready: true,
+                    last: i + 1 == beats.len(),
+                    ..Default::default()
+                };
+                bench.cycle(inp, None);
+            }
+            // A last beat in the reset cycle is dropped too.
+            bench.uut.reset.next = true;
+            let inp = Inputs {
+                data: g.rng().gen(),
+                keep: 0xff,
+                valid: round % 4 < 2,
+                ready: true,
+                last: true,
+                ..Default::default()
+            };
+            bench.cycle(inp, None);
+            bench.uut.reset.next = false;
+            let f = g.next_frame_upto(300);
+            bench.send(&f.bytes, f.mac_err, true, g.rng(), "after reset");
+        }
+        bench.finish();
+        assert_eq!(bench.results, 8);
+    }
+
+    #[test]
+    fn verilog_lints_clean() {
+        let mut uut = Parser::default();
+        uut.connect_all();
+        verilator_lint("parser", &generate_verilog(&uut));
+    }
+}
