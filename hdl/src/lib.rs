@@ -9,6 +9,7 @@ pub mod core;
 pub mod crc;
 pub mod fcs_check;
 pub mod global_regs;
+pub mod parser;
 pub mod regbus;
 
 use rust_hdl::prelude::*;
