@@ -510,6 +510,46 @@ fn t_edu_msi(c: &Ctx, metrics: &mut Vec<String>) -> TestResult {
     Ok(())
 }
 
+fn t_edu_intx(c: &Ctx) -> TestResult {
+    let d = open(&c.edu)?;
+    ensure!(
+        d.irq_count(IrqKind::Intx) == 1,
+        "edu offers {} INTx lines",
+        d.irq_count(IrqKind::Intx)
+    );
+    let bar = d.map_bar(0, 0x100).map_err(e2s)?;
+    let irq = d.enable_irqs(IrqKind::Intx, 1).map_err(e2s)?.remove(0);
+    ensure!(
+        irq.wait(Some(Duration::from_millis(100))).map_err(e2s)? == 0,
+        "spurious INTx"
+    );
+    bar.write32(EDU_IRQ_RAISE, 0x1).map_err(e2s)?;
+    ensure!(
+        irq.wait(Some(Duration::from_secs(2))).map_err(e2s)? > 0,
+        "INTx did not arrive"
+    );
+    // VFIO masked the line: a new cause does not interrupt until unmasked.
+    bar.write32(EDU_IRQ_ACK, 0x1).map_err(e2s)?;
+    bar.write32(EDU_IRQ_RAISE, 0x2).map_err(e2s)?;
+    ensure!(
+        irq.wait(Some(Duration::from_millis(200))).map_err(e2s)? == 0,
+        "INTx while masked"
+    );
+    d.unmask_intx().map_err(e2s)?;
+    ensure!(
+        irq.wait(Some(Duration::from_secs(2))).map_err(e2s)? > 0,
+        "INTx lost after unmask"
+    );
+    bar.write32(EDU_IRQ_ACK, 0x2).map_err(e2s)?;
+    d.unmask_intx().map_err(e2s)?;
+    ensure!(
+        irq.wait(Some(Duration::from_millis(100))).map_err(e2s)? == 0,
+        "INTx after ack"
+    );
+    d.disable_irqs(IrqKind::Intx).map_err(e2s)?;
+    Ok(())
+}
+
 fn t_ivshmem_msix(c: &Ctx, metrics: &mut Vec<String>) -> TestResult {
     let d = open(&c.ivshmem)?;
     let (v, id) = d.ids().map_err(e2s)?;
@@ -671,6 +711,7 @@ fn main() {
     run("bar_too_small", &mut || t_bar_too_small(&c));
     run("edu_dma_both_directions_and_blocked", &mut || t_edu_dma(&c));
     run("edu_msi", &mut || t_edu_msi(&c, &mut metrics));
+    run("edu_intx", &mut || t_edu_intx(&c));
     run("ivshmem_msix", &mut || t_ivshmem_msix(&c, &mut metrics));
     run("ivshmem_shared_memory", &mut || t_ivshmem_shared_memory(&c));
     run("reset", &mut || t_reset(&c));
