@@ -202,20 +202,20 @@ impl Sysfs {
     }
 
     /// Checks that `addr` can be opened through VFIO, in the order a user would fix things:
-    /// present, bound to vfio-pci, has an IOMMU group, VFIO loaded, group viable.
-    /// Returns the device info and its group number.
+    /// present, has an IOMMU group (without one vfio-pci cannot even bind), bound to vfio-pci,
+    /// VFIO loaded, group viable. Returns the device info and its group number.
     pub fn check_usable(&self, addr: &PciAddress) -> Result<(DeviceInfo, u32)> {
         let info = self.info(addr)?;
         let a = addr.to_string();
+        let Some(group) = info.iommu_group else {
+            return Err(Error::NoIommu { addr: a });
+        };
         if info.driver.as_deref() != Some("vfio-pci") {
             return Err(Error::NotBoundToVfio {
                 addr: a,
                 driver: info.driver.clone(),
             });
         }
-        let Some(group) = info.iommu_group else {
-            return Err(Error::NoIommu { addr: a });
-        };
         if !self.container_file().exists() {
             return Err(Error::VfioNotLoaded);
         }
@@ -419,7 +419,11 @@ mod tests {
         let f = Fake::new();
         f.load_vfio();
         f.add("0000:01:00.0", Some("vfio-pci"), None);
+        f.add("0000:02:00.0", None, None);
         let e = f.fs.check_usable(&addr("0000:01:00.0")).unwrap_err();
+        assert!(matches!(e, Error::NoIommu { .. }), "{e:?}");
+        // Without an IOMMU the cause is the IOMMU, not the (impossible) binding.
+        let e = f.fs.check_usable(&addr("0000:02:00.0")).unwrap_err();
         assert!(matches!(e, Error::NoIommu { .. }), "{e:?}");
         assert!(e.to_string().contains("intel_iommu=on"));
     }

@@ -85,42 +85,62 @@ for _ in $(seq 100); do [ -e "$READY" ] && break; sleep 0.05; done
 [ -e "$READY" ] || die "ivshmem server did not start"
 
 # --- 6. boot ----------------------------------------------------------------------------------
+# boot NAME LOG QEMU-ARGS... : runs one VM under the timeout, console to LOG; sets QEMU_RC.
+boot() {
+  local name=$1 log=$2; shift 2
+  log "booting $(basename "$KERNEL") under TCG: $name (timeout ${QEMU_TIMEOUT}s)"
+  set +e
+  timeout --kill-after=5 "$QEMU_TIMEOUT" qemu-system-x86_64 \
+    -machine q35,kernel-irqchip=split -accel tcg -smp 2 -m 512 \
+    -nodefaults -display none -serial stdio -no-reboot \
+    -kernel "$KERNEL" -initrd "$VM/initramfs.cpio" "$@" \
+    </dev/null 2>&1 | while IFS= read -r line; do
+      line=${line%$'\r'}
+      case $line in EVNIC-INIT*) echo "EVNIC-HOST-INIT-AT $EPOCHREALTIME" ;; esac
+      printf '%s\n' "$line"
+    done > >(tee "$log")
+  QEMU_RC=${PIPESTATUS[0]}
+  set -e
+  sleep 0.2
+}
+
+# The main VM: emulated Intel IOMMU with interrupt remapping; see init for the device roles.
 LOG=$VM/console.log
-log "booting $(basename "$KERNEL") under TCG (timeout ${QEMU_TIMEOUT}s)"
 T_BOOT=$EPOCHREALTIME
-T_INIT=""
-set +e
-timeout --kill-after=5 "$QEMU_TIMEOUT" qemu-system-x86_64 \
-  -machine q35,kernel-irqchip=split -accel tcg -smp 2 -m 512 \
-  -nodefaults -display none -serial stdio -no-reboot \
+boot "devices behind an IOMMU" "$LOG" \
   -device intel-iommu,intremap=on \
   -device edu,addr=03.0 \
   -device edu,addr=04.0 \
   -device edu,addr=05.0,multifunction=on -device edu,addr=05.1 \
   -device pcie-root-port,id=rp1,chassis=1,slot=1,addr=06.0 \
   -chardev socket,path="$SOCK",id=ivsh -device ivshmem-doorbell,chardev=ivsh,vectors=2,bus=rp1 \
-  -kernel "$KERNEL" -initrd "$VM/initramfs.cpio" \
-  -append "console=ttyS0 intel_iommu=on rdinit=/init panic=-1 quiet loglevel=3" \
-  </dev/null 2>&1 | while IFS= read -r line; do
-    line=${line%$'\r'}
-    case $line in EVNIC-INIT*) echo "EVNIC-HOST-INIT-AT $EPOCHREALTIME" ;; esac
-    printf '%s\n' "$line"
-  done > >(tee "$LOG")
-QEMU_RC=${PIPESTATUS[0]}
-set -e
-sleep 0.2
+  -append "console=ttyS0 intel_iommu=on rdinit=/init panic=-1 quiet loglevel=3 evnic_mode=iommu"
+QEMU_RC_MAIN=$QEMU_RC
 T_END=$EPOCHREALTIME
 kill $SERVER 2>/dev/null || true
 
+# A second, short VM without an IOMMU: the "no IOMMU" error.
+LOG2=$VM/console-noiommu.log
+T_BOOT2=$EPOCHREALTIME
+boot "no IOMMU" "$LOG2" \
+  -device edu,addr=03.0 \
+  -append "console=ttyS0 rdinit=/init panic=-1 quiet loglevel=3 evnic_mode=noiommu"
+QEMU_RC_NOIOMMU=$QEMU_RC
+T_END2=$EPOCHREALTIME
+
 # --- 7. report --------------------------------------------------------------------------------
-PASSED=$(grep -c '^EVNIC-TEST PASS' "$LOG" || true)
-FAILED=$(grep -c '^EVNIC-TEST FAIL' "$LOG" || true)
+PASSED=$(cat "$LOG" "$LOG2" | grep -c '^EVNIC-TEST PASS' || true)
+FAILED=$(cat "$LOG" "$LOG2" | grep -c '^EVNIC-TEST FAIL' || true)
 check() { # name, condition result (0 ok)
   if [ "$2" = 0 ]; then PASSED=$((PASSED + 1)); echo "vm: PASS $1"; else FAILED=$((FAILED + 1)); echo "vm: FAIL $1"; fi
 }
-if [ "$QEMU_RC" = 124 ] || [ "$QEMU_RC" = 137 ]; then echo "vm: QEMU hit the ${QEMU_TIMEOUT}s timeout"; fi
+for rc in "$QEMU_RC_MAIN" "$QEMU_RC_NOIOMMU"; do
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then echo "vm: QEMU hit the ${QEMU_TIMEOUT}s timeout"; fi
+done
 r=0; grep -q '^EVNIC-DONE rc=0' "$LOG" || r=1
-check "guest ran to the end and powered off (qemu rc $QEMU_RC)" $r
+check "IOMMU VM: guest ran to the end and powered off (qemu rc $QEMU_RC_MAIN)" $r
+r=0; grep -q '^EVNIC-DONE rc=0' "$LOG2" || r=1
+check "no-IOMMU VM: guest ran to the end and powered off (qemu rc $QEMU_RC_NOIOMMU)" $r
 # The guest wrote a marker into the ivshmem shared memory: the host sees it in the file.
 r=0; dd if="$SHM" bs=1 skip=4096 count=30 2>/dev/null | grep -q 'EVNIC-IVSHMEM-GUEST-WROTE-THIS' || r=1
 check "ivshmem write by the guest visible to the host" $r
@@ -129,8 +149,8 @@ sec() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 HOST_INIT=$(awk '/^EVNIC-HOST-INIT-AT/ {print $2; exit}' "$LOG")
 BOOT_S='?'; [ -z "$HOST_INIT" ] || BOOT_S=$(sec "$T_BOOT" "$HOST_INIT")
 GUEST_UPTIME=$(sed -n 's/^EVNIC-INIT uptime=//p' "$LOG" | head -n1)
-echo "vm: build+prepare $(sec "$T0" "$T_BUILT") s; QEMU start -> init $BOOT_S s (kernel uptime at init ${GUEST_UPTIME:-?} s); VM total $(sec "$T_BOOT" "$T_END") s; whole run $(sec "$T0" "$T_END") s"
-grep '^EVNIC-METRIC' "$LOG" | sed 's/^EVNIC-METRIC /vm: metric /' || true
-grep '^EVNIC-TEST FAIL' "$LOG" | sed 's/^/vm: /' || true
+echo "vm: build+prepare $(sec "$T0" "$T_BUILT") s; IOMMU VM: QEMU start -> init $BOOT_S s (kernel uptime at init ${GUEST_UPTIME:-?} s), VM total $(sec "$T_BOOT" "$T_END") s; no-IOMMU VM total $(sec "$T_BOOT2" "$T_END2") s; whole run $(sec "$T0" "$T_END2") s"
+grep -h '^EVNIC-METRIC' "$LOG" | sed 's/^EVNIC-METRIC /vm: metric /' || true
+cat "$LOG" "$LOG2" | grep '^EVNIC-TEST FAIL' | sed 's/^/vm: /' || true
 echo "vm: $PASSED passed, $FAILED failed"
-[ "$FAILED" = 0 ] && [ "$PASSED" -gt 2 ]
+[ "$FAILED" = 0 ] && [ "$PASSED" -gt 3 ]

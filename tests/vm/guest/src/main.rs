@@ -650,6 +650,30 @@ fn t_reset(c: &Ctx) -> TestResult {
     Ok(())
 }
 
+/// In the VM booted without an IOMMU.
+fn t_no_iommu(edu: &str) -> TestResult {
+    let groups = std::fs::read_dir("/sys/kernel/iommu_groups")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    ensure!(
+        groups == 0,
+        "{groups} IOMMU groups in a VM without an IOMMU"
+    );
+    let drv = std::fs::read_link(format!("/sys/bus/pci/devices/{edu}/driver")).ok();
+    ensure!(
+        drv.is_none(),
+        "vfio-pci bound {edu} without an IOMMU: {drv:?}"
+    );
+    match VfioPciDevice::open(edu) {
+        Err(e @ Error::NoIommu { .. }) => {
+            println!("  message: {e}");
+            ensure!(e.to_string().contains("intel_iommu=on"), "fix not named");
+            Ok(())
+        }
+        other => Err(format!("expected NoIommu, got {other:?}")),
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("open") {
@@ -675,6 +699,14 @@ fn main() {
             .cloned()
             .unwrap_or_else(|| panic!("missing --{k}=ADDR"))
     };
+    if args.get(1).map(String::as_str) == Some("noiommu") {
+        let r = t_no_iommu(&get("edu"));
+        match &r {
+            Ok(()) => println!("EVNIC-TEST PASS no_iommu"),
+            Err(e) => println!("EVNIC-TEST FAIL no_iommu: {e}"),
+        }
+        std::process::exit(if r.is_ok() { 0 } else { 1 });
+    }
     let c = Ctx {
         edu: get("edu"),
         ivshmem: get("ivshmem"),
