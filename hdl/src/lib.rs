@@ -8,6 +8,7 @@
 pub mod core;
 pub mod crc;
 pub mod fcs_check;
+pub mod filter;
 pub mod global_regs;
 pub mod parser;
 pub mod regbus;

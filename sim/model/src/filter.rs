@@ -109,10 +109,15 @@ impl FilterTable {
     pub fn lookup(&mut self, key: &KeyBits) -> Option<Hit> {
         let hit = self.peek(key);
         if let Some(h) = hit {
-            let c = &mut self.hits[usize::from(h.index)];
-            *c = c.saturating_add(1);
+            self.count_hit(usize::from(h.index));
         }
         hit
+    }
+    /// Counts one hit on entry `index` (what [`lookup`](Self::lookup) does after
+    /// [`peek`](Self::peek)), for models of a pipelined table that counts later than it looks.
+    pub fn count_hit(&mut self, index: usize) {
+        let c = &mut self.hits[index];
+        *c = c.saturating_add(1);
     }
     /// Hit counter of entry `index`.
     pub fn hits(&self, index: usize) -> u32 {
