@@ -15,6 +15,9 @@ const VERILATOR_FLAGS: &[&str] = &[
     "fast",
     "-Wno-WIDTH",
     "-Wno-DECLFILENAME",
+    // RustHDL writes one always block per module: Verilator sees false loops between blocks
+    // wired both ways (valid/ready). A speed note, not a loop.
+    "-Wno-UNOPTFLAT",
     "--prefix",
     "Vevnic",
     "--top-module",
@@ -28,7 +31,9 @@ fn fail(msg: &str) -> ! {
 
 fn tool_output(cmd: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(cmd).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn main() {
@@ -72,10 +77,19 @@ fn main() {
         .collect();
     let rt_name = format!("verilated_rt_{}", tag.replace('.', "_"));
     let rt_lib = out.join(format!("lib{rt_name}.a"));
-    let defines = [("VM_TRACE", "1"), ("VM_TRACE_VCD", "1"), ("VM_COVERAGE", "0"), ("VM_SC", "0")];
+    let defines = [
+        ("VM_TRACE", "1"),
+        ("VM_TRACE_VCD", "1"),
+        ("VM_COVERAGE", "0"),
+        ("VM_SC", "0"),
+    ];
     if !rt_lib.exists() {
         let mut b = base_build(&include, &defines);
-        for f in ["verilated.cpp", "verilated_vcd_c.cpp", "verilated_threads.cpp"] {
+        for f in [
+            "verilated.cpp",
+            "verilated_vcd_c.cpp",
+            "verilated_threads.cpp",
+        ] {
             b.file(include.join(f));
         }
         b.out_dir(&out).cargo_metadata(false).compile(&rt_name);

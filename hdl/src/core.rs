@@ -21,8 +21,11 @@
 //! # Timing
 //! See each block. Register accesses complete in 2 cycles (see [`crate::regbus`]).
 
+use crate::event_engine::EventEngine;
 use crate::global_regs::GlobalRegs;
+use crate::multicast::Multicast;
 use crate::regbus::{RegBus, ADDR_BITS};
+use crate::timers::Timers;
 use rust_hdl::prelude::*;
 
 /// Bits of the filter key (see `evnic_regs::key`).
@@ -92,6 +95,9 @@ pub struct EvnicCore {
 
     bus: RegBus,
     global: GlobalRegs,
+    engine: EventEngine,
+    multicast: Multicast,
+    timers: Timers,
     /// Reset of every block but the bus and the global page: the port reset or a soft reset.
     block_reset: DFF<Bit>,
 }
@@ -124,15 +130,88 @@ impl Logic for EvnicCore {
         self.global.err_count.next = self.bus.err_count.val();
         self.global.err_addr.next = self.bus.err_addr.val();
         self.bus.err_clear.next = self.global.err_clear.val();
-        self.bus.claim.next = self.global.claim.val();
-        self.bus.rdata.next = self.global.rdata.val();
+
+        // Event blocks: reset by the port or a soft reset, timestamped by the cycle counter.
+        self.engine.clock.next = self.clock.val();
+        self.engine.reset.next = self.block_reset.q.val();
+        self.engine.cycles.next = self.global.cycles.val();
+        self.engine.rd.next = self.bus.rd.val();
+        self.engine.wr.next = self.bus.wr.val();
+        self.engine.addr.next = self.bus.addr.val();
+        self.engine.wdata.next = self.bus.wdata.val();
+        self.multicast.clock.next = self.clock.val();
+        self.multicast.reset.next = self.block_reset.q.val();
+        self.multicast.cycles.next = self.global.cycles.val();
+        self.multicast.rd.next = self.bus.rd.val();
+        self.multicast.wr.next = self.bus.wr.val();
+        self.multicast.addr.next = self.bus.addr.val();
+        self.multicast.wdata.next = self.bus.wdata.val();
+        self.timers.clock.next = self.clock.val();
+        self.timers.reset.next = self.block_reset.q.val();
+        self.timers.cycles.next = self.global.cycles.val();
+        self.timers.rd.next = self.bus.rd.val();
+        self.timers.wr.next = self.bus.wr.val();
+        self.timers.addr.next = self.bus.addr.val();
+        self.timers.wdata.next = self.bus.wdata.val();
+
+        // Claims and read data: at most one block claims an access.
+        self.bus.claim.next = false;
+        self.bus.rdata.next = 0.into();
+        if self.global.claim.val() {
+            self.bus.claim.next = true;
+            self.bus.rdata.next = self.global.rdata.val();
+        }
+        if self.engine.claim.val() {
+            self.bus.claim.next = true;
+            self.bus.rdata.next = self.engine.rdata.val();
+        }
+        if self.multicast.claim.val() {
+            self.bus.claim.next = true;
+            self.bus.rdata.next = self.multicast.rdata.val();
+        }
+        if self.timers.claim.val() {
+            self.bus.claim.next = true;
+            self.bus.rdata.next = self.timers.rdata.val();
+        }
+
+        // Producers into the multicast, the multicast into the engine.
+        self.multicast.stimer_valid.next = self.timers.ev_valid.val();
+        self.multicast.stimer_to_group.next = self.timers.ev_to_group.val();
+        self.multicast.stimer_target.next = self.timers.ev_target.val();
+        self.multicast.stimer_record.next = self.timers.ev_record.val();
+        self.timers.ev_ready.next = self.multicast.stimer_ready.val();
+        self.multicast.srx_valid.next = false;
+        self.multicast.srx_to_group.next = false;
+        self.multicast.srx_target.next = 0.into();
+        self.multicast.srx_record.next = 0.into();
+        self.multicast.stx_valid.next = false;
+        self.multicast.stx_to_group.next = false;
+        self.multicast.stx_target.next = 0.into();
+        self.multicast.stx_record.next = 0.into();
+        self.multicast.dsi_valid.next = self.dsi_valid.val();
+        self.multicast.dsi_group.next = self.dsi_group.val();
+        self.multicast.dsi_payload.next = self.dsi_payload.val();
+        self.dsi_ready.next = self.multicast.dsi_ready.val();
+        self.dso_valid.next = self.multicast.dso_valid.val();
+        self.dso_kind.next = self.multicast.dso_kind.val();
+        self.dso_group.next = self.multicast.dso_group.val();
+        self.dso_source.next = self.multicast.dso_source.val();
+        self.dso_payload.next = self.multicast.dso_payload.val();
+        self.engine.in_valid.next = self.multicast.out_valid.val();
+        self.engine.in_vi.next = self.multicast.out_vi.val();
+        self.engine.in_record.next = self.multicast.out_record.val();
+        self.multicast.out_ready.next = self.engine.in_ready.val();
+
+        // Host memory and the interrupt line.
+        self.dmaw_valid.next = self.engine.dmaw_valid.val();
+        self.dmaw_addr.next = self.engine.dmaw_addr.val();
+        self.dmaw_data.next = self.engine.dmaw_data.val();
+        self.dmaw_strb.next = self.engine.dmaw_strb.val();
+        self.engine.dmaw_ready.next = self.dmaw_ready.val();
+        self.irq.next = self.engine.irq.val();
 
         // Ports whose blocks are not in the core yet: idle, never ready, so nothing is lost
         // silently (a MAC sees backpressure, not a discard).
-        self.dmaw_valid.next = false;
-        self.dmaw_addr.next = 0.into();
-        self.dmaw_data.next = 0.into();
-        self.dmaw_strb.next = 0.into();
         self.dmar_req_valid.next = false;
         self.dmar_req_addr.next = 0.into();
         self.dmar_req_tag.next = 0.into();
@@ -141,13 +220,6 @@ impl Logic for EvnicCore {
         self.tx_keep.next = 0.into();
         self.tx_valid.next = false;
         self.tx_last.next = false;
-        self.irq.next = false;
-        self.dsi_ready.next = false;
-        self.dso_valid.next = false;
-        self.dso_kind.next = 0.into();
-        self.dso_group.next = 0.into();
-        self.dso_source.next = 0.into();
-        self.dso_payload.next = 0.into();
         self.dbg_valid.next = false;
         self.dbg_key.next = 0.into();
         self.dbg_flags.next = 0.into();

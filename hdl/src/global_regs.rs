@@ -111,9 +111,7 @@ impl Default for GlobalRegs {
             read_value: Default::default(),
             readable: Default::default(),
             writable: Default::default(),
-            page_base: Constant::new(
-                ((evnic_regs::map::GLOBAL_PAGE_BASE >> 12) as u64).into(),
-            ),
+            page_base: Constant::new(((evnic_regs::map::GLOBAL_PAGE_BASE >> 12) as u64).into()),
             w_id: word(&g::ID),
             w_version: word(&g::VERSION),
             w_num_vis: word(&g::NUM_VIS),
@@ -145,7 +143,15 @@ impl Default for GlobalRegs {
 impl Logic for GlobalRegs {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, scratch, enable_q, soft_reset_q, cycle_count, cycles_hi_latch);
+        dff_setup!(
+            self,
+            clock,
+            scratch,
+            enable_q,
+            soft_reset_q,
+            cycle_count,
+            cycles_hi_latch
+        );
         self.in_page.next = self.addr.val().get_bits::<5>(12) == self.page_base.val();
         self.word.next = self.addr.val().get_bits::<10>(2);
 
@@ -189,8 +195,8 @@ impl Logic for GlobalRegs {
             self.readable.next = false;
         }
 
-        self.claim.next =
-            self.in_page.val() & ((self.rd.val() & self.readable.val()) | (self.wr.val() & self.writable.val()));
+        self.claim.next = self.in_page.val()
+            & ((self.rd.val() & self.readable.val()) | (self.wr.val() & self.writable.val()));
         self.rdata.next = 0.into();
         if self.in_page.val() & self.rd.val() {
             self.rdata.next = self.read_value.val();

@@ -7,11 +7,16 @@
 
 pub mod core;
 pub mod crc;
+pub mod event_engine;
+pub mod event_pack;
+pub mod evq;
 pub mod fcs_check;
 pub mod filter;
 pub mod global_regs;
+pub mod multicast;
 pub mod parser;
 pub mod regbus;
+pub mod timers;
 
 use rust_hdl::prelude::*;
 

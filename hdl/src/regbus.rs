@@ -68,8 +68,17 @@ impl Logic for RegBus {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, busy, r_write, r_addr, r_wdata, r_good, r_rsp_valid, r_rsp_rdata,
-            r_err_count, r_err_addr
+            self,
+            clock,
+            busy,
+            r_write,
+            r_addr,
+            r_wdata,
+            r_good,
+            r_rsp_valid,
+            r_rsp_rdata,
+            r_err_count,
+            r_err_addr
         );
         self.req_ready.next = !self.busy.q.val();
         self.accept.next = self.req_valid.val() & !self.busy.q.val();
@@ -234,7 +243,9 @@ mod tests {
             for _ in 0..n * 8 + 4 {
                 wait_clock_cycle!(ep, clock, x);
                 if x.rsp_valid.val() {
-                    r2.lock().unwrap().push((1, x.rsp_rdata.val().index() as u64));
+                    r2.lock()
+                        .unwrap()
+                        .push((1, x.rsp_rdata.val().index() as u64));
                     e2.lock().unwrap().push(x.err_count.val().index() as u64);
                 }
             }
@@ -251,12 +262,42 @@ mod tests {
     #[test]
     fn write_then_read_back_and_errors_complete() {
         let (rsp, errs) = run(vec![
-            Access { write: true, addr: 4, data: 0xcafe_f00d, strb: 15 },
-            Access { write: false, addr: 4, data: 0, strb: 0 },
-            Access { write: false, addr: 8, data: 0, strb: 0 },
-            Access { write: true, addr: 5, data: 1, strb: 15 },
-            Access { write: true, addr: 4, data: 7, strb: 3 },
-            Access { write: false, addr: 4, data: 0, strb: 0 },
+            Access {
+                write: true,
+                addr: 4,
+                data: 0xcafe_f00d,
+                strb: 15,
+            },
+            Access {
+                write: false,
+                addr: 4,
+                data: 0,
+                strb: 0,
+            },
+            Access {
+                write: false,
+                addr: 8,
+                data: 0,
+                strb: 0,
+            },
+            Access {
+                write: true,
+                addr: 5,
+                data: 1,
+                strb: 15,
+            },
+            Access {
+                write: true,
+                addr: 4,
+                data: 7,
+                strb: 3,
+            },
+            Access {
+                write: false,
+                addr: 4,
+                data: 0,
+                strb: 0,
+            },
         ]);
         assert_eq!(rsp.len(), 6, "every access completes: {rsp:?}");
         assert_eq!(rsp[1].1, 0xcafe_f00d);

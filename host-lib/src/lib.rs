@@ -134,9 +134,12 @@ impl Nic {
                     "this build has no simulated device (feature \"sim\" is off)".into(),
                 )))
             }
+            #[cfg(feature = "vfio")]
+            DeviceSpec::Vfio(addr) => Arc::new(backend::vfio::VfioBackend::open(&addr)?),
+            #[cfg(not(feature = "vfio"))]
             DeviceSpec::Vfio(addr) => {
                 return Err(Error::Backend(BackendError::NotFound(format!(
-                    "vfio:{addr}: this build has no VFIO backend"
+                    "vfio:{addr}: this build has no VFIO backend (feature \"vfio\" is off)"
                 ))))
             }
         };
@@ -200,7 +203,13 @@ mod tests {
             "vfio:0000:01:00.0".parse::<DeviceSpec>().unwrap(),
             DeviceSpec::Vfio("0000:01:00.0".into())
         );
-        for bad in ["", "vfio:", "vfio:01:00.0", "pci:0000:01:00.0", "vfio:0000-01:00.0"] {
+        for bad in [
+            "",
+            "vfio:",
+            "vfio:01:00.0",
+            "pci:0000:01:00.0",
+            "vfio:0000-01:00.0",
+        ] {
             let e = bad.parse::<DeviceSpec>().unwrap_err();
             assert!(e.to_string().contains("vfio:DDDD:BB:DD.F"), "{bad}: {e}");
         }

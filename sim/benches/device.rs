@@ -14,10 +14,17 @@ fn main() {
     let t = Instant::now();
     d.run(n);
     let s = t.elapsed().as_secs_f64();
-    rows.push(("model speed, idle core".into(), format!("{:.2} M cycles/s", n as f64 / s / 1e6)));
+    rows.push((
+        "model speed, idle core".into(),
+        format!("{:.2} M cycles/s", n as f64 / s / 1e6),
+    ));
     rows.push((
         "simulated time per wall second at the nominal clock".into(),
-        format!("{:.3} s ({} MHz nominal)", n as f64 / s / evnic_regs::params::CLOCK_HZ as f64, evnic_regs::params::CLOCK_HZ / 1_000_000),
+        format!(
+            "{:.3} s ({} MHz nominal)",
+            n as f64 / s / evnic_regs::params::CLOCK_HZ as f64,
+            evnic_regs::params::CLOCK_HZ / 1_000_000
+        ),
     ));
 
     // Register access: cycles per read and per write, back to back.
@@ -31,8 +38,14 @@ fn main() {
         d.read32(global_reg(&g::SCRATCH)).unwrap();
     }
     let c2 = d.cycle();
-    rows.push(("register write, back to back".into(), format!("{:.1} cycles", (c1 - c0) as f64 / k as f64)));
-    rows.push(("register read, back to back".into(), format!("{:.1} cycles", (c2 - c1) as f64 / k as f64)));
+    rows.push((
+        "register write, back to back".into(),
+        format!("{:.1} cycles", (c1 - c0) as f64 / k as f64),
+    ));
+    rows.push((
+        "register read, back to back".into(),
+        format!("{:.1} cycles", (c2 - c1) as f64 / k as f64),
+    ));
     let t = Instant::now();
     for _ in 0..k {
         d.read32(global_reg(&g::SCRATCH)).unwrap();

@@ -47,7 +47,11 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { trace: None, dma_read_latency: 64, reset_cycles: 4 }
+        SimConfig {
+            trace: None,
+            dma_read_latency: 64,
+            reset_cycles: 4,
+        }
     }
 }
 
@@ -133,13 +137,15 @@ impl SimDevice {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| SimError::Trace(e.to_string()))?;
                 }
-                std::fs::File::create(p).map_err(|e| SimError::Trace(format!("{}: {e}", p.display())))?;
+                std::fs::File::create(p)
+                    .map_err(|e| SimError::Trace(format!("{}: {e}", p.display())))?;
                 Some(std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap())
             }
             None => None,
         };
         // SAFETY: the shim allocates and owns the model until evnic_model_free.
-        let model = unsafe { ffi::evnic_model_new(path.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())) };
+        let model =
+            unsafe { ffi::evnic_model_new(path.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())) };
         let mut dev = SimDevice {
             model,
             pins: EvnicIn::default(),
@@ -263,11 +269,15 @@ impl SimDevice {
             self.bar_accepted = false;
         }
         if o.dmaw_valid == 1 {
-            self.memory.write16(c, o.dmaw_addr, o.dmaw_data, o.dmaw_strb);
+            self.memory
+                .write16(c, o.dmaw_addr, o.dmaw_data, o.dmaw_strb);
         }
         if o.dmar_req_valid == 1 {
-            self.dmar_pending
-                .push_back((c + self.config.dma_read_latency, o.dmar_req_tag, o.dmar_req_addr));
+            self.dmar_pending.push_back((
+                c + self.config.dma_read_latency,
+                o.dmar_req_tag,
+                o.dmar_req_addr,
+            ));
         }
         if self.pins.rx_valid == 1 && o.rx_ready == 1 {
             let f = self.rx_queue.front_mut().unwrap();
@@ -279,7 +289,8 @@ impl SimDevice {
         }
         if o.tx_valid == 1 && self.tx_ready {
             let n = (o.tx_keep as u32).trailing_ones() as usize;
-            self.tx_current.extend_from_slice(&o.tx_data.to_le_bytes()[..n]);
+            self.tx_current
+                .extend_from_slice(&o.tx_data.to_le_bytes()[..n]);
             if o.tx_last == 1 {
                 let bytes = std::mem::take(&mut self.tx_current);
                 self.tx_frames.push(TxFrame { cycle: c, bytes });
@@ -320,15 +331,29 @@ impl SimDevice {
     }
 
     /// One register access as a bus transaction; returns the read data (0 for writes).
-    pub fn bar_access(&mut self, write: bool, offset: u32, data: u32, strb: u8) -> Result<u32, SimError> {
-        self.bar_current = Some(BarOp { write, offset, data, strb });
+    pub fn bar_access(
+        &mut self,
+        write: bool,
+        offset: u32,
+        data: u32,
+        strb: u8,
+    ) -> Result<u32, SimError> {
+        self.bar_current = Some(BarOp {
+            write,
+            offset,
+            data,
+            strb,
+        });
         self.bar_accepted = false;
         self.bar_response = None;
         let start = self.cycle;
         while self.bar_response.is_none() {
             if self.cycle - start > BUS_TIMEOUT {
                 self.bar_current = None;
-                return Err(SimError::BusTimeout { offset, cycles: BUS_TIMEOUT });
+                return Err(SimError::BusTimeout {
+                    offset,
+                    cycles: BUS_TIMEOUT,
+                });
             }
             self.step();
         }
@@ -350,7 +375,11 @@ impl SimDevice {
         if bytes.is_empty() {
             return;
         }
-        self.rx_queue.push_back(RxFrame { bytes, err: mac_error, pos: 0 });
+        self.rx_queue.push_back(RxFrame {
+            bytes,
+            err: mac_error,
+            pos: 0,
+        });
     }
 
     /// Frames still waiting to enter the receive port.

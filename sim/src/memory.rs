@@ -50,9 +50,17 @@ impl HostMemory {
         if iova % 16 != 0 || (ptr as usize) % 8 != 0 {
             return Err(format!("mapping at {iova:#x} must be 16-byte aligned"));
         }
-        let end = iova.checked_add(len as u64).ok_or("mapping wraps the address space")?;
-        if self.regions.iter().any(|r| iova < r.iova + r.len as u64 && r.iova < end) {
-            return Err(format!("mapping {iova:#x}+{len:#x} overlaps an existing one"));
+        let end = iova
+            .checked_add(len as u64)
+            .ok_or("mapping wraps the address space")?;
+        if self
+            .regions
+            .iter()
+            .any(|r| iova < r.iova + r.len as u64 && r.iova < end)
+        {
+            return Err(format!(
+                "mapping {iova:#x}+{len:#x} overlaps an existing one"
+            ));
         }
         self.regions.push(Region { iova, ptr, len });
         Ok(())
@@ -88,7 +96,12 @@ impl HostMemory {
         let last = 15 - strb.leading_zeros() as u64;
         let (lo, n) = (addr + first, last - first + 1);
         let Some(region) = self.find(lo, n) else {
-            self.fault(Fault { cycle, write: true, addr: lo, len: n as u32 });
+            self.fault(Fault {
+                cycle,
+                write: true,
+                addr: lo,
+                len: n as u32,
+            });
             return false;
         };
         let base = unsafe { region.ptr.add((addr - region.iova) as usize) };
@@ -113,7 +126,12 @@ impl HostMemory {
     /// A 16-byte read at 16-byte aligned `addr`; None (and a fault) outside the mappings.
     pub fn read16(&mut self, cycle: u64, addr: u64) -> Option<[u64; 2]> {
         let Some(region) = self.find(addr, 16) else {
-            self.fault(Fault { cycle, write: false, addr, len: 16 });
+            self.fault(Fault {
+                cycle,
+                write: false,
+                addr,
+                len: 16,
+            });
             return None;
         };
         let base = unsafe { region.ptr.add((addr - region.iova) as usize) };
@@ -121,7 +139,8 @@ impl HostMemory {
         for (w, word) in out.iter_mut().enumerate() {
             for b in 0..8 {
                 // SAFETY: inside the mapping checked above.
-                let v = unsafe { (*(base.add(w * 8 + b) as *const AtomicU8)).load(Ordering::Acquire) };
+                let v =
+                    unsafe { (*(base.add(w * 8 + b) as *const AtomicU8)).load(Ordering::Acquire) };
                 *word |= (v as u64) << (b * 8);
             }
         }
@@ -154,7 +173,15 @@ mod tests {
         assert!(m.read16(4, 0x0ff0).is_none());
         assert_eq!(m.read16(5, 0x1010), Some([0x1122, 0x3344]));
         assert_eq!(m.fault_count(), 2);
-        assert_eq!(m.faults()[0], Fault { cycle: 3, write: true, addr: 0x1040, len: 16 });
+        assert_eq!(
+            m.faults()[0],
+            Fault {
+                cycle: 3,
+                write: true,
+                addr: 0x1040,
+                len: 16
+            }
+        );
         assert!(m.unmap(0x1000));
         assert!(m.read16(6, 0x1010).is_none());
         drop(m);

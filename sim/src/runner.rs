@@ -56,7 +56,10 @@ impl SimHandle {
         // SAFETY: plain eventfd creation.
         let irq_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if irq_fd < 0 {
-            return Err(SimError::Trace(format!("eventfd: {}", std::io::Error::last_os_error())));
+            return Err(SimError::Trace(format!(
+                "eventfd: {}",
+                std::io::Error::last_os_error()
+            )));
         }
         let shared = Arc::new(Shared {
             jobs: Mutex::new(VecDeque::new()),
@@ -99,9 +102,15 @@ impl SimHandle {
                 dev.flush_trace();
             })
             .map_err(|e| SimError::Trace(format!("spawn: {e}")))?;
-        ready_rx.recv().unwrap_or(Err(SimError::Trace("device thread died".into())))?;
+        ready_rx
+            .recv()
+            .unwrap_or(Err(SimError::Trace("device thread died".into())))?;
         Ok(SimHandle {
-            inner: Arc::new(Inner { shared, thread: Mutex::new(Some(thread)), irq_fd }),
+            inner: Arc::new(Inner {
+                shared,
+                thread: Mutex::new(Some(thread)),
+                irq_fd,
+            }),
         })
     }
 
@@ -112,7 +121,10 @@ impl SimHandle {
     }
 
     /// Runs `f` on the device thread between two cycles and returns its result.
-    pub fn with<R: Send + 'static>(&self, f: impl FnOnce(&mut SimDevice) -> R + Send + 'static) -> R {
+    pub fn with<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut SimDevice) -> R + Send + 'static,
+    ) -> R {
         let (tx, rx) = mpsc::sync_channel(1);
         self.post(Box::new(move |dev| {
             let _ = tx.send(f(dev));

@@ -18,9 +18,16 @@ fn every_read_only_register_reads_its_documented_value() {
         }
         assert_eq!(d.read32(global_reg(r)).unwrap(), r.reset, "{}", r.name);
     }
-    assert_eq!(&d.read32(global_reg(&g::ID)).unwrap().to_le_bytes(), b"EVNC");
+    assert_eq!(
+        &d.read32(global_reg(&g::ID)).unwrap().to_le_bytes(),
+        b"EVNC"
+    );
     assert_eq!(d.read32(global_reg(&g::NUM_VIS)).unwrap(), params::NUM_VIS);
-    assert_eq!(d.read32(global_reg(&g::BUS_ERRORS)).unwrap(), 0, "reads of real registers are not errors");
+    assert_eq!(
+        d.read32(global_reg(&g::BUS_ERRORS)).unwrap(),
+        0,
+        "reads of real registers are not errors"
+    );
 }
 
 #[test]
@@ -30,11 +37,19 @@ fn scratch_reads_back_and_control_sets_enable() {
         d.write32(global_reg(&g::SCRATCH), v).unwrap();
         assert_eq!(d.read32(global_reg(&g::SCRATCH)).unwrap(), v);
     }
-    d.write32(global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(1)).unwrap();
-    assert_eq!(g::CONTROL_ENABLE.get(d.read32(global_reg(&g::CONTROL)).unwrap()), 1);
+    d.write32(global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(1))
+        .unwrap();
+    assert_eq!(
+        g::CONTROL_ENABLE.get(d.read32(global_reg(&g::CONTROL)).unwrap()),
+        1
+    );
     // Soft reset self-clears and reads as 0.
-    d.write32(global_reg(&g::CONTROL), g::CONTROL_SOFT_RESET.put(1)).unwrap();
-    assert_eq!(g::CONTROL_SOFT_RESET.get(d.read32(global_reg(&g::CONTROL)).unwrap()), 0);
+    d.write32(global_reg(&g::CONTROL), g::CONTROL_SOFT_RESET.put(1))
+        .unwrap();
+    assert_eq!(
+        g::CONTROL_SOFT_RESET.get(d.read32(global_reg(&g::CONTROL)).unwrap()),
+        0
+    );
 }
 
 #[test]
@@ -54,14 +69,33 @@ fn bad_accesses_complete_and_are_counted() {
     let mut d = dev();
     let errors = global_reg(&g::BUS_ERRORS);
     // An unmapped offset in every reserved or empty page, and past the register pages.
-    let unmapped = [0x0ffc, map::FILTER_PAGE_BASE, map::TIMER_PAGE_BASE + 0x10, 0x5000, map::VI_PAGE_BASE - 4];
+    let unmapped = [
+        0x0ffc,
+        map::GROUP_PAGE_BASE + 0xffc,
+        map::TIMER_PAGE_BASE + 0xffc,
+        0x5000,
+        map::VI_PAGE_BASE - 4,
+        map::VI_PAGE_BASE + 0xffc,
+    ];
     for (i, off) in unmapped.iter().enumerate() {
-        assert_eq!(d.read32(*off).unwrap(), 0, "unmapped read at {off:#x} returns 0");
+        assert!(
+            map::lookup(*off).is_none(),
+            "{off:#x} is a register now: pick another"
+        );
+        assert_eq!(
+            d.read32(*off).unwrap(),
+            0,
+            "unmapped read at {off:#x} returns 0"
+        );
         assert_eq!(d.read32(errors).unwrap(), i as u32 + 1);
         assert_eq!(d.read32(global_reg(&g::BUS_ERROR_ADDR)).unwrap(), *off);
     }
     d.write32(errors, 0).unwrap();
-    assert_eq!(d.read32(errors).unwrap(), 0, "a write clears the count and is not counted");
+    assert_eq!(
+        d.read32(errors).unwrap(),
+        0,
+        "a write clears the count and is not counted"
+    );
     // Misaligned read, misaligned write, partial-strobe write, write to a read-only register.
     let scratch = global_reg(&g::SCRATCH);
     d.write32(scratch, 0x5555_aaaa).unwrap();
@@ -70,7 +104,11 @@ fn bad_accesses_complete_and_are_counted() {
     d.bar_access(true, scratch, 0x1111_1111, 0x3).unwrap();
     d.write32(global_reg(&g::ID), 0).unwrap();
     assert_eq!(d.read32(errors).unwrap(), 4);
-    assert_eq!(d.read32(scratch).unwrap(), 0x5555_aaaa, "refused writes change nothing");
+    assert_eq!(
+        d.read32(scratch).unwrap(),
+        0x5555_aaaa,
+        "refused writes change nothing"
+    );
     assert_eq!(d.read32(global_reg(&g::ID)).unwrap(), params::DEVICE_ID);
 }
 
@@ -104,7 +142,11 @@ fn free_running_device_serves_posted_writes_in_order() {
 fn trace_file_is_written() {
     let path = std::env::temp_dir().join(format!("evnic-trace-{}.vcd", std::process::id()));
     {
-        let mut d = SimDevice::new(SimConfig { trace: Some(path.clone()), ..Default::default() }).unwrap();
+        let mut d = SimDevice::new(SimConfig {
+            trace: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
         d.read32(global_reg(&g::ID)).unwrap();
     }
     let vcd = std::fs::read_to_string(&path).unwrap();

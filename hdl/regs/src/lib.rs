@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod desc;
 pub mod event;
 pub mod key;
 pub mod map;

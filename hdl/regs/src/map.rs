@@ -123,7 +123,9 @@ impl Page {
 pub const PAGES: &[Page] = &[
     global::PAGE,
     filter::PAGE,
-    group::PAGE,
+    group::MEMBERS_PAGE,
+    group::PERMIT_PAGE,
+    group::CONTROL_PAGE,
     timer::PAGE,
     vi::PAGE,
 ];

@@ -6,6 +6,8 @@
 
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "vfio")]
+pub mod vfio;
 
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
@@ -20,7 +22,10 @@ pub enum BackendError {
     /// DMA memory could not be allocated or mapped for the device.
     Dma(String),
     /// Any other OS-level failure, with the call that failed.
-    Io { call: &'static str, err: std::io::Error },
+    Io {
+        call: &'static str,
+        err: std::io::Error,
+    },
     /// The device is not an evnic device or is in an unusable state.
     Device(String),
 }
@@ -65,7 +70,12 @@ impl DmaRegion {
     /// `ptr..ptr+len` must stay valid, zero-initialised or initialised, and mapped for the device
     /// at `iova` until `keep` is dropped.
     pub unsafe fn new(ptr: NonNull<u8>, len: usize, iova: u64, keep: Box<dyn Send + Sync>) -> Self {
-        DmaRegion { ptr, len, iova, _keep: keep }
+        DmaRegion {
+            ptr,
+            len,
+            iova,
+            _keep: keep,
+        }
     }
     /// Host address of the first byte.
     pub fn as_ptr(&self) -> *mut u8 {

@@ -24,7 +24,10 @@ impl SimBackend {
     /// Builds the model and starts its clock.
     pub fn start(config: SimConfig) -> Result<SimBackend, BackendError> {
         let handle = SimHandle::spawn(config).map_err(|e| BackendError::Device(e.to_string()))?;
-        Ok(SimBackend { handle, next_iova: AtomicU64::new(IOVA_BASE) })
+        Ok(SimBackend {
+            handle,
+            next_iova: AtomicU64::new(IOVA_BASE),
+        })
     }
 
     /// The running model, for what only a simulation can do (inject frames, read the MAC's
@@ -52,13 +55,18 @@ impl Drop for SimDmaOwner {
 
 impl Backend for SimBackend {
     fn describe(&self) -> String {
-        let version = evnic_sim::VERILATOR_VERSION.split_whitespace().nth(1).unwrap_or("?");
+        let version = evnic_sim::VERILATOR_VERSION
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("?");
         format!("simulation (Verilator {version} model of the evnic RTL)")
     }
 
     fn read32(&self, offset: u32) -> Result<u32, BackendError> {
         check_offset(offset)?;
-        self.handle.read32(offset).map_err(|e| BackendError::Device(e.to_string()))
+        self.handle
+            .read32(offset)
+            .map_err(|e| BackendError::Device(e.to_string()))
     }
 
     fn write32(&self, offset: u32, value: u32) -> Result<(), BackendError> {
@@ -72,19 +80,29 @@ impl Backend for SimBackend {
             return Err(BackendError::Dma("zero-length DMA buffer".into()));
         }
         let size = len.div_ceil(PAGE) * PAGE;
-        let layout = Layout::from_size_align(size, PAGE).map_err(|e| BackendError::Dma(e.to_string()))?;
+        let layout =
+            Layout::from_size_align(size, PAGE).map_err(|e| BackendError::Dma(e.to_string()))?;
         // SAFETY: non-zero size.
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
         let Some(nn) = NonNull::new(ptr) else {
-            return Err(BackendError::Dma(format!("out of memory allocating {size} bytes")));
+            return Err(BackendError::Dma(format!(
+                "out of memory allocating {size} bytes"
+            )));
         };
-        let iova = self.next_iova.fetch_add(size as u64 + PAGE as u64, Ordering::Relaxed);
+        let iova = self
+            .next_iova
+            .fetch_add(size as u64 + PAGE as u64, Ordering::Relaxed);
         // SAFETY: the memory lives until SimDmaOwner drops, which unmaps it first.
         if let Err(e) = unsafe { self.handle.map_dma(iova, ptr, size) } {
             unsafe { std::alloc::dealloc(ptr, layout) };
             return Err(BackendError::Dma(e));
         }
-        let owner = SimDmaOwner { handle: self.handle.clone(), iova, ptr: ptr as usize, layout };
+        let owner = SimDmaOwner {
+            handle: self.handle.clone(),
+            iova,
+            ptr: ptr as usize,
+            layout,
+        };
         // SAFETY: as above.
         Ok(unsafe { DmaRegion::new(nn, len, iova, Box::new(owner)) })
     }
@@ -96,10 +114,16 @@ impl Backend for SimBackend {
 
 fn check_offset(offset: u32) -> Result<(), BackendError> {
     if offset % 4 != 0 {
-        return Err(BackendError::BadAccess { offset, why: "not 4-byte aligned" });
+        return Err(BackendError::BadAccess {
+            offset,
+            why: "not 4-byte aligned",
+        });
     }
     if offset >= evnic_regs::params::BAR0_BYTES {
-        return Err(BackendError::BadAccess { offset, why: "past the end of BAR0" });
+        return Err(BackendError::BadAccess {
+            offset,
+            why: "past the end of BAR0",
+        });
     }
     Ok(())
 }

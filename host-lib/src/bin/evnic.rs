@@ -5,7 +5,11 @@ use evnic::{DeviceSpec, Nic};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "evnic", version, about = "The evnic FPGA NIC event engine: device tool")]
+#[command(
+    name = "evnic",
+    version,
+    about = "The evnic FPGA NIC event engine: device tool"
+)]
 struct Cli {
     /// Device: "sim" (the Verilator model of the RTL, default) or "vfio:DDDD:BB:DD.F".
     #[arg(long, global = true, default_value = "sim", env = "EVNIC_DEVICE")]

@@ -125,6 +125,54 @@ pub const BUS_ERROR_ADDR: Reg = ro(
     "Byte address of the last access counted in BUS_ERRORS.",
 );
 
+pub const IRQ_QUEUE_VI: Field = Field {
+    name: "VI",
+    lsb: 0,
+    width: 8,
+    doc: "The interrupt queue's VI.",
+};
+pub const IRQ_QUEUE_ENABLE: Field = Field {
+    name: "ENABLE",
+    lsb: 31,
+    width: 1,
+    doc: "Interrupt indirection on.",
+};
+pub const IRQ_QUEUE: Reg = Reg {
+    name: "IRQ_QUEUE",
+    offset: 0x080,
+    access: Access::Rw,
+    reset: 0,
+    doc: "The interrupt queue: WAKEUP events naming woken queues go to it, and only it raises the interrupt (when primed).",
+    fields: &[IRQ_QUEUE_VI, IRQ_QUEUE_ENABLE],
+};
+pub const IRQ_HOLDOFF: Reg = Reg {
+    name: "IRQ_HOLDOFF",
+    offset: 0x084,
+    access: Access::Rw,
+    reset: 0,
+    doc: "Minimum cycles between two interrupts; an interrupt due earlier is raised when the hold-off ends.",
+    fields: &[],
+};
+pub const IRQ_COUNT: Reg = ro("IRQ_COUNT", 0x088, 0, "Interrupts raised.");
+pub const WAKEUP_COUNT: Reg = ro(
+    "WAKEUP_COUNT",
+    0x08c,
+    0,
+    "WAKEUP events posted (armed queues woken and watchdogs).",
+);
+pub const EVENTS_WRITTEN: Reg = ro(
+    "EVENTS_WRITTEN",
+    0x090,
+    0,
+    "Events written into queues, all queues (wraps).",
+);
+pub const EVENTS_DROPPED: Reg = ro(
+    "EVENTS_DROPPED",
+    0x094,
+    0,
+    "Events not written for a full or disabled queue, all queues (wraps).",
+);
+
 pub const REGS: &[Reg] = &[
     ID,
     VERSION,
@@ -141,6 +189,12 @@ pub const REGS: &[Reg] = &[
     CYCLES_HI,
     BUS_ERRORS,
     BUS_ERROR_ADDR,
+    IRQ_QUEUE,
+    IRQ_HOLDOFF,
+    IRQ_COUNT,
+    WAKEUP_COUNT,
+    EVENTS_WRITTEN,
+    EVENTS_DROPPED,
 ];
 
 pub const PAGE: Page = Page {
