@@ -45,29 +45,10 @@ use rust_hdl::prelude::*;
 pub const DEFAULT_ENTRIES: usize = 32;
 /// Latency of a lookup, in cycles.
 pub const LATENCY: usize = 2;
-/// Bit position of the action kind in an action word (bits 15:14).
-pub const ACTION_KIND_SHIFT: u32 = 14;
-/// Action kind: deliver to the VI in bits 7:0.
-pub const ACTION_KIND_VI: u16 = 0;
-/// Action kind: multicast to the group in bits 7:0.
-pub const ACTION_KIND_GROUP: u16 = 1;
-/// Action kind: drop the frame.
-pub const ACTION_KIND_DROP: u16 = 2;
-/// Mask of the target (VI or group) in an action word.
-pub const ACTION_TARGET_MASK: u16 = 0x00ff;
-
-/// The action word "deliver to VI `vi`".
-pub const fn action_vi(vi: u8) -> u16 {
-    (ACTION_KIND_VI << ACTION_KIND_SHIFT) | vi as u16
-}
-/// The action word "multicast to group `group`".
-pub const fn action_group(group: u8) -> u16 {
-    (ACTION_KIND_GROUP << ACTION_KIND_SHIFT) | group as u16
-}
-/// The action word "drop".
-pub const fn action_drop() -> u16 {
-    ACTION_KIND_DROP << ACTION_KIND_SHIFT
-}
+pub use evnic_regs::map::filter::{
+    action_drop, action_group, action_vi, ACTION_KIND_DROP, ACTION_KIND_GROUP, ACTION_KIND_SHIFT,
+    ACTION_KIND_VI, ACTION_TARGET_MASK,
+};
 
 /// The filter table with `N` entries (at most 32). See the module documentation.
 #[derive(LogicBlock)]

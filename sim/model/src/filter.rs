@@ -3,16 +3,9 @@
 
 use evnic_regs::key::KeyBits;
 
-/// Bit position of the action kind (bits 15:14 of an action word).
-pub const ACTION_KIND_SHIFT: u32 = 14;
-/// Action kind: deliver to the VI in bits 7:0.
-pub const ACTION_KIND_VI: u16 = 0;
-/// Action kind: multicast to the group in bits 7:0.
-pub const ACTION_KIND_GROUP: u16 = 1;
-/// Action kind: drop the frame.
-pub const ACTION_KIND_DROP: u16 = 2;
-/// Mask of the target (VI or group) in an action word.
-pub const ACTION_TARGET_MASK: u16 = 0x00ff;
+pub use evnic_regs::map::filter::{
+    ACTION_KIND_DROP, ACTION_KIND_GROUP, ACTION_KIND_SHIFT, ACTION_KIND_VI, ACTION_TARGET_MASK,
+};
 
 /// What a matching entry does with a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
