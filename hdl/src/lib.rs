@@ -17,6 +17,8 @@ pub mod multicast;
 pub mod parser;
 pub mod regbus;
 pub mod timers;
+pub mod tx;
+pub mod tx_ring;
 
 use rust_hdl::prelude::*;
 

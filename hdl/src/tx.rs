@@ -20,13 +20,13 @@
 //!
 //! # Tags
 //!
-//! `0b11xx_xxss`: a descriptor read into descriptor slot `ss` (4 slots); `0b10xx_xsss`: a frame
-//! data read for the frame of sequence number `sss` (mod 8). Bits marked `x` are 0.
+//! `0b11xx_ssss`: a descriptor read into descriptor slot `ssss` (16 slots); `0b10xx_xsss`: a
+//! frame data read for the frame of sequence number `sss` (mod 8). Bits marked `x` are 0.
 //!
 //! # Contract
 //!
 //! * Descriptors are fetched round robin across the VIs whose ring holds posted descriptors
-//!   (one descriptor per turn), up to 4 descriptors ahead, and completed in fetch order.
+//!   (one descriptor per turn), up to 16 descriptors ahead, and completed in fetch order.
 //! * A descriptor with length 0, length > `TX_MAX_LEN`, or a CRC-32C span (flag set, span
 //!   length != 0) whose 4 CRC bytes do not fit in the frame gives ERROR/TxBadLength and no
 //!   frame read. A refused descriptor read gives ERROR/DmaFault. A frame whose data read is
@@ -45,14 +45,21 @@
 //!   frame's reads are issued back to back (one per cycle while `dmar_req_ready`) from the
 //!   cycle after the descriptor returns and buffer space is free, with one idle request cycle
 //!   between frames. Up to 8 frames are in flight between fetch and transmission.
-//! * Transmit: a frame whose data is all in the buffer starts 4 cycles after the stream is
-//!   free: one decision cycle, two buffer-fill cycles, then one beat per cycle into the output
-//!   register (visible on `tx_*` the next cycle), one 8-byte beat per cycle while `tx_ready`.
-//!   A frame of `P = max(len, 60)` bytes takes `ceil((P + 4) / 8)` beats. After the last beat
-//!   one cycle posts the event (if the event register is free), so back-to-back frames are
-//!   separated by 4 idle cycles on the MAC port (5 when the event register is still full).
-//! * CRC-32C adds no cycle: the span is fed to the CRC-32C engine one beat ahead of the
-//!   output from the buffer, and the CRC bytes are muxed into the beat as it is emitted.
+//! * Transmit: a frame whose data is all in the buffer starts when the stream is free: one
+//!   decision cycle, three buffer-fill cycles, then one beat per cycle into the output register
+//!   (visible on `tx_*` the next cycle), one 8-byte beat per cycle while `tx_ready`. A frame of
+//!   `P = max(len, 60)` bytes takes `ceil((P + 4) / 8)` beats (the FCS shares the last data
+//!   beat when it fits). After the last beat one cycle posts the event (more if the event
+//!   register is still full), so back-to-back buffered frames are separated by 5 idle cycles
+//!   on the MAC port: 1500-byte frames run at 189/194 of line rate. Short frames are also
+//!   bounded by the fetch pipeline (a descriptor read, then the frame reads, each with the
+//!   DMA latency; up to 16 descriptors and 8 frames in flight): 60-byte frames measured 5 to
+//!   18 idle cycles apart with a 64-cycle latency (the `back_to_back_gaps` test).
+//! * CRC-32C adds no cycle: the span is fed to the CRC-32C engine from the buffer two beats
+//!   ahead of the beat entering the output register, so its registered CRC is final when the
+//!   beat that carries it is built; the FCS engine absorbs each beat as it enters the output
+//!   register and its registered CRC is merged into the output lanes after the last data byte
+//!   (no combinational path through either engine, so the Verilog has no false loop).
 
 use crate::crc::CrcEngine;
 use crate::regbus::ADDR_BITS;
@@ -64,6 +71,8 @@ use rust_hdl::prelude::*;
 
 /// Number of VIs (rings).
 pub const VIS: usize = 16;
+/// Descriptor slots: descriptor reads in flight or waiting for the frame issuer.
+const SLOTS: usize = 16;
 /// log2 of the frame buffer size in 16-byte words (2048 words, 32 KiB).
 pub const BUF_AW: usize = 11;
 /// Width of the free-running buffer word pointers (one wrap bit).
@@ -136,13 +145,13 @@ pub struct TxPath {
     pick_can: Signal<Local, Bit>,
     pick_addr: Signal<Local, Bits<64>>,
     pick_index: Signal<Local, Bits<32>>,
-    slot_wr: DFF<Bits<3>>,
-    slot_rd: DFF<Bits<3>>,
-    slot_vi: [DFF<Bits<4>>; 4],
-    slot_idx: [DFF<Bits<32>>; 4],
-    slot_data: [DFF<Bits<128>>; 4],
-    slot_full: [DFF<Bit>; 4],
-    slot_err: [DFF<Bit>; 4],
+    slot_wr: DFF<Bits<5>>,
+    slot_rd: DFF<Bits<5>>,
+    slot_vi: [DFF<Bits<4>>; SLOTS],
+    slot_idx: [DFF<Bits<32>>; SLOTS],
+    slot_data: [DFF<Bits<128>>; SLOTS],
+    slot_full: [DFF<Bit>; SLOTS],
+    slot_err: [DFF<Bit>; SLOTS],
 
     // Frame issuer: takes the head descriptor, checks it, queues a record, issues the reads.
     h_full: Signal<Local, Bit>,
@@ -252,7 +261,7 @@ pub struct TxPath {
     c_rem: Signal<Local, Bits<16>>,
     crc_val: Signal<Local, Bits<32>>,
     fcs_wide: Signal<Local, Bits<128>>,
-    slot_count: Signal<Local, Bits<3>>,
+    slot_count: Signal<Local, Bits<5>>,
     rec_count: Signal<Local, Bits<4>>,
     h_sum: Signal<Local, Bits<18>>,
     h_used: Signal<Local, Bits<PW>>,
@@ -301,7 +310,7 @@ impl Default for TxPath {
         assert_eq!(desc::TX_FLAGS, (48, 8));
         assert_eq!(desc::TX_FLAG_CRC32C, 1);
         // A maximal frame at any alignment fits in half the buffer.
-        assert!((desc::TX_MAX_LEN as usize + 15) / 16 + 1 <= (1 << BUF_AW) / 2);
+        const { assert!((desc::TX_MAX_LEN as usize).div_ceil(16) < (1 << BUF_AW) / 2) };
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -547,7 +556,7 @@ impl Logic for TxPath {
             e_payload,
             e_aux
         );
-        for i in 0..4 {
+        for i in 0..SLOTS {
             self.slot_vi[i].clock.next = self.clock.val();
             self.slot_vi[i].d.next = self.slot_vi[i].q.val();
             self.slot_idx[i].clock.next = self.clock.val();
@@ -624,15 +633,15 @@ impl Logic for TxPath {
             }
         } else if self.rq_load.val()
             & self.enable.val()
-            & (self.slot_count.val() != 4)
+            & (self.slot_count.val() != 16)
             & self.pick_can.val()
         {
             // A descriptor read into the next slot.
             self.rq_valid.d.next = true;
             self.rq_addr.d.next = self.pick_addr.val();
-            self.rq_tag.d.next = bit_cast::<8, 2>(self.slot_wr.q.val().get_bits::<2>(0)) | 0xC0;
-            for i in 0..4 {
-                if self.slot_wr.q.val().get_bits::<2>(0).index() == i {
+            self.rq_tag.d.next = bit_cast::<8, 4>(self.slot_wr.q.val().get_bits::<4>(0)) | 0xC0;
+            for i in 0..SLOTS {
+                if self.slot_wr.q.val().get_bits::<4>(0).index() == i {
                     self.slot_vi[i].d.next = self.rr.q.val();
                     self.slot_idx[i].d.next = self.pick_index.val();
                     self.slot_full[i].d.next = false;
@@ -661,8 +670,8 @@ impl Logic for TxPath {
         self.buf_hi.write_data.next = self.dmar_rsp_data.val().get_bits::<64>(64);
         if self.dmar_rsp_valid.val() & self.dmar_rsp_tag.val().get_bit(7) {
             if self.dmar_rsp_tag.val().get_bit(6) {
-                for i in 0..4 {
-                    if self.dmar_rsp_tag.val().get_bits::<2>(0).index() == i {
+                for i in 0..SLOTS {
+                    if self.dmar_rsp_tag.val().get_bits::<4>(0).index() == i {
                         self.slot_data[i].d.next = self.dmar_rsp_data.val();
                         self.slot_err[i].d.next = self.dmar_rsp_err.val();
                         self.slot_full[i].d.next = true;
@@ -688,8 +697,8 @@ impl Logic for TxPath {
         self.h_vi.next = 0.into();
         self.h_idx.next = 0.into();
         self.h_data.next = 0.into();
-        for i in 0..4 {
-            if self.slot_rd.q.val().get_bits::<2>(0).index() == i {
+        for i in 0..SLOTS {
+            if self.slot_rd.q.val().get_bits::<4>(0).index() == i {
                 self.h_full.next = self.slot_full[i].q.val();
                 self.h_err.next = self.slot_err[i].q.val();
                 self.h_vi.next = self.slot_vi[i].q.val();
@@ -740,8 +749,8 @@ impl Logic for TxPath {
         }
         self.rec_push.next = self.h_take.val();
         if self.h_take.val() {
-            for i in 0..4 {
-                if self.slot_rd.q.val().get_bits::<2>(0).index() == i {
+            for i in 0..SLOTS {
+                if self.slot_rd.q.val().get_bits::<4>(0).index() == i {
                     self.slot_full[i].d.next = false;
                 }
             }
@@ -906,7 +915,6 @@ impl Logic for TxPath {
                 self.cur_last.d.next = bit_cast::<11, 16>((self.head_plen.val() - 1) >> 3);
                 self.cur_bad.d.next = (self.head_kind.val() != 0) | self.head_fault.val();
                 self.beat.d.next = 0.into();
-                self.o_fcs.d.next = false;
                 if (self.head_kind.val() != 0) | self.head_fault.val() {
                     self.state.d.next = self.s_event.val();
                 } else {
@@ -1054,7 +1062,7 @@ impl Logic for TxPath {
             self.state.d.next = self.s_idle.val();
             self.o_valid.d.next = false;
             self.e_valid.d.next = false;
-            for i in 0..4 {
+            for i in 0..SLOTS {
                 self.slot_full[i].d.next = false;
             }
             for i in 0..8 {
@@ -1395,7 +1403,14 @@ mod tests {
                     );
                     let f = frames.next().expect("a frame per TX_DONE");
                     assert_eq!(f.len(), wire.len(), "length of frame index {}", c.index);
-                    assert!(f == wire, "frame of vi {v} index {} differs", c.index);
+                    let diff: Vec<usize> = (0..f.len()).filter(|&i| f[i] != wire[i]).collect();
+                    assert!(
+                        diff.is_empty(),
+                        "frame of vi {v} index {} (len {}, addr {:#x}) differs at {diff:?}",
+                        c.index,
+                        c.d.len,
+                        c.d.addr
+                    );
                 }
                 None => assert_eq!(
                     (e.kind, e.payload, e.aux),
@@ -1686,8 +1701,14 @@ mod tests {
             );
         }
         eprintln!("idle cycles between frames: {gaps:?}");
-        // Once the pipeline is primed, frames follow each other with at most 4 idle cycles.
-        assert!(gaps[4..].iter().all(|&g| g <= 4), "{gaps:?}");
+        // 1500-byte frames are stream-bound: exactly the per-frame overhead of 5 cycles
+        // (decision, 3 fill cycles, event). 60-byte frames are also bounded by the fetch
+        // pipeline (descriptor then data latency), but never wait for long.
+        assert!(gaps[12..].iter().all(|&g| g == 5), "{gaps:?}");
+        assert!(
+            gaps[..11].iter().all(|&g| (5..=20).contains(&g)),
+            "{gaps:?}"
+        );
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Default for TxRing {
     fn default() -> Self {
         // The page word index is addr[11:2]: the page must be 4 KiB.
         assert_eq!(evnic_regs::map::PAGE_BYTES, 1 << 12);
-        assert!(ADDR_BITS > 12);
+        const { assert!(ADDR_BITS > 12) };
         Self {
             clock: Default::default(),
             reset: Default::default(),
