@@ -22,9 +22,11 @@
 //! See each block. Register accesses complete in 2 cycles (see [`crate::regbus`]).
 
 use crate::event_engine::EventEngine;
+use crate::event_pack::EventPack;
 use crate::global_regs::GlobalRegs;
 use crate::multicast::Multicast;
 use crate::regbus::{RegBus, ADDR_BITS};
+use crate::rx::RxPath;
 use crate::timers::Timers;
 use rust_hdl::prelude::*;
 
@@ -98,6 +100,8 @@ pub struct EvnicCore {
     engine: EventEngine,
     multicast: Multicast,
     timers: Timers,
+    rx: RxPath,
+    rx_pack: EventPack,
     /// Reset of every block but the bus and the global page: the port reset or a soft reset.
     block_reset: DFF<Bit>,
 }
@@ -154,6 +158,43 @@ impl Logic for EvnicCore {
         self.timers.addr.next = self.bus.addr.val();
         self.timers.wdata.next = self.bus.wdata.val();
 
+        // Receive path: MAC stream in, descriptor reads, frame data writes, RX events.
+        self.rx.clock.next = self.clock.val();
+        self.rx.reset.next = self.block_reset.q.val();
+        self.rx.enable.next = self.global.enable.val();
+        self.rx.rd.next = self.bus.rd.val();
+        self.rx.wr.next = self.bus.wr.val();
+        self.rx.addr.next = self.bus.addr.val();
+        self.rx.wdata.next = self.bus.wdata.val();
+        self.rx.rx_data.next = self.rx_data.val();
+        self.rx.rx_keep.next = self.rx_keep.val();
+        self.rx.rx_valid.next = self.rx_valid.val();
+        self.rx.rx_last.next = self.rx_last.val();
+        self.rx.rx_err.next = self.rx_err.val();
+        self.rx_ready.next = self.rx.rx_ready.val();
+        self.dmar_req_valid.next = self.rx.dr_valid.val();
+        self.dmar_req_addr.next = self.rx.dr_addr.val();
+        self.dmar_req_tag.next = self.rx.dr_tag.val();
+        self.rx.dr_ready.next = self.dmar_req_ready.val();
+        self.rx.drsp_valid.next = self.dmar_rsp_valid.val();
+        self.rx.drsp_tag.next = self.dmar_rsp_tag.val();
+        self.rx.drsp_data.next = self.dmar_rsp_data.val();
+        self.rx.drsp_err.next = self.dmar_rsp_err.val();
+        self.rx_pack.kind.next = self.rx.ev_kind.val();
+        self.rx_pack.flags.next = self.rx.ev_flags.val();
+        self.rx_pack.source.next = self.rx.ev_source.val();
+        self.rx_pack.group.next = self.rx.ev_group.val();
+        self.rx_pack.payload.next = self.rx.ev_payload.val();
+        self.rx_pack.aux.next = self.rx.ev_aux.val();
+        self.rx_pack.timestamp.next = self.global.cycles.val();
+        self.dbg_valid.next = self.rx.dbg_valid.val();
+        self.dbg_key.next = self.rx.dbg_key.val();
+        self.dbg_flags.next = self.rx.dbg_flags.val();
+        self.dbg_len.next = self.rx.dbg_len.val();
+        self.dbg_hit.next = self.rx.dbg_hit.val();
+        self.dbg_filter.next = self.rx.dbg_filter.val();
+        self.dbg_action.next = self.rx.dbg_action.val();
+
         // Claims and read data: at most one block claims an access.
         self.bus.claim.next = false;
         self.bus.rdata.next = 0.into();
@@ -173,6 +214,10 @@ impl Logic for EvnicCore {
             self.bus.claim.next = true;
             self.bus.rdata.next = self.timers.rdata.val();
         }
+        if self.rx.claim.val() {
+            self.bus.claim.next = true;
+            self.bus.rdata.next = self.rx.rdata.val();
+        }
 
         // Producers into the multicast, the multicast into the engine.
         self.multicast.stimer_valid.next = self.timers.ev_valid.val();
@@ -180,10 +225,11 @@ impl Logic for EvnicCore {
         self.multicast.stimer_target.next = self.timers.ev_target.val();
         self.multicast.stimer_record.next = self.timers.ev_record.val();
         self.timers.ev_ready.next = self.multicast.stimer_ready.val();
-        self.multicast.srx_valid.next = false;
-        self.multicast.srx_to_group.next = false;
-        self.multicast.srx_target.next = 0.into();
-        self.multicast.srx_record.next = 0.into();
+        self.multicast.srx_valid.next = self.rx.ev_valid.val();
+        self.multicast.srx_to_group.next = self.rx.ev_to_group.val();
+        self.multicast.srx_target.next = self.rx.ev_target.val();
+        self.multicast.srx_record.next = self.rx_pack.record.val();
+        self.rx.ev_ready.next = self.multicast.srx_ready.val();
         self.multicast.stx_valid.next = false;
         self.multicast.stx_to_group.next = false;
         self.multicast.stx_target.next = 0.into();
@@ -203,29 +249,26 @@ impl Logic for EvnicCore {
         self.multicast.out_ready.next = self.engine.in_ready.val();
 
         // Host memory and the interrupt line.
-        self.dmaw_valid.next = self.engine.dmaw_valid.val();
-        self.dmaw_addr.next = self.engine.dmaw_addr.val();
-        self.dmaw_data.next = self.engine.dmaw_data.val();
-        self.dmaw_strb.next = self.engine.dmaw_strb.val();
+        // DMA writes: the event engine first, receive data when the engine is idle (the RX
+        // path offers an event only after its data beats were taken, so data lands first).
+        self.dmaw_valid.next = self.engine.dmaw_valid.val() | self.rx.dw_valid.val();
+        self.dmaw_addr.next = self.rx.dw_addr.val();
+        self.dmaw_data.next = self.rx.dw_data.val();
+        self.dmaw_strb.next = self.rx.dw_strb.val();
+        if self.engine.dmaw_valid.val() {
+            self.dmaw_addr.next = self.engine.dmaw_addr.val();
+            self.dmaw_data.next = self.engine.dmaw_data.val();
+            self.dmaw_strb.next = self.engine.dmaw_strb.val();
+        }
         self.engine.dmaw_ready.next = self.dmaw_ready.val();
+        self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
         self.irq.next = self.engine.irq.val();
 
         // Ports whose blocks are not in the core yet: idle, never ready, so nothing is lost
         // silently (a MAC sees backpressure, not a discard).
-        self.dmar_req_valid.next = false;
-        self.dmar_req_addr.next = 0.into();
-        self.dmar_req_tag.next = 0.into();
-        self.rx_ready.next = false;
         self.tx_data.next = 0.into();
         self.tx_keep.next = 0.into();
         self.tx_valid.next = false;
         self.tx_last.next = false;
-        self.dbg_valid.next = false;
-        self.dbg_key.next = 0.into();
-        self.dbg_flags.next = 0.into();
-        self.dbg_len.next = 0.into();
-        self.dbg_hit.next = false;
-        self.dbg_filter.next = 0.into();
-        self.dbg_action.next = 0.into();
     }
 }

@@ -1,0 +1,685 @@
+//! The receive path through the Verilator model of the whole core: the parser and filter
+//! verdicts of random and mutated frames against the reference model (evnic-model), filter
+//! semantics programmed through the filter page, receive rings in host memory, drops and their
+//! counters, and no DMA access outside the posted buffers in any test.
+//!
+//! `EVNIC_FUZZ_FRAMES=N` runs the differential test on N frames (default 100,000) and
+//! `EVNIC_FUZZ_SEED=S` changes its seed.
+
+mod common;
+use common::{device, TestQueue};
+use etherparse::PacketBuilder;
+use evnic_model::filter::{Entry, FilterTable};
+use evnic_model::{fcs, parse, FrameGen};
+use evnic_regs::event::{rx_flags, Event, EventType, NO_GROUP};
+use evnic_regs::key::{self, KeyBits, KeyField};
+use evnic_regs::map::filter::{self as fr, DropReason};
+use evnic_regs::map::{global as g, global_reg, group as gr, vi, vi_reg};
+use evnic_sim::SimDevice;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn freg(r: &evnic_regs::Reg) -> u32 {
+    fr::PAGE.at(0, r)
+}
+
+fn enable(d: &mut SimDevice, on: bool) {
+    d.write32(global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(on as u32))
+        .unwrap();
+}
+
+/// Writes filter entry `idx` through the staging registers and COMMIT.
+fn set_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
+    for w in 0..key::KEY_WORDS {
+        d.write32(fr::PAGE.base + fr::VALUE_BASE + 4 * w, e.value.word(w))
+            .unwrap();
+        d.write32(fr::PAGE.base + fr::MASK_BASE + 4 * w, e.mask.word(w))
+            .unwrap();
+    }
+    d.write32(
+        freg(&fr::ENTRY),
+        fr::ENTRY_ACTION.put(e.action as u32) | fr::ENTRY_ENABLE.put(e.enable as u32),
+    )
+    .unwrap();
+    d.write32(freg(&fr::COMMIT), idx).unwrap();
+}
+
+fn counter(d: &mut SimDevice, r: &evnic_regs::Reg) -> u32 {
+    d.read32(freg(r)).unwrap()
+}
+
+fn hits(d: &mut SimDevice, idx: u32) -> u32 {
+    d.read32(fr::PAGE.base + fr::HITS_BASE + 4 * idx).unwrap()
+}
+
+fn field_mask(fields: &[KeyField]) -> KeyBits {
+    let mut m = KeyBits::default();
+    for f in fields {
+        m.set(*f, u128::MAX);
+    }
+    m
+}
+
+fn and(a: &KeyBits, b: &KeyBits) -> KeyBits {
+    KeyBits([0, 1, 2, 3].map(|i| a.0[i] & b.0[i]))
+}
+
+/// A UDP/IPv4 frame with its FCS.
+fn udp_frame(dst_ip: [u8; 4], dst_port: u16, payload: usize) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([192, 168, 1, 1], dst_ip, 64)
+        .udp(1234, dst_port);
+    let data: Vec<u8> = (0..payload).map(|i| i as u8).collect();
+    let mut f = Vec::new();
+    b.write(&mut f, &data).unwrap();
+    let c = fcs(&f);
+    f.extend_from_slice(&c);
+    f
+}
+
+/// An Ethernet OAM frame (ethertype 0x8902) with its FCS.
+fn oam_frame(level: u8, opcode: u8) -> Vec<u8> {
+    let mut f = vec![0x01, 0x80, 0xc2, 0, 0, 0x30, 2, 0, 0, 0, 0, 9, 0x89, 0x02];
+    f.extend_from_slice(&[level << 5, opcode, 0, 4]);
+    f.resize(60, 0);
+    let c = fcs(&f);
+    f.extend_from_slice(&c);
+    f
+}
+
+/// The key of a frame, as the model parses it.
+fn key_of(frame: &[u8]) -> KeyBits {
+    parse(frame, false, 1522).key
+}
+
+/// A receive ring of one VI: descriptors and one buffer per slot in this process's memory,
+/// each buffer mapped alone with its exact length, so a write past it faults.
+struct Ring {
+    vi: u32,
+    size: u32,
+    descs: Box<[u64]>,
+    bufs: Vec<Box<[u64]>>,
+    buf_iova: Vec<u64>,
+    buf_len: usize,
+    posted: u32,
+}
+
+impl Ring {
+    fn new(d: &mut SimDevice, vi: u32, size_log2: u32, buf_len: usize) -> Ring {
+        let size = 1u32 << size_log2;
+        let base = 0x2_0000_0000u64 + vi as u64 * 0x100_0000;
+        let mut descs = vec![0u64; size as usize * 2].into_boxed_slice();
+        unsafe {
+            d.memory
+                .map(base, descs.as_mut_ptr() as *mut u8, size as usize * 16)
+                .unwrap()
+        };
+        let mut bufs = Vec::new();
+        let mut buf_iova = Vec::new();
+        for i in 0..size as usize {
+            let mut b = vec![0u64; buf_len.div_ceil(8)].into_boxed_slice();
+            let iova = base + 0x1_0000 + i as u64 * 0x4000;
+            unsafe {
+                d.memory
+                    .map(iova, b.as_mut_ptr() as *mut u8, buf_len)
+                    .unwrap()
+            };
+            bufs.push(b);
+            buf_iova.push(iova);
+        }
+        d.write32(vi_reg(vi, &vi::RXQ_BASE_LO), base as u32)
+            .unwrap();
+        d.write32(vi_reg(vi, &vi::RXQ_BASE_HI), (base >> 32) as u32)
+            .unwrap();
+        d.write32(vi_reg(vi, &vi::RXQ_SIZE), size_log2).unwrap();
+        Ring {
+            vi,
+            size,
+            descs,
+            bufs,
+            buf_iova,
+            buf_len,
+            posted: 0,
+        }
+    }
+
+    /// Posts `n` more buffers (one doorbell).
+    fn post(&mut self, d: &mut SimDevice, n: u32) {
+        for _ in 0..n {
+            let slot = (self.posted % self.size) as usize;
+            self.bufs[slot].fill(0);
+            let desc = evnic_regs::desc::RxDesc {
+                addr: self.buf_iova[slot],
+                len: self.buf_len as u16,
+            }
+            .encode();
+            self.descs[2 * slot] = desc[0];
+            self.descs[2 * slot + 1] = desc[1];
+            self.posted = self.posted.wrapping_add(1);
+        }
+        d.write32(vi_reg(self.vi, &vi::RXQ_WPTR), self.posted)
+            .unwrap();
+        // Let the device prefetch them (a DMA read takes ~64 cycles).
+        d.run(150);
+    }
+
+    /// The first `len` bytes of the buffer of descriptor count `count`.
+    fn data(&self, count: u32, len: usize) -> Vec<u8> {
+        let b = &self.bufs[(count % self.size) as usize];
+        (0..len)
+            .map(|i| {
+                // SAFETY: reading our own buffer between device steps.
+                let w = unsafe { std::ptr::read_volatile(&b[i / 8]) };
+                (w >> ((i % 8) * 8)) as u8
+            })
+            .collect()
+    }
+}
+
+/// Runs until every injected frame has entered and its delivery has had time to finish.
+fn drain(d: &mut SimDevice) {
+    assert!(d.run_until(10_000_000, |d| d.rx_backlog() == 0));
+    d.run(400);
+}
+
+fn rx_events(q: &mut TestQueue) -> Vec<Event> {
+    q.poll()
+        .into_iter()
+        .filter(|e| e.event_type() == Some(EventType::Rx))
+        .collect()
+}
+
+fn assert_no_faults(d: &SimDevice) {
+    assert!(d.faults().is_empty(), "DMA faults: {:?}", d.faults());
+}
+
+/// What the RX path must decide for a frame, from the models.
+fn expected_action(
+    table: &FilterTable,
+    key: &KeyBits,
+    default: u16,
+    enabled: bool,
+    fcs_bad: bool,
+    fcs_drop: bool,
+) -> u16 {
+    let drop = |r: DropReason| fr::action_drop() | r as u16;
+    if !enabled {
+        return drop(DropReason::Disabled);
+    }
+    if fcs_bad && fcs_drop {
+        return drop(DropReason::FcsBad);
+    }
+    let hit = table.peek(key);
+    let act = hit.map_or(default, |h| h.action);
+    match act >> fr::ACTION_KIND_SHIFT {
+        fr::ACTION_KIND_VI => fr::action_vi((act & 0xf) as u8),
+        fr::ACTION_KIND_GROUP => fr::action_group(act as u8),
+        _ if hit.is_some() => drop(DropReason::Filter),
+        _ => drop(DropReason::NoMatch),
+    }
+}
+
+/// A random entry built from the key of a random frame: a few fields, some with prefix masks.
+fn random_entry(rng: &mut ChaCha8Rng, gen: &mut FrameGen) -> Entry {
+    let k = key_of(&gen.random_well_formed().bytes);
+    let mut mask = KeyBits::default();
+    for f in key::FIELDS {
+        if rng.gen_bool(0.25) {
+            let bits = rng.gen_range(1..=f.width);
+            let m = if bits >= 128 {
+                u128::MAX
+            } else {
+                ((1u128 << bits) - 1) << (f.width - bits)
+            };
+            mask.set(*f, m);
+        }
+    }
+    let action = match rng.gen_range(0..10) {
+        0..=4 => fr::action_vi(rng.gen_range(0..16)),
+        5..=6 => fr::action_group(rng.gen_range(0..64)),
+        7..=8 => fr::action_drop(),
+        _ => 0xc000 | rng.gen_range(0..256u16),
+    };
+    Entry {
+        value: and(&k, &mask),
+        mask,
+        enable: rng.gen_bool(0.85),
+        action,
+    }
+}
+
+#[test]
+fn random_and_mutated_frames_agree_with_the_model() {
+    let frames: usize = std::env::var("EVNIC_FUZZ_FRAMES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let seed: u64 = std::env::var("EVNIC_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_0003);
+    let mut d = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut gen = FrameGen::new(seed);
+    let mut table = FilterTable::new(32);
+    enable(&mut d, true);
+    for i in 0..32 {
+        let e = random_entry(&mut rng, &mut gen);
+        table.write(i, e);
+        set_entry(&mut d, i as u32, &e);
+    }
+    let max_len = 1522u16;
+    let mut default = fr::action_vi(0);
+    let mut fcs_drop = true;
+    let mut enabled = true;
+    let mut done = 0usize;
+    let mut batches = 0usize;
+    let mut seen_drop = [0usize; 8];
+    while done < frames {
+        // Between batches (no frame in flight): change the table and the policy.
+        if batches > 0 {
+            let i = rng.gen_range(0..32);
+            let e = random_entry(&mut rng, &mut gen);
+            table.write(i, e);
+            set_entry(&mut d, i as u32, &e);
+            default = if rng.gen_bool(0.5) {
+                fr::action_vi(rng.gen_range(0..16))
+            } else {
+                fr::action_drop()
+            };
+            d.write32(freg(&fr::DEFAULT_ACTION), default as u32)
+                .unwrap();
+            fcs_drop = rng.gen_bool(0.5);
+            d.write32(freg(&fr::RX_CONFIG), fcs_drop as u32).unwrap();
+            enabled = rng.gen_range(0..20) != 0;
+            enable(&mut d, enabled);
+        }
+        batches += 1;
+        let n = (frames - done).min(256);
+        let mut sent = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut f = gen.next_frame_upto(2000);
+            // A bad FCS on some frames.
+            if f.bytes.len() >= 4 && rng.gen_range(0..16) == 0 {
+                let i = rng.gen_range(f.bytes.len() - 4..f.bytes.len());
+                f.bytes[i] ^= 1 << rng.gen_range(0..8);
+            }
+            d.inject_frame(f.bytes.clone(), f.mac_err);
+            sent.push(f);
+        }
+        drain(&mut d);
+        let verdicts = d.take_verdicts();
+        assert_eq!(verdicts.len(), n, "one verdict per frame");
+        for (j, (f, v)) in sent.iter().zip(&verdicts).enumerate() {
+            let idx = done + j;
+            let b = &f.bytes;
+            let fcs_bad = b.len() < 4 || fcs(&b[..b.len() - 4])[..] != b[b.len() - 4..];
+            let p = parse(b, f.mac_err, max_len);
+            let want_key: Vec<u32> = (0..13).map(|w| p.key.word(w)).collect();
+            let ctx = || {
+                format!(
+                    "frame {idx} (seed {seed:#x}): {:?} {:?} {:02x?}",
+                    f.kind, f.mutation, b
+                )
+            };
+            assert_eq!(v.key.to_vec(), want_key, "key of {}", ctx());
+            let flags = p.flags | if fcs_bad { rx_flags::FCS_BAD } else { 0 };
+            assert_eq!(v.flags, flags, "flags of {}", ctx());
+            assert_eq!(v.len, p.len, "length of {}", ctx());
+            let hit = table.lookup(&p.key);
+            assert_eq!(v.hit, hit.is_some(), "hit of {}", ctx());
+            if let Some(h) = hit {
+                assert_eq!(v.filter, h.index, "filter of {}", ctx());
+            }
+            let want = expected_action(&table, &p.key, default, enabled, fcs_bad, fcs_drop);
+            assert_eq!(v.action, want, "action of {}", ctx());
+            if v.action >> fr::ACTION_KIND_SHIFT == fr::ACTION_KIND_DROP {
+                seen_drop[(v.action & 7) as usize] += 1;
+            }
+        }
+        done += n;
+    }
+    // Every drop reason the verdict decides was exercised.
+    for r in [
+        DropReason::Filter,
+        DropReason::NoMatch,
+        DropReason::FcsBad,
+        DropReason::Disabled,
+    ] {
+        assert!(seen_drop[r as usize] > 0, "{r:?} never seen");
+    }
+    for i in 0..32 {
+        assert_eq!(hits(&mut d, i), table.hits(i as usize), "HITS{i}");
+    }
+    // Every frame has exactly one outcome.
+    let total = counter(&mut d, &fr::RX_FRAMES);
+    assert_eq!(total as usize, frames);
+    let mut sum = counter(&mut d, &fr::RX_DELIVERED);
+    for r in DropReason::ALL {
+        sum += counter(&mut d, r.counter());
+    }
+    assert_eq!(sum, total, "delivered + drops = frames");
+    assert_eq!(counter(&mut d, &fr::DROP_OVERRUN), 0);
+    assert_no_faults(&d);
+}
+
+#[test]
+fn priority_masks_actions_and_disabled_entries() {
+    let mut d = device();
+    let mut q: Vec<TestQueue> = (0..4)
+        .map(|v| TestQueue::new(&mut d, v, 6, common::iova(v)))
+        .collect();
+    let mut rings: Vec<Ring> = (0..4).map(|v| Ring::new(&mut d, v, 3, 2048)).collect();
+    for r in rings.iter_mut() {
+        r.post(&mut d, 8);
+    }
+    enable(&mut d, true);
+    d.write32(freg(&fr::DEFAULT_ACTION), fr::action_vi(1) as u32)
+        .unwrap();
+    let port = 0x1234u16;
+    let f_exact = udp_frame([192, 168, 1, 2], port, 40);
+    let f_masked = udp_frame([192, 168, 1, 2], port + 1, 100);
+    let f_oam = oam_frame(5, 47);
+    let f_ten = udp_frame([10, 1, 2, 3], 9, 30);
+    let f_other = udp_frame([172, 16, 0, 1], 9, 20);
+    let e = |value_of: &[u8], fields: &[KeyField], mask_override: Option<KeyBits>, action, en| {
+        let mask = mask_override.unwrap_or_else(|| field_mask(fields));
+        Entry {
+            value: and(&key_of(value_of), &mask),
+            mask,
+            enable: en,
+            action,
+        }
+    };
+    // 0: disabled, matches everything, would drop.
+    let e0 = e(&f_exact, &[], None, fr::action_drop(), false);
+    // 1: exact port -> VI 2; 2: the port's high byte -> VI 3 (loses to 1 for the exact port).
+    let e1 = e(&f_exact, &[key::L4_DST], None, fr::action_vi(2), true);
+    let mut hi = KeyBits::default();
+    hi.set(key::L4_DST, 0xff00);
+    let e2 = e(&f_exact, &[], Some(hi), fr::action_vi(3), true);
+    // 3: ethertype 0x8902 -> group 5.
+    let e3 = e(&f_oam, &[key::ETHERTYPE], None, fr::action_group(5), true);
+    // 4: dst 10.0.0.0/8 -> drop.
+    let mut ten = KeyBits::default();
+    ten.set(key::DST_IP, 0xff00_0000);
+    let e4 = e(&f_ten, &[], Some(ten), fr::action_drop(), true);
+    for (i, en) in [e0, e1, e2, e3, e4].iter().enumerate() {
+        set_entry(&mut d, i as u32, en);
+    }
+    // Group 5: VIs 0 and 3.
+    for v in [0, 3] {
+        let s = gr::SUBSCRIBE_GROUP.put(5) | gr::SUBSCRIBE_VI.put(v) | gr::SUBSCRIBE_ON.put(1);
+        d.write32(gr::CONTROL_PAGE.at(0, &gr::SUBSCRIBE), s)
+            .unwrap();
+    }
+    for f in [&f_exact, &f_masked, &f_oam, &f_ten, &f_other] {
+        d.inject_frame(f.clone(), false);
+    }
+    drain(&mut d);
+    let ev: Vec<Vec<Event>> = q.iter_mut().map(rx_events).collect();
+    // VI 2: the exact-port frame, by entry 1, in its ring's descriptor 0.
+    assert_eq!(ev[2].len(), 1);
+    let e = ev[2][0];
+    assert_eq!(
+        (e.source, e.group, e.aux),
+        (1, NO_GROUP, f_exact.len() as u16)
+    );
+    assert_eq!(e.payload, 2 << 16);
+    assert_eq!(e.flags, 0);
+    assert_eq!(rings[2].data(0, f_exact.len()), f_exact);
+    // VI 3: the masked frame (entry 2), and the group event (subscribed).
+    assert_eq!(ev[3].len(), 2, "{:?}", ev[3]);
+    assert_eq!((ev[3][0].source, ev[3][0].aux), (2, f_masked.len() as u16));
+    assert_eq!(rings[3].data(0, f_masked.len()), f_masked);
+    // VI 1 (default): the frame no entry matched, and the OAM frame's data (group action).
+    assert_eq!(ev[1].len(), 1, "{:?}", ev[1]);
+    assert_eq!(
+        (ev[1][0].source, ev[1][0].payload),
+        (fr::RX_SOURCE_DEFAULT, 1 << 16 | 1)
+    );
+    assert_eq!(rings[1].data(1, f_other.len()), f_other);
+    // The group event, in VIs 0 and 3: data in the default VI's (1) descriptor 0.
+    for g in [&ev[0][0], &ev[3][1]] {
+        assert_eq!((g.source, g.group, g.payload), (3, 5, 1 << 16));
+        assert_eq!(g.aux, f_oam.len() as u16);
+    }
+    assert_eq!(ev[0].len(), 1);
+    assert_eq!(rings[1].data(0, f_oam.len()), f_oam);
+    for (i, want) in [0, 1, 1, 1, 1].iter().enumerate() {
+        assert_eq!(hits(&mut d, i as u32), *want, "HITS{i}");
+    }
+    assert_eq!(counter(&mut d, &fr::RX_FRAMES), 5);
+    assert_eq!(counter(&mut d, &fr::RX_DELIVERED), 4);
+    assert_eq!(counter(&mut d, &fr::DROP_FILTER), 1);
+    // RPTR counts descriptors used.
+    assert_eq!(d.read32(vi_reg(1, &vi::RXQ_RPTR)).unwrap(), 2);
+    // Hit counters clear on write; counters clear on write.
+    d.write32(fr::PAGE.base + fr::HITS_BASE + 4, 0).unwrap();
+    assert_eq!(hits(&mut d, 1), 0);
+    d.write32(freg(&fr::RX_FRAMES), 0).unwrap();
+    assert_eq!(counter(&mut d, &fr::RX_FRAMES), 0);
+
+    // Enabling entry 0 (match-all, drop) makes it win over everything.
+    let mut e0 = e0;
+    e0.enable = true;
+    set_entry(&mut d, 0, &e0);
+    for f in [&f_exact, &f_oam, &f_other] {
+        d.inject_frame(f.clone(), false);
+    }
+    drain(&mut d);
+    assert_eq!(counter(&mut d, &fr::DROP_FILTER), 4);
+    assert_eq!(hits(&mut d, 0), 3);
+    assert!(q.iter_mut().all(|q| rx_events(q).is_empty()));
+    // A default of DROP: a frame no enabled entry matches is counted NO_MATCH.
+    e0.enable = false;
+    set_entry(&mut d, 0, &e0);
+    d.write32(freg(&fr::DEFAULT_ACTION), fr::action_drop() as u32)
+        .unwrap();
+    d.inject_frame(f_other.clone(), false);
+    // A group action with a default of DROP: the event goes out, the data is not stored.
+    d.inject_frame(f_oam.clone(), false);
+    drain(&mut d);
+    assert_eq!(counter(&mut d, &fr::DROP_NO_MATCH), 1);
+    let g0 = rx_events(&mut q[0]);
+    assert_eq!(g0.len(), 1);
+    assert_eq!(g0[0].payload, fr::RX_PAYLOAD_NOT_STORED);
+    assert_eq!(g0[0].aux, f_oam.len() as u16);
+    // Refused writes: COMMIT out of range, a default of kind group.
+    let errs = d.read32(global_reg(&g::BUS_ERRORS)).unwrap();
+    d.write32(freg(&fr::COMMIT), 32).unwrap();
+    d.write32(freg(&fr::DEFAULT_ACTION), fr::action_group(1) as u32)
+        .unwrap();
+    assert_eq!(d.read32(global_reg(&g::BUS_ERRORS)).unwrap(), errs + 2);
+    assert_eq!(
+        d.read32(freg(&fr::DEFAULT_ACTION)).unwrap(),
+        fr::action_drop() as u32
+    );
+    assert_no_faults(&d);
+}
+
+#[test]
+fn an_entry_rewritten_while_traffic_flows_is_never_seen_half_written() {
+    let mut d = device();
+    enable(&mut d, true);
+    d.write32(freg(&fr::DEFAULT_ACTION), fr::action_vi(9) as u32)
+        .unwrap();
+    let fa = udp_frame([10, 0, 0, 1], 1000, 30);
+    let fb = udp_frame([10, 0, 0, 2], 2000, 30);
+    let m = field_mask(&[key::L4_DST, key::DST_IP]);
+    let old = Entry {
+        value: and(&key_of(&fa), &m),
+        mask: m,
+        enable: true,
+        action: fr::action_vi(2),
+    };
+    let new = Entry {
+        value: and(&key_of(&fb), &m),
+        mask: m,
+        enable: true,
+        action: fr::action_vi(3),
+    };
+    set_entry(&mut d, 7, &old);
+    // Traffic throughout: A, B, A, B...
+    for _ in 0..400 {
+        d.inject_frame(fa.clone(), false);
+        d.inject_frame(fb.clone(), false);
+    }
+    d.run(500);
+    set_entry(&mut d, 7, &new);
+    drain(&mut d);
+    let v = d.take_verdicts();
+    assert_eq!(v.len(), 800);
+    // Before the commit: A -> VI 2, B -> default; after: A -> default, B -> VI 3. Exactly one
+    // switch, and no verdict of any other kind (a half-written entry would give one).
+    let old_of = |i: usize| {
+        if i % 2 == 0 {
+            fr::action_vi(2)
+        } else {
+            fr::action_vi(9)
+        }
+    };
+    let new_of = |i: usize| {
+        if i % 2 == 0 {
+            fr::action_vi(9)
+        } else {
+            fr::action_vi(3)
+        }
+    };
+    let switch = v
+        .iter()
+        .enumerate()
+        .position(|(i, x)| x.action != old_of(i))
+        .expect("the rewrite took effect");
+    assert!(switch > 20, "traffic flowed before the rewrite");
+    for (i, x) in v.iter().enumerate() {
+        let want = if i < switch { old_of(i) } else { new_of(i) };
+        assert_eq!(x.action, want, "frame {i} (switch at {switch})");
+    }
+    assert_no_faults(&d);
+}
+
+#[test]
+fn a_full_ring_drops_counts_and_flags_the_next_event() {
+    let mut d = device();
+    let mut q = TestQueue::new(&mut d, 4, 6, common::iova(4));
+    let mut ring = Ring::new(&mut d, 4, 2, 256);
+    enable(&mut d, true);
+    d.write32(freg(&fr::DEFAULT_ACTION), fr::action_vi(4) as u32)
+        .unwrap();
+    ring.post(&mut d, 3);
+    let frames: Vec<Vec<u8>> = (0..10)
+        .map(|i| udp_frame([1, 2, 3, 4], i, 30 + i as usize))
+        .collect();
+    for f in &frames {
+        d.inject_frame(f.clone(), false);
+    }
+    drain(&mut d);
+    let ev = rx_events(&mut q);
+    assert_eq!(ev.len(), 3);
+    for (i, e) in ev.iter().enumerate() {
+        assert_eq!(e.payload & 0xffff, i as u32);
+        assert_eq!(ring.data(i as u32, frames[i].len()), frames[i]);
+        assert_eq!(e.flags & rx_flags::DROPPED_BEFORE, 0);
+    }
+    assert_eq!(d.read32(vi_reg(4, &vi::RXQ_DROPS)).unwrap(), 7);
+    assert_eq!(counter(&mut d, &fr::DROP_NO_BUFFER), 7);
+    assert_eq!(d.read32(vi_reg(4, &vi::RXQ_RPTR)).unwrap(), 3);
+    // Space again: the next frame's event tells the host frames were lost before it.
+    ring.post(&mut d, 1);
+    d.inject_frame(frames[0].clone(), false);
+    d.inject_frame(frames[1].clone(), false);
+    drain(&mut d);
+    let ev = rx_events(&mut q);
+    assert_eq!(ev.len(), 1);
+    assert_ne!(ev[0].flags & rx_flags::DROPPED_BEFORE, 0);
+    assert_eq!(ev[0].payload & 0xffff, 3);
+    assert_eq!(counter(&mut d, &fr::DROP_NO_BUFFER), 8);
+    // A doorbell posting more than the ring holds is refused.
+    let errs = d.read32(global_reg(&g::BUS_ERRORS)).unwrap();
+    d.write32(vi_reg(4, &vi::RXQ_WPTR), 4 + 5).unwrap();
+    assert_eq!(d.read32(global_reg(&g::BUS_ERRORS)).unwrap(), errs + 1);
+    assert_no_faults(&d);
+}
+
+#[test]
+fn long_frames_are_cut_to_the_buffer_and_nothing_is_written_past_it() {
+    let mut d = device();
+    let mut q = TestQueue::new(&mut d, 0, 6, common::iova(0));
+    // Buffers of 100 bytes (not a multiple of 16), each mapped alone.
+    let mut ring = Ring::new(&mut d, 0, 3, 100);
+    ring.post(&mut d, 8);
+    enable(&mut d, true);
+    d.write32(freg(&fr::DEFAULT_ACTION), fr::action_vi(0) as u32)
+        .unwrap();
+    let lens = [60usize, 54, 55, 70, 300, 1000];
+    let frames: Vec<Vec<u8>> = lens
+        .iter()
+        .map(|&n| udp_frame([1, 1, 1, 1], 7, n))
+        .collect();
+    for f in &frames {
+        d.inject_frame(f.clone(), false);
+    }
+    drain(&mut d);
+    let ev = rx_events(&mut q);
+    assert_eq!(ev.len(), frames.len());
+    for (i, (e, f)) in ev.iter().zip(&frames).enumerate() {
+        let n = f.len().min(100);
+        assert_eq!(e.aux as usize, n, "frame {i}");
+        assert_eq!(
+            e.flags & rx_flags::TRUNCATED != 0,
+            f.len() > 100,
+            "frame {i}"
+        );
+        assert_eq!(ring.data(i as u32, n), f[..n], "frame {i}");
+    }
+    assert_no_faults(&d);
+}
+
+#[test]
+fn bad_fcs_policy_disabled_core_and_overrun_are_counted() {
+    let mut d = device();
+    let mut q = TestQueue::new(&mut d, 0, 6, common::iova(0));
+    let mut ring = Ring::new(&mut d, 0, 3, 2048);
+    ring.post(&mut d, 8);
+    d.write32(freg(&fr::DEFAULT_ACTION), fr::action_vi(0) as u32)
+        .unwrap();
+    let mut bad = udp_frame([1, 1, 1, 1], 7, 50);
+    let n = bad.len();
+    bad[n - 1] ^= 0x80;
+    // Disabled: taken and dropped.
+    d.inject_frame(bad.clone(), false);
+    drain(&mut d);
+    assert_eq!(counter(&mut d, &fr::DROP_DISABLED), 1);
+    enable(&mut d, true);
+    // FCS_DROP (the reset value): dropped.
+    d.inject_frame(bad.clone(), false);
+    drain(&mut d);
+    assert_eq!(counter(&mut d, &fr::DROP_FCS), 1);
+    assert!(rx_events(&mut q).is_empty());
+    // Deliver flagged.
+    d.write32(freg(&fr::RX_CONFIG), 0).unwrap();
+    d.inject_frame(bad.clone(), false);
+    drain(&mut d);
+    let ev = rx_events(&mut q);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].flags, rx_flags::FCS_BAD);
+    assert_eq!(ring.data(0, n), bad);
+    // A frame larger than the 16 KiB frame buffer: overrun, and the next frame is fine.
+    let mut huge = vec![0x55u8; 20_000];
+    huge[..6].copy_from_slice(&[2, 0, 0, 0, 0, 9]);
+    let c = fcs(&huge);
+    huge.extend_from_slice(&c);
+    d.inject_frame(huge, false);
+    let ok = udp_frame([1, 1, 1, 1], 8, 50);
+    d.inject_frame(ok.clone(), false);
+    drain(&mut d);
+    assert_eq!(counter(&mut d, &fr::DROP_OVERRUN), 1);
+    let ev = rx_events(&mut q);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ring.data(1, ok.len()), ok);
+    let total = counter(&mut d, &fr::RX_FRAMES);
+    assert_eq!(total, 5);
+    assert_eq!(counter(&mut d, &fr::RX_DELIVERED), 2);
+    assert_no_faults(&d);
+}
