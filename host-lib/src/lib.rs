@@ -12,10 +12,24 @@
 //! ```
 
 pub mod backend;
+pub mod config;
+pub mod dispatch;
+pub mod endpoint;
+mod engine;
+pub mod stats;
+pub mod timer;
+mod wait;
+
+pub use config::{EndpointConfig, DEFAULT_SPIN, SPIN_ENV};
+pub use dispatch::{Dispatcher, Registration};
+pub use endpoint::{Endpoint, EndpointCounters, MAX_INDICATION_PAYLOAD};
+pub use evnic_regs::event::{ErrorCode, Event, EventType};
+pub use stats::{EndpointStats, Stats, TimerStats};
+pub use timer::{Ticks, Timer, TimerTarget};
 
 use backend::{Backend, BackendError};
 use evnic_regs::map::{global as g, global_reg};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Errors of the library. Each says what went wrong and what to do about it.
 #[derive(Debug)]
@@ -28,6 +42,28 @@ pub enum Error {
     UnsupportedVersion { major: u16, minor: u16 },
     /// A device specification string could not be understood.
     BadDeviceSpec(String),
+    /// An event ring size the device cannot take.
+    QueueSize { requested: u32, min: u32, max: u32 },
+    /// Every VI is in use (the last one is the library's interrupt queue).
+    NoFreeVi { vis: u32, reserved: u32 },
+    /// Every timer is in use.
+    NoFreeTimer { timers: u32 },
+    /// An indication payload wider than the 24 bits the doorbell carries.
+    PayloadTooLarge { payload: u32, max: u32 },
+    /// A group number the device does not have.
+    GroupOutOfRange { group: u32, groups: u32 },
+    /// A timer setting the device cannot take (the text says which and why).
+    BadTimer(String),
+    /// A configuration value that cannot be used (the text says which and why).
+    BadConfig(String),
+    /// The device stopped behaving (a queue did not enable, a doorbell failed, the interrupt
+    /// thread stopped): the text says what was seen.
+    Wedged(String),
+    /// A system call of the library failed.
+    Os {
+        call: &'static str,
+        err: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for Error {
@@ -48,6 +84,30 @@ impl std::fmt::Display for Error {
                 f,
                 "cannot understand device {s:?}: use \"sim\" for the simulated device or \"vfio:DDDD:BB:DD.F\" for a PCI function bound to vfio-pci"
             ),
+            Error::QueueSize { requested, min, max } => write!(
+                f,
+                "an event ring of {requested} events is not possible: use a power of two from {min} to {max} (EndpointConfig::with_ring_events)"
+            ),
+            Error::NoFreeVi { vis, reserved } => write!(
+                f,
+                "no VI left: the device has {vis}, {reserved} of them the library's interrupt queue, and all the others are open endpoints; drop an endpoint first"
+            ),
+            Error::NoFreeTimer { timers } => write!(
+                f,
+                "no timer left: all {timers} device timers are held; drop a Timer first"
+            ),
+            Error::PayloadTooLarge { payload, max } => write!(
+                f,
+                "indication payload {payload:#x} does not fit the 24-bit doorbell field (at most {max:#x}): send larger data another way, e.g. as an index into shared memory"
+            ),
+            Error::GroupOutOfRange { group, groups } => write!(
+                f,
+                "group {group} does not exist: the device has groups 0..{groups}"
+            ),
+            Error::BadTimer(s) => write!(f, "timer: {s}"),
+            Error::BadConfig(s) => write!(f, "configuration: {s}"),
+            Error::Wedged(s) => write!(f, "device wedged: {s}"),
+            Error::Os { call, err } => write!(f, "{call} failed: {err}"),
         }
     }
 }
@@ -56,6 +116,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Backend(e) => Some(e),
+            Error::Os { err, .. } => Some(err),
             _ => None,
         }
     }
@@ -119,6 +180,8 @@ pub struct DeviceInfo {
 /// An open evnic device.
 pub struct Nic {
     dev: Arc<dyn Backend>,
+    /// Endpoints, timers and the interrupt thread; started by the first endpoint or timer.
+    events: Mutex<Option<Arc<engine::EventCore>>>,
 }
 
 impl Nic {
@@ -157,7 +220,10 @@ impl Nic {
         if u32::from(major) != evnic_regs::params::VERSION >> 16 {
             return Err(Error::UnsupportedVersion { major, minor });
         }
-        Ok(Nic { dev })
+        Ok(Nic {
+            dev,
+            events: Mutex::new(None),
+        })
     }
 
     /// The device's identity and parameters.
