@@ -1,0 +1,188 @@
+//! `make bench` (receive path): sustained frames per cycle for frames sent back to back (no gap
+//! between frames on the 64-bit MAC stream), and the latency from a frame's last byte to the
+//! write of its RX event into host memory, in clock cycles. Prints a Markdown table.
+//!
+//! Every frame is delivered to VI 0 (the default action) into buffers posted ahead, with an
+//! event queue large enough for all its events. A frame of `L` bytes takes `ceil(L / 8)` cycles
+//! on the stream: that is line rate. The frame is stored whole before its verdict (store and
+//! forward), then written at 16 bytes per cycle: the latency grows by `L / 16` cycles.
+
+use evnic_regs::event::{Event, EventType};
+use evnic_regs::map::filter as fr;
+use evnic_regs::map::{global as g, global_reg, vi, vi_reg};
+use evnic_sim::{SimConfig, SimDevice};
+
+const EVQ_LOG2: u32 = 14;
+const RING_LOG2: u32 = 12;
+const BUF: usize = 2048;
+
+struct Setup {
+    d: SimDevice,
+    events: Box<[u64]>,
+    _descs: Box<[u64]>,
+    _bufs: Box<[u64]>,
+    seen: u32,
+}
+
+fn setup() -> Setup {
+    let mut d = SimDevice::new(SimConfig::default()).expect("model");
+    let nev = 1usize << EVQ_LOG2;
+    let nring = 1usize << RING_LOG2;
+    let mut events = vec![0u64; nev * 2].into_boxed_slice();
+    let mut descs = vec![0u64; nring * 2].into_boxed_slice();
+    let mut bufs = vec![0u64; nring * BUF / 8].into_boxed_slice();
+    let (evq, ring, buf) = (0x1_0000_0000u64, 0x2_0000_0000u64, 0x3_0000_0000u64);
+    for i in 0..nring {
+        descs[2 * i] = buf + (i * BUF) as u64;
+        descs[2 * i + 1] = BUF as u64;
+    }
+    unsafe {
+        d.memory
+            .map(evq, events.as_mut_ptr() as *mut u8, nev * 16)
+            .unwrap();
+        d.memory
+            .map(ring, descs.as_mut_ptr() as *mut u8, nring * 16)
+            .unwrap();
+        d.memory
+            .map(buf, bufs.as_mut_ptr() as *mut u8, nring * BUF)
+            .unwrap();
+    }
+    let w = |d: &mut SimDevice, off: u32, v: u32| d.write32(off, v).unwrap();
+    w(&mut d, vi_reg(0, &vi::EVQ_BASE_LO), evq as u32);
+    w(&mut d, vi_reg(0, &vi::EVQ_BASE_HI), (evq >> 32) as u32);
+    w(&mut d, vi_reg(0, &vi::EVQ_SIZE), EVQ_LOG2);
+    w(&mut d, vi_reg(0, &vi::RXQ_BASE_LO), ring as u32);
+    w(&mut d, vi_reg(0, &vi::RXQ_BASE_HI), (ring >> 32) as u32);
+    w(&mut d, vi_reg(0, &vi::RXQ_SIZE), RING_LOG2);
+    w(&mut d, vi_reg(0, &vi::RXQ_WPTR), nring as u32);
+    w(
+        &mut d,
+        fr::PAGE.at(0, &fr::DEFAULT_ACTION),
+        fr::action_vi(0) as u32,
+    );
+    w(&mut d, fr::PAGE.at(0, &fr::MAX_LEN), 9022);
+    w(&mut d, global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(1));
+    d.run(300);
+    Setup {
+        d,
+        events,
+        _descs: descs,
+        _bufs: bufs,
+        seen: 0,
+    }
+}
+
+impl Setup {
+    /// True when the next RX event is in memory (and takes it).
+    fn take_event(&mut self) -> bool {
+        let i = (self.seen as usize) % (1 << EVQ_LOG2);
+        // SAFETY: our own memory, read between device steps.
+        let w0 = unsafe { std::ptr::read_volatile(&self.events[2 * i]) };
+        let w1 = unsafe { std::ptr::read_volatile(&self.events[2 * i + 1]) };
+        let e = Event::decode([w0, w1]);
+        if e.phase && e.event_type() == Some(EventType::Rx) {
+            self.seen += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn counter(&mut self, r: &evnic_regs::Reg) -> u32 {
+        self.d.read32(fr::PAGE.at(0, r)).unwrap()
+    }
+}
+
+fn frame(len: usize, i: usize) -> Vec<u8> {
+    let mut f: Vec<u8> = (0..len).map(|j| (i + j) as u8).collect();
+    f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[12] = 0x88;
+    f[13] = 0xb5;
+    let c = evnic_model_fcs(&f[..len - 4]);
+    f[len - 4..].copy_from_slice(&c);
+    f
+}
+
+/// The Ethernet FCS (CRC-32) of `data`.
+fn evnic_model_fcs(data: &[u8]) -> [u8; 4] {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    (!crc).to_le_bytes()
+}
+
+/// Frames of `len` bytes back to back: (frames per cycle, line rate, delivered, max latency).
+fn back_to_back(len: usize, n: usize) -> (f64, f64, u32, u64) {
+    let mut s = setup();
+    for i in 0..n {
+        s.d.inject_frame(frame(len, i), false);
+    }
+    let start = s.d.cycle();
+    let mut last_byte = Vec::with_capacity(n);
+    let mut max_latency = 0;
+    let mut end = start;
+    while (s.seen as usize) < n && s.d.cycle() - start < 2 * (n * len.div_ceil(8)) as u64 + 10_000 {
+        let sent = s.d.rx_frames_sent();
+        s.d.step();
+        if s.d.rx_frames_sent() != sent {
+            last_byte.push(s.d.cycle() - 1);
+        }
+        while s.take_event() {
+            let k = s.seen as usize - 1;
+            max_latency = max_latency.max(s.d.cycle() - 1 - last_byte[k]);
+            end = s.d.cycle();
+        }
+    }
+    let delivered = s.counter(&fr::RX_DELIVERED);
+    assert!(s.d.faults().is_empty(), "DMA faults");
+    // Frames per cycle over the whole run, from the first beat to the last event.
+    let fpc = s.seen as f64 / (end - start) as f64;
+    (fpc, 1.0 / len.div_ceil(8) as f64, delivered, max_latency)
+}
+
+/// One frame alone (descriptor prefetched): cycles from its last byte to its event write.
+fn alone(len: usize) -> u64 {
+    let mut s = setup();
+    s.d.inject_frame(frame(len, 0), false);
+    let mut last = 0;
+    loop {
+        let sent = s.d.rx_frames_sent();
+        s.d.step();
+        if s.d.rx_frames_sent() != sent {
+            last = s.d.cycle() - 1;
+        }
+        if s.take_event() {
+            return s.d.cycle() - 1 - last;
+        }
+        assert!(s.d.cycle() < 100_000, "no event");
+    }
+}
+
+fn main() {
+    println!("## Receive path (cycles of the 156.25 MHz core clock)\n");
+    println!("Command: `cargo bench -p evnic-sim --bench rx`\n");
+    println!("| frames back to back | frames/cycle | line rate (frames/cycle) | of line rate | delivered | worst last-byte-to-event latency |");
+    println!("|---|---|---|---|---|---|");
+    let n = 2000;
+    for len in [64usize, 65, 72, 128, 256, 512, 1518] {
+        let count = n;
+        let (fpc, line, delivered, lat) = back_to_back(len, count);
+        println!(
+            "| {count} x {len} B | {fpc:.4} | {line:.4} | {:.1} % | {delivered}/{count} | {lat} cycles |",
+            100.0 * fpc / line
+        );
+    }
+    println!();
+    println!("| one frame alone, descriptor prefetched | last byte to RX event write |");
+    println!("|---|---|");
+    for len in [64usize, 128, 1518] {
+        println!("| {len} B | {} cycles |", alone(len));
+    }
+}
