@@ -42,7 +42,7 @@ synth: deps verilog
 	@bash bitstreams/summary.sh target/synth/stat.txt
 
 bench: deps synth
-	$(CARGO) bench -p evnic-sim --bench device --bench rx
+	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx
 
 docs:
 	$(CARGO) run -q -p evnic-regs --bin gen-docs -- docs/registers.md

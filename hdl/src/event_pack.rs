@@ -94,8 +94,11 @@ mod tests {
         p.payload.next = 0xdead_beef_u64.into();
         p.aux.next = 0xabcd.into();
         p.timestamp.next = 0xffff_1234_5678_9abc_u64.into();
-        p.update();
-        let r = p.record.next;
+        // Settle the combinational logic as RustHDL's simulator does.
+        for _ in 0..4 {
+            p.update_all();
+        }
+        let r = p.record.val();
         let words = [r.get_bits::<64>(0).to_u64(), r.get_bits::<64>(64).to_u64()];
         let e = Event::decode(words);
         assert_eq!(

@@ -124,6 +124,7 @@ pub struct SimDevice {
     irq_count: u64,
     irq_fd: Option<RawFd>,
     tx_ready: bool,
+    dmaw_log: Option<Vec<(u64, u64)>>,
 }
 
 // SAFETY: the model pointer is owned exclusively by this value and only used through &mut self.
@@ -167,6 +168,7 @@ impl SimDevice {
             irq_count: 0,
             irq_fd: None,
             tx_ready: true,
+            dmaw_log: None,
         };
         dev.reset();
         Ok(dev)
@@ -271,6 +273,9 @@ impl SimDevice {
         if o.dmaw_valid == 1 {
             self.memory
                 .write16(c, o.dmaw_addr, o.dmaw_data, o.dmaw_strb);
+            if let Some(log) = self.dmaw_log.as_mut() {
+                log.push((c, o.dmaw_addr));
+            }
         }
         if o.dmar_req_valid == 1 {
             self.dmar_pending.push_back((
@@ -420,6 +425,16 @@ impl SimDevice {
     /// Parser and filter verdicts of received frames since the last call.
     pub fn take_verdicts(&mut self) -> Vec<FrameVerdict> {
         std::mem::take(&mut self.verdicts)
+    }
+
+    /// Starts (or stops) recording every DMA write beat as (cycle, address), for benches.
+    pub fn log_dma_writes(&mut self, on: bool) {
+        self.dmaw_log = on.then(Vec::new);
+    }
+
+    /// The DMA write beats recorded since the last call.
+    pub fn take_dma_write_log(&mut self) -> Vec<(u64, u64)> {
+        self.dmaw_log.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Interrupts raised so far.
