@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Print the device's identity and parameters.
     Info,
+    /// Print every device counter (global, group, per queue, per timer) as a table.
+    Stats,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("clock       {} kHz (nominal)", i.clock_khz);
             println!("cycles      {}", nic.cycles()?);
         }
+        Command::Stats => print!("{}", nic.stats()?),
     }
     Ok(())
 }
