@@ -18,6 +18,13 @@
 //! significant byte first, over the 4 bytes that follow the span (the frame carries room for it),
 //! then appends the Ethernet FCS over the whole frame. Frames shorter than 60 bytes are padded
 //! with zeros to 60 before the FCS.
+//!
+//! Refused descriptors complete with an ERROR event (aux = the descriptor index, bits 15:0)
+//! and send nothing: a length of 0 or above [`TX_MAX_LEN`], or, with [`TX_FLAG_CRC32C`] and a
+//! span length != 0, a span whose 4 CRC bytes do not fit in the frame
+//! (`offset + length + 4 > frame length`) give `TxBadLength`; a refused DMA read of the
+//! descriptor or of any part of the frame gives `DmaFault`. The flag with span length 0
+//! inserts nothing.
 
 /// Bytes per descriptor.
 pub const DESC_BYTES: usize = 16;

@@ -79,7 +79,7 @@ pub enum ErrorCode {
     IndicationRefused = 1,
     /// A transmit descriptor with a zero or oversize length.
     TxBadLength = 2,
-    /// A DMA access was refused by the host (IOMMU fault) (aux = which ring).
+    /// A DMA access was refused by the host (IOMMU fault) (aux = the descriptor index, bits 15:0).
     DmaFault = 3,
     /// A doorbell wrote a pointer outside its ring.
     BadDoorbell = 4,
