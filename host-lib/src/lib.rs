@@ -16,6 +16,9 @@ pub mod config;
 pub mod dispatch;
 pub mod endpoint;
 mod engine;
+pub mod filter_spec;
+#[cfg(feature = "sim")]
+pub mod replay;
 pub mod stats;
 pub mod timer;
 mod wait;
