@@ -43,6 +43,7 @@ synth: deps verilog
 
 bench: deps synth
 	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx
+	$(CARGO) bench -p evnic --bench wait
 
 docs:
 	$(CARGO) run -q -p evnic-regs --bin gen-docs -- docs/registers.md
