@@ -28,10 +28,14 @@ use crate::multicast::Multicast;
 use crate::regbus::{RegBus, ADDR_BITS};
 use crate::rx::RxPath;
 use crate::timers::Timers;
+use crate::tx::TxPath;
 use rust_hdl::prelude::*;
 
 /// Bits of the filter key (see `evnic_regs::key`).
 pub const KEY_BITS: usize = evnic_regs::key::KEY_BITS as usize;
+
+// The transmit path's events carry no group: the literal in `update` is this value.
+const _: () = assert!(evnic_regs::event::NO_GROUP == 0xFF);
 
 #[derive(LogicBlock, Default)]
 pub struct EvnicCore {
@@ -102,6 +106,8 @@ pub struct EvnicCore {
     timers: Timers,
     rx: RxPath,
     rx_pack: EventPack,
+    tx: TxPath,
+    tx_pack: EventPack,
     /// Reset of every block but the bus and the global page: the port reset or a soft reset.
     block_reset: DFF<Bit>,
 }
@@ -172,10 +178,22 @@ impl Logic for EvnicCore {
         self.rx.rx_last.next = self.rx_last.val();
         self.rx.rx_err.next = self.rx_err.val();
         self.rx_ready.next = self.rx.rx_ready.val();
-        self.dmar_req_valid.next = self.rx.dr_valid.val();
-        self.dmar_req_addr.next = self.rx.dr_addr.val();
-        self.dmar_req_tag.next = self.rx.dr_tag.val();
+        // DMA reads: the receive path's descriptor reads first, the transmit path's reads
+        // otherwise (both hold a request until taken). Responses go to both: each ignores the
+        // other's tags (bit 7 set: transmit).
+        self.dmar_req_valid.next = self.rx.dr_valid.val() | self.tx.dmar_req_valid.val();
+        self.dmar_req_addr.next = self.tx.dmar_req_addr.val();
+        self.dmar_req_tag.next = self.tx.dmar_req_tag.val();
+        if self.rx.dr_valid.val() {
+            self.dmar_req_addr.next = self.rx.dr_addr.val();
+            self.dmar_req_tag.next = self.rx.dr_tag.val();
+        }
         self.rx.dr_ready.next = self.dmar_req_ready.val();
+        self.tx.dmar_req_ready.next = self.dmar_req_ready.val() & !self.rx.dr_valid.val();
+        self.tx.dmar_rsp_valid.next = self.dmar_rsp_valid.val();
+        self.tx.dmar_rsp_tag.next = self.dmar_rsp_tag.val();
+        self.tx.dmar_rsp_data.next = self.dmar_rsp_data.val();
+        self.tx.dmar_rsp_err.next = self.dmar_rsp_err.val();
         self.rx.drsp_valid.next = self.dmar_rsp_valid.val();
         self.rx.drsp_tag.next = self.dmar_rsp_tag.val();
         self.rx.drsp_data.next = self.dmar_rsp_data.val();
@@ -194,6 +212,28 @@ impl Logic for EvnicCore {
         self.dbg_hit.next = self.rx.dbg_hit.val();
         self.dbg_filter.next = self.rx.dbg_filter.val();
         self.dbg_action.next = self.rx.dbg_action.val();
+
+        // Transmit path: descriptor rings, frame reads, the MAC transmit stream, TX events
+        // (source = the VI, no group, timestamped by the cycle counter).
+        self.tx.clock.next = self.clock.val();
+        self.tx.reset.next = self.block_reset.q.val();
+        self.tx.enable.next = self.global.enable.val();
+        self.tx.rd.next = self.bus.rd.val();
+        self.tx.wr.next = self.bus.wr.val();
+        self.tx.addr.next = self.bus.addr.val();
+        self.tx.wdata.next = self.bus.wdata.val();
+        self.tx_data.next = self.tx.tx_data.val();
+        self.tx_keep.next = self.tx.tx_keep.val();
+        self.tx_valid.next = self.tx.tx_valid.val();
+        self.tx_last.next = self.tx.tx_last.val();
+        self.tx.tx_ready.next = self.tx_ready.val();
+        self.tx_pack.kind.next = self.tx.ev_kind.val();
+        self.tx_pack.flags.next = self.tx.ev_flags.val();
+        self.tx_pack.source.next = self.tx.ev_vi.val();
+        self.tx_pack.group.next = 0xFF.into();
+        self.tx_pack.payload.next = self.tx.ev_payload.val();
+        self.tx_pack.aux.next = self.tx.ev_aux.val();
+        self.tx_pack.timestamp.next = self.global.cycles.val();
 
         // Claims and read data: at most one block claims an access.
         self.bus.claim.next = false;
@@ -218,6 +258,10 @@ impl Logic for EvnicCore {
             self.bus.claim.next = true;
             self.bus.rdata.next = self.rx.rdata.val();
         }
+        if self.tx.claim.val() {
+            self.bus.claim.next = true;
+            self.bus.rdata.next = self.tx.rdata.val();
+        }
 
         // Producers into the multicast, the multicast into the engine.
         self.multicast.stimer_valid.next = self.timers.ev_valid.val();
@@ -230,10 +274,11 @@ impl Logic for EvnicCore {
         self.multicast.srx_target.next = self.rx.ev_target.val();
         self.multicast.srx_record.next = self.rx_pack.record.val();
         self.rx.ev_ready.next = self.multicast.srx_ready.val();
-        self.multicast.stx_valid.next = false;
+        self.multicast.stx_valid.next = self.tx.ev_valid.val();
         self.multicast.stx_to_group.next = false;
-        self.multicast.stx_target.next = 0.into();
-        self.multicast.stx_record.next = 0.into();
+        self.multicast.stx_target.next = self.tx.ev_vi.val();
+        self.multicast.stx_record.next = self.tx_pack.record.val();
+        self.tx.ev_ready.next = self.multicast.stx_ready.val();
         self.multicast.dsi_valid.next = self.dsi_valid.val();
         self.multicast.dsi_group.next = self.dsi_group.val();
         self.multicast.dsi_payload.next = self.dsi_payload.val();
@@ -263,12 +308,5 @@ impl Logic for EvnicCore {
         self.engine.dmaw_ready.next = self.dmaw_ready.val();
         self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
         self.irq.next = self.engine.irq.val();
-
-        // Ports whose blocks are not in the core yet: idle, never ready, so nothing is lost
-        // silently (a MAC sees backpressure, not a discard).
-        self.tx_data.next = 0.into();
-        self.tx_keep.next = 0.into();
-        self.tx_valid.next = false;
-        self.tx_last.next = false;
     }
 }
