@@ -533,14 +533,14 @@ fn an_entry_rewritten_while_traffic_flows_is_never_seen_half_written() {
     // Before the commit: A -> VI 2, B -> default; after: A -> default, B -> VI 3. Exactly one
     // switch, and no verdict of any other kind (a half-written entry would give one).
     let old_of = |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             fr::action_vi(2)
         } else {
             fr::action_vi(9)
         }
     };
     let new_of = |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             fr::action_vi(9)
         } else {
             fr::action_vi(3)
