@@ -12,11 +12,13 @@
 //! ```
 
 pub mod backend;
+pub mod batch;
 pub mod config;
 pub mod dispatch;
 pub mod endpoint;
 mod engine;
 pub mod filter_spec;
+pub mod filters;
 #[cfg(feature = "sim")]
 pub mod replay;
 pub mod stats;
@@ -59,6 +61,12 @@ pub enum Error {
     BadTimer(String),
     /// A configuration value that cannot be used (the text says which and why).
     BadConfig(String),
+    /// A filter entry index the device does not have.
+    BadFilterIndex { index: u32, count: u32 },
+    /// A filter written in the text syntax that does not parse.
+    Filter(filter_spec::SpecError),
+    /// A batched configuration operation that cannot follow the one already recorded.
+    Batch(batch::CoalesceError),
     /// The device stopped behaving (a queue did not enable, a doorbell failed, the interrupt
     /// thread stopped): the text says what was seen.
     Wedged(String),
@@ -72,6 +80,12 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Error::BadFilterIndex { index, count } => write!(
+                f,
+                "filter entry {index} does not exist: the device has entries 0..{count} (0 is the highest priority)"
+            ),
+            Error::Filter(e) => write!(f, "{e}"),
+            Error::Batch(e) => write!(f, "batched configuration: {e}"),
             Error::Backend(e) => write!(f, "{e}"),
             Error::NotEvnic { id } => write!(
                 f,
@@ -122,6 +136,12 @@ impl std::error::Error for Error {
             Error::Os { err, .. } => Some(err),
             _ => None,
         }
+    }
+}
+
+impl From<filter_spec::SpecError> for Error {
+    fn from(e: filter_spec::SpecError) -> Self {
+        Error::Filter(e)
     }
 }
 
@@ -185,6 +205,9 @@ pub struct Nic {
     dev: Arc<dyn Backend>,
     /// Endpoints, timers and the interrupt thread; started by the first endpoint or timer.
     events: Mutex<Option<Arc<engine::EventCore>>>,
+    /// What each filter entry holds (the device cannot be read back); its lock also serialises
+    /// the use of the filter page's staging registers.
+    filters: Mutex<filters::FilterShadow>,
 }
 
 impl Nic {
@@ -226,6 +249,7 @@ impl Nic {
         Ok(Nic {
             dev,
             events: Mutex::new(None),
+            filters: Mutex::new(Default::default()),
         })
     }
 
