@@ -108,6 +108,11 @@ impl Endpoint {
     /// queue is primed, so that the fd becomes readable when the next event arrives. It
     /// primes only when the queue is not primed already, and returns the consumed space first.
     ///
+    /// The fd may become readable with nothing to poll (a wake-up still on its way when the
+    /// events it announced were already polled): poll, and arm again when empty. A wake-up is
+    /// never lost: while the endpoint counts as armed, either the device queue is armed or its
+    /// WAKEUP is in flight and will signal the fd.
+    ///
     /// ```no_run
     /// # let nic = evnic::Nic::open(evnic::DeviceSpec::Sim)?;
     /// # let ep = nic.endpoint(Default::default())?;

@@ -96,7 +96,7 @@ fn a_callback_may_indicate_and_the_dispatcher_blocks_with_every_queue_primed() {
     );
     // With no spin every round trip blocked: the interrupts woke the dispatcher.
     let woken = ping.counters().interrupts + pong.counters().interrupts;
-    assert!(woken >= 10, "{woken} interrupts");
+    assert!(woken >= 5, "{woken} interrupts for 20 hops");
     assert!(d.unregister(ping_reg).is_some());
     assert_eq!(d.len(), 1);
     assert_eq!(d.run(Some(Duration::from_millis(20))).unwrap(), 0);
