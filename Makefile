@@ -23,11 +23,11 @@ test-unit: deps
 test-vm:
 	bash tests/vm/run.sh
 
-## Installs Verilator and Yosys from Debian's packages when they are missing.
+## Installs Verilator, Yosys and tshark from Debian's packages when they are missing.
 deps:
-	@command -v verilator >/dev/null && command -v yosys >/dev/null || { \
-	  echo "installing verilator and yosys with apt-get"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq verilator yosys; }
+	@command -v verilator >/dev/null && command -v yosys >/dev/null && command -v tshark >/dev/null || { \
+	  echo "installing verilator, yosys and tshark with apt-get"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq verilator yosys tshark; }
 
 verilog:
 	$(CARGO) run --release -q -p evnic-hdl --bin gen-verilog -- $(VERILOG)
@@ -42,7 +42,7 @@ synth: deps verilog
 	@bash bitstreams/summary.sh target/synth/stat.txt
 
 bench: deps synth
-	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx
+	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx --bench tx
 	$(CARGO) bench -p evnic --bench wait
 
 docs:

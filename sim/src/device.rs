@@ -60,6 +60,8 @@ impl Default for SimConfig {
 pub struct TxFrame {
     /// Cycle of its last beat.
     pub cycle: u64,
+    /// Cycle of its first beat.
+    pub start: u64,
     pub bytes: Vec<u8>,
 }
 
@@ -115,8 +117,13 @@ pub struct SimDevice {
     bar_response: Option<u32>,
     rx_queue: VecDeque<RxFrame>,
     rx_frames_sent: u64,
+    /// Frames to enter the receive queue at a given cycle, in time order.
+    rx_scheduled: VecDeque<(u64, Vec<u8>, bool)>,
     tx_current: Vec<u8>,
+    tx_start: u64,
     tx_frames: Vec<TxFrame>,
+    loopback: bool,
+    loopback_corrupt: Option<fn(&mut Vec<u8>)>,
     dmar_pending: VecDeque<(u64, u8, u64)>,
     dsi_queue: VecDeque<(u8, u32)>,
     dso_log: Vec<DeviceNotification>,
@@ -159,8 +166,12 @@ impl SimDevice {
             bar_response: None,
             rx_queue: VecDeque::new(),
             rx_frames_sent: 0,
+            rx_scheduled: VecDeque::new(),
             tx_current: Vec::new(),
+            tx_start: 0,
             tx_frames: Vec::new(),
+            loopback: false,
+            loopback_corrupt: None,
             dmar_pending: VecDeque::new(),
             dsi_queue: VecDeque::new(),
             dso_log: Vec::new(),
@@ -233,6 +244,11 @@ impl SimDevice {
                 self.pins.dmar_rsp_data = data.unwrap_or([0, 0]);
             }
         }
+        // Frames scheduled for this cycle join the receive queue.
+        while self.rx_scheduled.front().is_some_and(|f| f.0 <= self.cycle) {
+            let (_, bytes, err) = self.rx_scheduled.pop_front().unwrap();
+            self.inject_frame(bytes, err);
+        }
         // Receive stream.
         self.pins.rx_valid = 0;
         if let Some(f) = self.rx_queue.front() {
@@ -294,11 +310,25 @@ impl SimDevice {
         }
         if o.tx_valid == 1 && self.tx_ready {
             let n = (o.tx_keep as u32).trailing_ones() as usize;
+            if self.tx_current.is_empty() {
+                self.tx_start = c;
+            }
             self.tx_current
                 .extend_from_slice(&o.tx_data.to_le_bytes()[..n]);
             if o.tx_last == 1 {
                 let bytes = std::mem::take(&mut self.tx_current);
-                self.tx_frames.push(TxFrame { cycle: c, bytes });
+                if self.loopback {
+                    let mut looped = bytes.clone();
+                    if let Some(corrupt) = self.loopback_corrupt {
+                        corrupt(&mut looped);
+                    }
+                    self.inject_frame(looped, false);
+                }
+                self.tx_frames.push(TxFrame {
+                    cycle: c,
+                    start: self.tx_start,
+                    bytes,
+                });
             }
         }
         if self.pins.dsi_valid == 1 && o.dsi_ready == 1 {
@@ -387,6 +417,21 @@ impl SimDevice {
         });
     }
 
+    /// Queues a frame for the receive port when the simulation reaches cycle `at` (as a peer on
+    /// the wire sending at that time), after any frame already queued for the port.
+    pub fn schedule_frame(&mut self, at: u64, bytes: Vec<u8>, mac_error: bool) {
+        if bytes.is_empty() {
+            return;
+        }
+        let pos = self.rx_scheduled.partition_point(|f| f.0 <= at);
+        self.rx_scheduled.insert(pos, (at, bytes, mac_error));
+    }
+
+    /// Frames scheduled and not yet due.
+    pub fn rx_scheduled(&self) -> usize {
+        self.rx_scheduled.len()
+    }
+
     /// Frames still waiting to enter the receive port.
     pub fn rx_backlog(&self) -> usize {
         self.rx_queue.len()
@@ -400,6 +445,18 @@ impl SimDevice {
     /// Frames that left the transmit port since the last call.
     pub fn take_tx_frames(&mut self) -> Vec<TxFrame> {
         std::mem::take(&mut self.tx_frames)
+    }
+
+    /// Loopback: every frame leaving the transmit port (FCS included) is also queued into the
+    /// receive port, as if the MAC's TX were cabled to its RX. `take_tx_frames` still sees it.
+    pub fn set_loopback(&mut self, on: bool) {
+        self.loopback = on;
+    }
+
+    /// A hook applied to each looped-back frame before it enters the receive port (to corrupt
+    /// it on the "wire"); `None` loops frames back unchanged.
+    pub fn set_loopback_corrupt(&mut self, hook: Option<fn(&mut Vec<u8>)>) {
+        self.loopback_corrupt = hook;
     }
 
     /// Sets whether the MAC accepts transmit beats (backpressure when false).
