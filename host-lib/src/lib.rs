@@ -23,6 +23,8 @@ pub mod filters;
 pub mod replay;
 pub mod stats;
 pub mod timer;
+#[cfg(feature = "sim")]
+pub mod txcmd;
 mod wait;
 
 pub use config::{EndpointConfig, DEFAULT_SPIN, SPIN_ENV};

@@ -77,7 +77,8 @@ impl EventType {
 pub enum ErrorCode {
     /// An indication into a group the VI is not permitted to indicate into (aux = group).
     IndicationRefused = 1,
-    /// A transmit descriptor with a zero or oversize length.
+    /// A transmit descriptor with a zero or oversize length, or a CRC-32C span whose 4 CRC
+    /// bytes do not fit in the frame (aux = the descriptor index, bits 15:0).
     TxBadLength = 2,
     /// A DMA access was refused by the host (IOMMU fault) (aux = the descriptor index, bits 15:0).
     DmaFault = 3,

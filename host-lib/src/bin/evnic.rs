@@ -49,6 +49,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Send frames through the simulated transmit path (the Verilator model of the RTL) and
+    /// write what leaves the MAC port, padded, CRC-32C inserted if asked, FCS included, to a
+    /// pcap. Check it with: tshark -r FILE -o eth.check_fcs:TRUE -o eth.fcs:Always
+    Tx {
+        /// The output pcap (linktype Ethernet, every frame ends with its FCS).
+        #[arg(long, value_name = "FILE.pcap")]
+        out: std::path::PathBuf,
+        /// Insert CRC-32C (RDMA/MPA style) over bytes OFFSET..OFFSET+LEN of every frame, into
+        /// the 4 bytes after them.
+        #[arg(long, value_name = "OFFSET:LEN")]
+        mpa_crc: Option<String>,
+        /// Frames to send from a pcap or pcapng (without FCS).
+        #[arg(long, value_name = "IN", conflicts_with = "frame")]
+        pcap: Option<std::path::PathBuf>,
+        /// One frame to send: a file of its raw bytes (without FCS).
+        #[arg(value_name = "FRAME-FILE", required_unless_present = "pcap")]
+        frame: Option<std::path::PathBuf>,
+    },
 }
 
 const REPLAY_HELP: &str = "\
@@ -113,6 +131,42 @@ fn replay(
     Ok(())
 }
 
+/// `evnic tx`: always on the simulated device, cycle by cycle.
+fn tx(
+    out: &std::path::Path,
+    mpa_crc: Option<&str>,
+    pcap: Option<&std::path::Path>,
+    frame: Option<&std::path::Path>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use evnic::txcmd::{parse_span, transmit, write_pcap, TxCmdOptions, TxOutcome};
+    let frames = match (pcap, frame) {
+        (Some(p), _) => evnic::replay::read_pcap(p)?,
+        (None, Some(f)) => vec![std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?],
+        (None, None) => return Err("give a FRAME-FILE or --pcap IN".into()),
+    };
+    let opts = TxCmdOptions {
+        mpa_crc: mpa_crc.map(parse_span).transpose()?,
+    };
+    let (outcomes, cycles) = transmit(&frames, opts)?;
+    let mut sent = Vec::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        match o {
+            TxOutcome::Sent(w) => sent.push(w.clone()),
+            TxOutcome::Refused(c) => {
+                eprintln!("frame {i} ({} bytes): refused, {c:?}", frames[i].len())
+            }
+        }
+    }
+    write_pcap(out, &sent)?;
+    println!(
+        "{} of {} frames sent in {cycles} cycles, written with their FCS to {}",
+        sent.len(),
+        frames.len(),
+        out.display()
+    );
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     if let Command::Replay {
         pcap,
@@ -124,6 +178,15 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     } = &cli.command
     {
         return replay(pcap, filters, default, *has_fcs, *keep_bad_fcs, *json);
+    }
+    if let Command::Tx {
+        out,
+        mpa_crc,
+        pcap,
+        frame,
+    } = &cli.command
+    {
+        return tx(out, mpa_crc.as_deref(), pcap.as_deref(), frame.as_deref());
     }
     let spec: DeviceSpec = cli.device.parse()?;
     let nic = Nic::open(spec)?;
@@ -143,7 +206,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("cycles      {}", nic.cycles()?);
         }
         Command::Stats => print!("{}", nic.stats()?),
-        Command::Replay { .. } => unreachable!("handled above"),
+        Command::Replay { .. } | Command::Tx { .. } => unreachable!("handled above"),
     }
     Ok(())
 }
