@@ -69,6 +69,16 @@ impl Nic {
         Ok(self.dev.read32(page(fr::HITS_BASE + 4 * index))?)
     }
 
+    /// Starts (true) or stops (false) the receive and transmit paths (`CONTROL.ENABLE`). While
+    /// stopped, frames from the wire are dropped and counted, never stalled; events from timers,
+    /// indications and the device port flow either way.
+    pub fn set_enabled(&self, on: bool) -> Result<(), Error> {
+        use evnic_regs::map::{global as g, global_reg};
+        self.dev
+            .write32(global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(on as u32))?;
+        Ok(())
+    }
+
     /// What happens to frames no entry matches: delivered to a VI, or dropped (counted).
     pub fn set_default_action(&self, action: FilterAction) -> Result<(), Error> {
         if let FilterAction::Group(_) = action {

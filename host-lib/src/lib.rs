@@ -13,12 +13,15 @@
 
 pub mod backend;
 pub mod batch;
+#[cfg(feature = "sim")]
+pub mod demo;
 pub mod config;
 pub mod dispatch;
 pub mod endpoint;
 mod engine;
 pub mod filter_spec;
 pub mod filters;
+pub mod receive;
 #[cfg(feature = "sim")]
 pub mod replay;
 pub mod stats;

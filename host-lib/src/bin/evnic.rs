@@ -24,6 +24,23 @@ enum Command {
     Info,
     /// Print every device counter (global, group, per queue, per timer) as a table.
     Stats,
+    /// The whole system on the simulated device: Ethernet OAM continuity checks from two peers
+    /// every 3.33 ms steered to monitor endpoints, a loss-of-continuity timer per peer (peer B
+    /// falls silent), a UDP stream fanned out to listeners, host indications between endpoints.
+    Demo {
+        /// CCM intervals (3.33 ms of device time each) to simulate.
+        #[arg(long, default_value_t = 10)]
+        intervals: u32,
+        /// Peer B sends in the first N intervals only.
+        #[arg(long, default_value_t = 3)]
+        b_silent_after: u32,
+        /// Write a VCD waveform of the run (large: about 1 GB per interval; use --intervals 1).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<std::path::PathBuf>,
+        /// Write the frames the capture endpoint received (FCS included) as pcap.
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<std::path::PathBuf>,
+    },
     /// Inject the frames of a pcap into the simulated device (the Verilator model of the RTL)
     /// and print, per frame, its index, parsed key, flags, matching filter, action and the VI
     /// it reached or the reason it was dropped.
@@ -188,6 +205,24 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     {
         return tx(out, mpa_crc.as_deref(), pcap.as_deref(), frame.as_deref());
     }
+    if let Command::Demo { intervals, b_silent_after, trace, pcap } = &cli.command {
+        if cli.device != "sim" {
+            return Err("the demo runs on the simulated device only (--device sim)".into());
+        }
+        if *b_silent_after >= *intervals {
+            return Err("--b-silent-after must be below --intervals, or peer B never falls silent".into());
+        }
+        let opts = evnic::demo::DemoOptions {
+            intervals: *intervals,
+            b_silent_after: *b_silent_after,
+            trace: trace.clone(),
+            pcap: pcap.clone(),
+            ..Default::default()
+        };
+        let report = evnic::demo::run(&opts)?;
+        println!("{report}");
+        return Ok(());
+    }
     let spec: DeviceSpec = cli.device.parse()?;
     let nic = Nic::open(spec)?;
     match cli.command {
@@ -206,7 +241,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("cycles      {}", nic.cycles()?);
         }
         Command::Stats => print!("{}", nic.stats()?),
-        Command::Replay { .. } | Command::Tx { .. } => unreachable!("handled above"),
+        Command::Replay { .. } | Command::Demo { .. } | Command::Tx { .. } => unreachable!("handled above"),
     }
     Ok(())
 }
