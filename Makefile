@@ -10,9 +10,10 @@ LINT_FLAGS := -Wall -Wno-WIDTH -Wno-DECLFILENAME -Wno-UNUSEDSIGNAL -Wno-UNUSEDPA
 
 .PHONY: run test test-unit test-vm verilog lint synth bench docs check-docs deps fmt clippy fuzz
 
-## The main job: the demo on the simulated device.
+## The main job: the demo on the simulated device (the captured frames go to target/demo.pcap).
 run: deps
 	$(CARGO) run --release -p evnic -- info
+	$(CARGO) run --release -p evnic -- demo --pcap target/demo.pcap
 
 ## Every test: unit and Verilator-model tests, lint, synthesis, docs freshness, the VFIO VM test.
 test: deps test-unit lint synth check-docs test-vm
@@ -44,6 +45,10 @@ synth: deps verilog
 bench: deps synth
 	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx --bench tx
 	$(CARGO) bench -p evnic --bench wait
+
+## A longer differential run of the receive path (RTL against the reference model).
+fuzz: deps
+	EVNIC_FUZZ_FRAMES=$${EVNIC_FUZZ_FRAMES:-1000000} $(CARGO) test --release -p evnic-sim --test rx random_and_mutated_frames_agree_with_the_model -- --nocapture
 
 docs:
 	$(CARGO) run -q -p evnic-regs --bin gen-docs -- docs/registers.md

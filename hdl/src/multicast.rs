@@ -422,18 +422,17 @@ impl Logic for Multicast {
                     }
                 }
             }
-            if self.ctrl_word.val() == self.c_subscribe.val() {
-                if self.wr.val() & self.sub_ok.val() {
-                    self.claim.next = true;
-                    for i in 0..NG {
-                        if self.wdata.val().get_bits::<8>(0).index() == i {
-                            if self.wdata.val().get_bit(31) {
-                                self.members[i].d.next = self.members[i].q.val()
-                                    | (bits::<NV>(1) << self.wdata.val().get_bits::<8>(8));
-                            } else {
-                                self.members[i].d.next = self.members[i].q.val()
-                                    & !(bits::<NV>(1) << self.wdata.val().get_bits::<8>(8));
-                            }
+            if (self.ctrl_word.val() == self.c_subscribe.val()) & self.wr.val() & self.sub_ok.val()
+            {
+                self.claim.next = true;
+                for i in 0..NG {
+                    if self.wdata.val().get_bits::<8>(0).index() == i {
+                        if self.wdata.val().get_bit(31) {
+                            self.members[i].d.next = self.members[i].q.val()
+                                | (bits::<NV>(1) << self.wdata.val().get_bits::<8>(8));
+                        } else {
+                            self.members[i].d.next = self.members[i].q.val()
+                                & !(bits::<NV>(1) << self.wdata.val().get_bits::<8>(8));
                         }
                     }
                 }

@@ -139,7 +139,7 @@ mod tests {
 
     /// Drives one access through the bus in RustHDL's simulator, with `claim` answered by a
     /// one-register device at word 1 that is read-write.
-    #[derive(LogicBlock)]
+    #[derive(LogicBlock, Default)]
     struct Bench {
         clock: Signal<In, Clock>,
         reset: Signal<In, Bit>,
@@ -154,26 +154,6 @@ mod tests {
         rsp_rdata: Signal<Out, Bits<32>>,
         req_ready: Signal<Out, Bit>,
         err_count: Signal<Out, Bits<32>>,
-    }
-
-    impl Default for Bench {
-        fn default() -> Self {
-            Bench {
-                clock: Default::default(),
-                reset: Default::default(),
-                bus: Default::default(),
-                stored: Default::default(),
-                req_valid: Default::default(),
-                req_write: Default::default(),
-                req_addr: Default::default(),
-                req_wdata: Default::default(),
-                req_strb: Default::default(),
-                rsp_valid: Default::default(),
-                rsp_rdata: Default::default(),
-                req_ready: Default::default(),
-                err_count: Default::default(),
-            }
-        }
     }
 
     impl Logic for Bench {

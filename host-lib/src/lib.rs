@@ -13,9 +13,9 @@
 
 pub mod backend;
 pub mod batch;
+pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;
-pub mod config;
 pub mod dispatch;
 pub mod endpoint;
 mod engine;

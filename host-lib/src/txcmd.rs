@@ -146,7 +146,7 @@ pub fn transmit(frames: &[Vec<u8>], opts: TxCmdOptions) -> Result<(Vec<TxOutcome
                     ]
                 };
                 let e = Event::decode(words);
-                if e.kind == 0 || e.phase != ((evq_read >> EVQ_LOG2) % 2 == 0) {
+                if e.kind == 0 || e.phase != (evq_read >> EVQ_LOG2).is_multiple_of(2) {
                     break;
                 }
                 evq_read = evq_read.wrapping_add(1);

@@ -2,6 +2,7 @@
 //! - indication doorbell to its event written in all N subscribed queues, N = 1, 4, 16;
 //! - sustained events per cycle into one queue and fanned out to 16 (producer: the device-space
 //!   input port, which can offer one event per cycle; a host doorbell needs 2 bus cycles).
+//!
 //! Prints a Markdown table; nothing here is asserted.
 
 use evnic_regs::map::{group as gr, vi, vi_reg};
@@ -15,20 +16,28 @@ fn setup(d: &mut SimDevice, rings: &mut Vec<Box<[u64]>>) {
         let n = 1usize << RING_LOG2;
         let mut ring = vec![0u64; n * 2].into_boxed_slice();
         let iova = 0x1_0000_0000u64 + v as u64 * 0x100_0000;
-        unsafe { d.memory.map(iova, ring.as_mut_ptr() as *mut u8, n * 16).unwrap() };
+        unsafe {
+            d.memory
+                .map(iova, ring.as_mut_ptr() as *mut u8, n * 16)
+                .unwrap()
+        };
         rings.push(ring);
         d.write32(vi_reg(v, &vi::EVQ_BASE_LO), iova as u32).unwrap();
-        d.write32(vi_reg(v, &vi::EVQ_BASE_HI), (iova >> 32) as u32).unwrap();
+        d.write32(vi_reg(v, &vi::EVQ_BASE_HI), (iova >> 32) as u32)
+            .unwrap();
         d.write32(vi_reg(v, &vi::EVQ_SIZE), RING_LOG2).unwrap();
-        d.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_LO), u32::MAX).unwrap();
-        d.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_HI), u32::MAX).unwrap();
+        d.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_LO), u32::MAX)
+            .unwrap();
+        d.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_HI), u32::MAX)
+            .unwrap();
     }
 }
 
 fn subscribe_first(d: &mut SimDevice, group: u32, n: u32) {
     for v in 0..n {
         let w = gr::SUBSCRIBE_GROUP.put(group) | gr::SUBSCRIBE_VI.put(v) | gr::SUBSCRIBE_ON.put(1);
-        d.write32(gr::CONTROL_PAGE.at(0, &gr::SUBSCRIBE), w).unwrap();
+        d.write32(gr::CONTROL_PAGE.at(0, &gr::SUBSCRIBE), w)
+            .unwrap();
     }
 }
 
@@ -55,7 +64,11 @@ fn main() {
         let last = log.last().map(|w| w.0 - strobe).unwrap_or(0);
         rows.push((
             format!("indication doorbell to event in all {n} subscribed queue(s)"),
-            format!("{} cycles (first queue {first}, writes {})", last, log.len()),
+            format!(
+                "{} cycles (first queue {first}, writes {})",
+                last,
+                log.len()
+            ),
         ));
         // Reset the consumers: rewrite the ring sizes restarts the queues.
         for v in 0..NUM_VIS {
@@ -70,20 +83,31 @@ fn main() {
             d.device_indicate(group as u8, i);
         }
         d.log_dma_writes(true);
-        d.run_until(events as u64 * n as u64 * 4, |d| d.device_indications_pending() == 0);
+        d.run_until(events as u64 * n as u64 * 4, |d| {
+            d.device_indications_pending() == 0
+        });
         d.run(64);
         let log = d.take_dma_write_log();
         d.log_dma_writes(false);
         let span = log.last().unwrap().0 - log.first().unwrap().0 + 1;
         rows.push((
             format!("sustained, {} queue(s): event writes per cycle", n),
-            format!("{:.3} ({} writes in {} cycles)", log.len() as f64 / span as f64, log.len(), span),
+            format!(
+                "{:.3} ({} writes in {} cycles)",
+                log.len() as f64 / span as f64,
+                log.len(),
+                span
+            ),
         ));
         for v in 0..NUM_VIS {
             d.write32(vi_reg(v, &vi::EVQ_SIZE), RING_LOG2).unwrap();
         }
     }
-    assert!(d.faults().is_empty(), "bench wrote outside its rings: {:?}", d.faults());
+    assert!(
+        d.faults().is_empty(),
+        "bench wrote outside its rings: {:?}",
+        d.faults()
+    );
 
     println!("\n| event engine (cycles, Verilator model) | value |\n|---|---|");
     for (k, v) in rows {

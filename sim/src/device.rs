@@ -491,7 +491,10 @@ impl SimDevice {
 
     /// The DMA write beats recorded since the last call.
     pub fn take_dma_write_log(&mut self) -> Vec<(u64, u64)> {
-        self.dmaw_log.as_mut().map(std::mem::take).unwrap_or_default()
+        self.dmaw_log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Interrupts raised so far.

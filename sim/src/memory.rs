@@ -47,7 +47,7 @@ impl HostMemory {
     /// The memory must stay valid until [`HostMemory::unmap`] of `iova` returns, and must be
     /// 8-byte aligned.
     pub unsafe fn map(&mut self, iova: u64, ptr: *mut u8, len: usize) -> Result<(), String> {
-        if iova % 16 != 0 || (ptr as usize) % 8 != 0 {
+        if !iova.is_multiple_of(16) || !(ptr as usize).is_multiple_of(8) {
             return Err(format!("mapping at {iova:#x} must be 16-byte aligned"));
         }
         let end = iova
@@ -105,7 +105,7 @@ impl HostMemory {
             return false;
         };
         let base = unsafe { region.ptr.add((addr - region.iova) as usize) };
-        let aligned = (base as usize) % 8 == 0;
+        let aligned = (base as usize).is_multiple_of(8);
         if strb == 0xffff && aligned {
             // SAFETY: inside a live mapping, 8-byte aligned.
             unsafe {

@@ -113,7 +113,7 @@ impl Backend for SimBackend {
 }
 
 fn check_offset(offset: u32) -> Result<(), BackendError> {
-    if offset % 4 != 0 {
+    if !offset.is_multiple_of(4) {
         return Err(BackendError::BadAccess {
             offset,
             why: "not 4-byte aligned",

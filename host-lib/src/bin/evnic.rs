@@ -205,12 +205,20 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     {
         return tx(out, mpa_crc.as_deref(), pcap.as_deref(), frame.as_deref());
     }
-    if let Command::Demo { intervals, b_silent_after, trace, pcap } = &cli.command {
+    if let Command::Demo {
+        intervals,
+        b_silent_after,
+        trace,
+        pcap,
+    } = &cli.command
+    {
         if cli.device != "sim" {
             return Err("the demo runs on the simulated device only (--device sim)".into());
         }
         if *b_silent_after >= *intervals {
-            return Err("--b-silent-after must be below --intervals, or peer B never falls silent".into());
+            return Err(
+                "--b-silent-after must be below --intervals, or peer B never falls silent".into(),
+            );
         }
         let opts = evnic::demo::DemoOptions {
             intervals: *intervals,
@@ -241,7 +249,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("cycles      {}", nic.cycles()?);
         }
         Command::Stats => print!("{}", nic.stats()?),
-        Command::Replay { .. } | Command::Demo { .. } | Command::Tx { .. } => unreachable!("handled above"),
+        Command::Replay { .. } | Command::Demo { .. } | Command::Tx { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(())
 }

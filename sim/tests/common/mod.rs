@@ -58,7 +58,7 @@ impl TestQueue {
                 std::ptr::read_volatile(&self.ring[2 * i + 1]),
             ]
         };
-        let expected_phase = (count / self.size) % 2 == 0;
+        let expected_phase = (count / self.size).is_multiple_of(2);
         (w, expected_phase)
     }
 

@@ -64,7 +64,9 @@ fn an_event_after_the_spin_wakes_the_blocked_waiter_through_the_interrupt() {
         assert!(!ep.is_armed());
     }
     let s = nic.stats().unwrap();
-    assert!(s.host_interrupts >= 3, "{s}");
+    // The per-endpoint counts above are exact; the library's own count of interrupt-fd wake-ups
+    // may be lower, as an eventfd folds interrupts that arrive before it is read.
+    assert!(s.host_interrupts >= 1, "{s}");
     assert!(s.irq_count >= 3, "{s}");
 }
 
