@@ -26,6 +26,7 @@ pub mod receive;
 pub mod replay;
 pub mod stats;
 pub mod timer;
+pub mod transmit;
 #[cfg(feature = "sim")]
 pub mod txcmd;
 mod wait;
@@ -72,6 +73,8 @@ pub enum Error {
     Filter(filter_spec::SpecError),
     /// A batched configuration operation that cannot follow the one already recorded.
     Batch(batch::CoalesceError),
+    /// Every buffer of a transmit ring is in flight: complete some (their TX_DONE events) first.
+    TxRingFull { slots: u32 },
     /// The device stopped behaving (a queue did not enable, a doorbell failed, the interrupt
     /// thread stopped): the text says what was seen.
     Wedged(String),
@@ -91,6 +94,10 @@ impl std::fmt::Display for Error {
             ),
             Error::Filter(e) => write!(f, "{e}"),
             Error::Batch(e) => write!(f, "batched configuration: {e}"),
+            Error::TxRingFull { slots } => write!(
+                f,
+                "all {slots} transmit buffers are in flight: handle their TX_DONE events with Transmitter::complete, or use a larger ring"
+            ),
             Error::Backend(e) => write!(f, "{e}"),
             Error::NotEvnic { id } => write!(
                 f,
