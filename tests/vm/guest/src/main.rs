@@ -651,6 +651,26 @@ fn t_reset(c: &Ctx) -> TestResult {
 }
 
 /// In the VM booted without an IOMMU.
+/// The library's VFIO backend opens a real vfio-pci device, reads its ID register through the
+/// mapped BAR, and refuses it because it is not an evnic device (edu and ivshmem are not).
+fn t_backend_refuses_non_evnic(c: &Ctx) -> TestResult {
+    for addr in [&c.edu, &c.ivshmem] {
+        match evnic::Nic::open(evnic::DeviceSpec::Vfio(addr.clone())) {
+            Ok(_) => return Err(format!("{addr}: opened as an evnic device")),
+            Err(e) => {
+                let msg = e.to_string();
+                println!("  {addr}: {msg}");
+                ensure!(
+                    msg.contains("EVNC") || msg.contains("too small"),
+                    "{addr}: refused for the wrong reason: {msg}"
+                );
+            }
+        }
+    }
+    // The device is usable again afterwards (the backend closed it).
+    open(&c.edu).map(drop)
+}
+
 fn t_no_iommu(edu: &str) -> TestResult {
     let groups = std::fs::read_dir("/sys/kernel/iommu_groups")
         .map(|d| d.count())
@@ -747,6 +767,7 @@ fn main() {
     run("ivshmem_msix", &mut || t_ivshmem_msix(&c, &mut metrics));
     run("ivshmem_shared_memory", &mut || t_ivshmem_shared_memory(&c));
     run("reset", &mut || t_reset(&c));
+    run("backend_refuses_non_evnic", &mut || t_backend_refuses_non_evnic(&c));
     for m in &metrics {
         println!("EVNIC-METRIC {m}");
     }
