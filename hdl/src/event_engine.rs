@@ -34,7 +34,7 @@
 
 use crate::event_pack::EventPack;
 use crate::evq::EvQueue;
-use crate::regbus::ADDR_BITS;
+use crate::regbus::{word, ADDR_BITS};
 use evnic_regs::event::{EventType, PHASE_BIT};
 use evnic_regs::map::global as g;
 use rust_hdl::prelude::*;
@@ -122,10 +122,6 @@ pub struct EventEngine {
     sh_irq_enable: Constant<Bits<8>>,
     num_vis: Constant<Bits<8>>,
     vi_index: [Constant<Bits<8>>; NV],
-}
-
-fn word(r: &evnic_regs::Reg) -> Constant<Bits<10>> {
-    Constant::new((r.word() as u64).into())
 }
 
 impl Default for EventEngine {

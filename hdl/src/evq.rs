@@ -23,7 +23,7 @@
 //! Outputs are combinational from registered state; strobes and register writes take effect
 //! at the next edge. The watchdog counts one per cycle while events are unread.
 
-use crate::regbus::ADDR_BITS;
+use crate::regbus::{word, ADDR_BITS};
 use evnic_regs::map::{vi, VI_PAGE_BASE};
 use rust_hdl::prelude::*;
 
@@ -90,10 +90,6 @@ pub struct EvQueue {
     w_watchdog: Constant<Bits<10>>,
     size_min: Constant<Bits<32>>,
     size_max: Constant<Bits<32>>,
-}
-
-fn word(r: &evnic_regs::Reg) -> Constant<Bits<10>> {
-    Constant::new((r.word() as u64).into())
 }
 
 impl EvQueue {

@@ -20,7 +20,7 @@
 //! Combinational answer in the bus's strobe cycle; register writes take effect the next cycle;
 //! `soft_reset` pulses the cycle after the write.
 
-use crate::regbus::ADDR_BITS;
+use crate::regbus::{word, ADDR_BITS};
 use evnic_regs::map::global as g;
 use rust_hdl::prelude::*;
 
@@ -77,9 +77,6 @@ pub struct GlobalRegs {
     v_clock_khz: Constant<Bits<32>>,
 }
 
-fn word(r: &evnic_regs::Reg) -> Constant<Bits<10>> {
-    Constant::new((r.word() as u64).into())
-}
 fn value(r: &evnic_regs::Reg) -> Constant<Bits<32>> {
     Constant::new((r.reset as u64).into())
 }

@@ -30,6 +30,12 @@ use rust_hdl::prelude::*;
 /// Byte-address bits decoded (BAR0 size is `1 << ADDR_BITS`).
 pub const ADDR_BITS: usize = evnic_regs::map::BAR_ADDR_BITS as usize;
 
+/// A register's word index within its page (`addr[11:2]`), as the constant a block decodes it
+/// with; every block takes its offsets from `evnic-regs` through this.
+pub fn word(r: &evnic_regs::Reg) -> Constant<Bits<10>> {
+    Constant::new((r.word() as u64).into())
+}
+
 #[derive(LogicBlock, Default)]
 pub struct RegBus {
     pub clock: Signal<In, Clock>,

@@ -27,7 +27,7 @@
 //! Outputs are combinational from registered state; strobes and register writes act at the
 //! next edge.
 
-use crate::regbus::ADDR_BITS;
+use crate::regbus::{word, ADDR_BITS};
 use evnic_regs::map::{vi, VI_PAGE_BASE};
 use rust_hdl::prelude::*;
 
@@ -92,10 +92,6 @@ pub struct RxRing {
     w_drops: Constant<Bits<10>>,
     size_max: Constant<Bits<32>>,
     cache: Constant<Bits<32>>,
-}
-
-fn word(r: &evnic_regs::Reg) -> Constant<Bits<10>> {
-    Constant::new((r.word() as u64).into())
 }
 
 impl RxRing {

@@ -27,7 +27,7 @@
 //! Combinational register answer in the bus strobe cycle; writes, `fetch`, `complete` take
 //! effect at the next edge; `can_fetch`, `fetch_addr` are combinational from registers.
 
-use crate::regbus::ADDR_BITS;
+use crate::regbus::{word, ADDR_BITS};
 use evnic_regs::map::vi;
 use rust_hdl::prelude::*;
 
@@ -68,10 +68,6 @@ pub struct TxRing {
     w_wptr: Constant<Bits<10>>,
     w_rptr: Constant<Bits<10>>,
     w_errors: Constant<Bits<10>>,
-}
-
-fn word(r: &evnic_regs::Reg) -> Constant<Bits<10>> {
-    Constant::new((r.word() as u64).into())
 }
 
 impl Default for TxRing {

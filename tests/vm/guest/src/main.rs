@@ -767,7 +767,9 @@ fn main() {
     run("ivshmem_msix", &mut || t_ivshmem_msix(&c, &mut metrics));
     run("ivshmem_shared_memory", &mut || t_ivshmem_shared_memory(&c));
     run("reset", &mut || t_reset(&c));
-    run("backend_refuses_non_evnic", &mut || t_backend_refuses_non_evnic(&c));
+    run("backend_refuses_non_evnic", &mut || {
+        t_backend_refuses_non_evnic(&c)
+    });
     for m in &metrics {
         println!("EVNIC-METRIC {m}");
     }
