@@ -25,17 +25,10 @@ use crate::filter_spec::FilterSpec;
 use crate::{Error, Nic};
 use std::collections::BTreeMap;
 
-/// A configuration operation as the caller issues it.
+/// A configuration operation: as the caller issues it, and what is left to do for a target
+/// after coalescing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op<T> {
-    Add(T),
-    Mod(T),
-    Del,
-}
-
-/// What is left to do for a target after coalescing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Pending<T> {
     Add(T),
     Mod(T),
     Del,
@@ -68,11 +61,8 @@ impl std::fmt::Display for CoalesceError {
 impl std::error::Error for CoalesceError {}
 
 /// Combines the pending operation of a target with the next one (the table above).
-pub fn coalesce<T>(
-    pending: Option<Pending<T>>,
-    next: Op<T>,
-) -> Result<Option<Pending<T>>, CoalesceError> {
-    use Pending as P;
+pub fn coalesce<T>(pending: Option<Op<T>>, next: Op<T>) -> Result<Option<Op<T>>, CoalesceError> {
+    use Op as P;
     Ok(match (pending, next) {
         (None, Op::Add(v)) => Some(P::Add(v)),
         (None, Op::Mod(v)) => Some(P::Mod(v)),
@@ -102,7 +92,7 @@ enum Value {
 /// Recorded configuration, applied by [`Batch::apply`]. Dropping a batch discards it.
 pub struct Batch<'a> {
     nic: &'a Nic,
-    pending: BTreeMap<Target, Pending<Value>>,
+    pending: BTreeMap<Target, Op<Value>>,
     /// The endpoints named by subscription operations, by VI.
     endpoints: BTreeMap<u32, &'a Endpoint>,
     recorded: usize,
@@ -134,9 +124,9 @@ impl<'a> Batch<'a> {
         let prev = self.pending.remove(&target);
         // A refused operation leaves the target's pending operation as it was.
         let kept = prev.as_ref().map(|p| match p {
-            Pending::Add(v) => Pending::Add(v.clone()),
-            Pending::Mod(v) => Pending::Mod(v.clone()),
-            Pending::Del => Pending::Del,
+            Op::Add(v) => Op::Add(v.clone()),
+            Op::Mod(v) => Op::Mod(v.clone()),
+            Op::Del => Op::Del,
         });
         match coalesce(prev, op) {
             Ok(Some(p)) => {
@@ -227,16 +217,16 @@ impl<'a> Batch<'a> {
                 }
             };
             let ok = match p {
-                Pending::Add(_) => !present,
-                Pending::Mod(_) | Pending::Del => present,
+                Op::Add(_) => !present,
+                Op::Mod(_) | Op::Del => present,
             };
             if !ok {
                 return Err(Error::BadConfig(format!(
                     "{} {}: {}",
                     match p {
-                        Pending::Add(_) => "ADD",
-                        Pending::Mod(_) => "MOD",
-                        Pending::Del => "DEL",
+                        Op::Add(_) => "ADD",
+                        Op::Mod(_) => "MOD",
+                        Op::Del => "DEL",
                     },
                     describe(target),
                     if present {
@@ -251,31 +241,28 @@ impl<'a> Batch<'a> {
         for pass in 0..3 {
             for (target, p) in &self.pending {
                 let this_pass = match p {
-                    Pending::Del => 0,
-                    Pending::Mod(_) => 1,
-                    Pending::Add(_) => 2,
+                    Op::Del => 0,
+                    Op::Mod(_) => 1,
+                    Op::Add(_) => 2,
                 };
                 if this_pass != pass {
                     continue;
                 }
                 match (target, p) {
-                    (
-                        Target::Filter(i),
-                        Pending::Add(Value::Filter(s)) | Pending::Mod(Value::Filter(s)),
-                    ) => {
+                    (Target::Filter(i), Op::Add(Value::Filter(s)) | Op::Mod(Value::Filter(s))) => {
                         nic.write_entry(*i, Some(s))?;
                         shadow[*i as usize] = Some(s.clone());
                     }
-                    (Target::Filter(i), Pending::Del) => {
+                    (Target::Filter(i), Op::Del) => {
                         nic.write_entry(*i, None)?;
                         shadow[*i as usize] = None;
                     }
-                    (Target::Subscription { vi, group }, Pending::Add(_)) => {
+                    (Target::Subscription { vi, group }, Op::Add(_)) => {
                         self.endpoints[vi].subscribe(*group)?
                     }
                     // A subscription that is deleted and added again stays as it is.
-                    (Target::Subscription { .. }, Pending::Mod(_)) => {}
-                    (Target::Subscription { vi, group }, Pending::Del) => {
+                    (Target::Subscription { .. }, Op::Mod(_)) => {}
+                    (Target::Subscription { vi, group }, Op::Del) => {
                         self.endpoints[vi].unsubscribe(*group)?
                     }
                     _ => unreachable!("targets and values are recorded in pairs"),
@@ -316,28 +303,28 @@ mod tests {
         Ok(state)
     }
 
-    fn apply_pending(start: Option<u8>, p: Option<Pending<u8>>) -> Result<Option<u8>, ()> {
+    fn apply_pending(start: Option<u8>, p: Option<Op<u8>>) -> Result<Option<u8>, ()> {
         match (start, p) {
             (s, None) => Ok(s),
-            (None, Some(Pending::Add(v))) => Ok(Some(v)),
-            (Some(_), Some(Pending::Mod(v))) => Ok(Some(v)),
-            (Some(_), Some(Pending::Del)) => Ok(None),
+            (None, Some(Op::Add(v))) => Ok(Some(v)),
+            (Some(_), Some(Op::Mod(v))) => Ok(Some(v)),
+            (Some(_), Some(Op::Del)) => Ok(None),
             _ => Err(()),
         }
     }
 
-    fn coalesced(ops: &[Op<u8>]) -> Result<Option<Pending<u8>>, CoalesceError> {
+    fn coalesced(ops: &[Op<u8>]) -> Result<Option<Op<u8>>, CoalesceError> {
         ops.iter().cloned().try_fold(None, coalesce)
     }
 
     #[test]
     fn the_table() {
         use Op::*;
-        assert_eq!(coalesced(&[Add(1), Mod(2)]), Ok(Some(Pending::Add(2))));
+        assert_eq!(coalesced(&[Add(1), Mod(2)]), Ok(Some(Op::Add(2))));
         assert_eq!(coalesced(&[Add(1), Del]), Ok(None));
-        assert_eq!(coalesced(&[Mod(1), Mod(2)]), Ok(Some(Pending::Mod(2))));
-        assert_eq!(coalesced(&[Mod(1), Del]), Ok(Some(Pending::Del)));
-        assert_eq!(coalesced(&[Del, Add(3)]), Ok(Some(Pending::Mod(3))));
+        assert_eq!(coalesced(&[Mod(1), Mod(2)]), Ok(Some(Op::Mod(2))));
+        assert_eq!(coalesced(&[Mod(1), Del]), Ok(Some(Op::Del)));
+        assert_eq!(coalesced(&[Del, Add(3)]), Ok(Some(Op::Mod(3))));
         assert_eq!(
             coalesced(&[Add(1), Add(2)]),
             Err(CoalesceError::AlreadyPresent)

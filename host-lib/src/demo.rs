@@ -283,17 +283,8 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>>
     let timers: Vec<Arc<crate::Timer>> = (0..2)
         .map(|_| nic.timer().map(Arc::new))
         .collect::<Result<_, _>>()?;
-    let (sim_now, dev_now) = handle.with(|d| {
-        let c = d.cycle();
-        let v = d
-            .read32(evnic_regs::map::global_reg(
-                &evnic_regs::map::global::CYCLES_LO,
-            ))
-            .unwrap_or(0);
-        (c, v as u64)
-    });
-    // Device counter = simulator cycle - offset (the counter starts after reset).
-    let offset = (sim_now + 1).saturating_sub(dev_now);
+    // Peers send at simulator cycles; the events carry the device's cycle counter.
+    let (sim_now, offset) = handle.with(|d| (d.cycle(), d.sim_cycle_at(0)));
     let start = sim_now + 2000;
     let shared = Arc::new(Mutex::new(Shared::default()));
     {
@@ -430,7 +421,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>>
 
     let mut sh = shared.lock().unwrap();
     if let Some(path) = &opts.pcap {
-        write_pcap(path, &sh.captured)?;
+        crate::txcmd::write_pcap(path, &sh.captured).map_err(Error::BadConfig)?;
     }
     let mut report = DemoReport {
         loss_of_continuity: std::mem::take(&mut sh.loc),
@@ -448,26 +439,4 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>>
         report.listeners.push(r);
     }
     Ok(report)
-}
-
-/// Writes frames (FCS included) as a pcap with Ethernet link type.
-pub fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) -> Result<(), Error> {
-    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-    let io = |e: std::io::Error| Error::Os {
-        call: "write pcap",
-        err: e,
-    };
-    let file = std::fs::File::create(path).map_err(io)?;
-    let header = PcapHeader {
-        datalink: pcap_file::DataLink::ETHERNET,
-        ..Default::default()
-    };
-    let mut w = PcapWriter::with_header(file, header)
-        .map_err(|e| Error::BadConfig(format!("pcap {}: {e}", path.display())))?;
-    for (i, f) in frames.iter().enumerate() {
-        let t = Duration::from_micros(i as u64);
-        w.write_packet(&PcapPacket::new(t, f.len() as u32, f))
-            .map_err(|e| Error::BadConfig(format!("pcap {}: {e}", path.display())))?;
-    }
-    Ok(())
 }

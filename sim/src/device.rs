@@ -18,6 +18,8 @@ pub enum SimError {
     BusTimeout { offset: u32, cycles: u64 },
     /// The trace file could not be created.
     Trace(String),
+    /// The simulation could not start (a thread or the interrupt eventfd).
+    Start(String),
 }
 
 impl std::fmt::Display for SimError {
@@ -28,6 +30,7 @@ impl std::fmt::Display for SimError {
                 "register access at BAR0+{offset:#x} got no response in {cycles} cycles: the core is wedged (a bug in the RTL)"
             ),
             SimError::Trace(s) => write!(f, "cannot write trace: {s}"),
+            SimError::Start(s) => write!(f, "cannot start the simulated device: {s}"),
         }
     }
 }
@@ -192,6 +195,17 @@ impl SimDevice {
             self.step();
         }
         self.pins.reset = 0;
+    }
+
+    /// The value of the device's cycle counter (`CYCLES_LO/HI`, the event timestamps) in
+    /// simulator cycle `sim_cycle`: it counts from the first cycle after the power-on reset.
+    pub fn counter_at(&self, sim_cycle: u64) -> u64 {
+        sim_cycle.saturating_sub(self.config.reset_cycles.max(1))
+    }
+
+    /// The simulator cycle in which the device's cycle counter reads `counter`.
+    pub fn sim_cycle_at(&self, counter: u64) -> u64 {
+        counter + self.config.reset_cycles.max(1)
     }
 
     /// The number of clock cycles run so far.

@@ -56,7 +56,7 @@ impl SimHandle {
         // SAFETY: plain eventfd creation.
         let irq_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if irq_fd < 0 {
-            return Err(SimError::Trace(format!(
+            return Err(SimError::Start(format!(
                 "eventfd: {}",
                 std::io::Error::last_os_error()
             )));
@@ -101,10 +101,10 @@ impl SimHandle {
                 }
                 dev.flush_trace();
             })
-            .map_err(|e| SimError::Trace(format!("spawn: {e}")))?;
+            .map_err(|e| SimError::Start(format!("spawn: {e}")))?;
         ready_rx
             .recv()
-            .unwrap_or(Err(SimError::Trace("device thread died".into())))?;
+            .unwrap_or(Err(SimError::Start("device thread died".into())))?;
         Ok(SimHandle {
             inner: Arc::new(Inner {
                 shared,

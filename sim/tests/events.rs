@@ -297,7 +297,7 @@ fn arm_timer(
     // The write is strobed the cycle after it is issued (bus cycle 1 of the access).
     let issued = d.cycle();
     d.write32(at(&t::CONTROL), t::CONTROL_ARM.put(1)).unwrap();
-    common::counter_at(d, issued + 1)
+    d.counter_at(issued + 1)
 }
 
 #[test]
@@ -326,8 +326,7 @@ fn timers_fire_at_the_programmed_cycles() {
     );
     assert_eq!(a[0].timestamp, armed_a + 1000);
     let b = qg.poll();
-    let sim_now = d.cycle();
-    let now = common::counter_at(&mut d, sim_now);
+    let now = d.counter_at(d.cycle());
     let want: Vec<u64> = (0..)
         .map(|k| armed_b + 500 + 777 * k)
         .take_while(|c| *c < now - 10)

@@ -61,6 +61,15 @@ fn cycle_counter_counts_clock_cycles_and_latches_high_half() {
     // Two accesses apart by 1000 idle cycles plus one 3-cycle access.
     assert_eq!(b - a, 1000 + 3, "one count per cycle");
     assert_eq!(d.read32(global_reg(&g::CYCLES_HI)).unwrap(), 0);
+    // A read issued in cycle c samples the counter in its strobe cycle, c + 1.
+    let c = d.cycle();
+    let v = d.read32(global_reg(&g::CYCLES_LO)).unwrap() as u64;
+    assert_eq!(
+        d.counter_at(c + 1),
+        v,
+        "counter_at maps simulator cycles to the counter"
+    );
+    assert_eq!(d.sim_cycle_at(v), c + 1);
     assert!(a as u64 <= d.cycle());
 }
 

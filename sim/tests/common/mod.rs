@@ -94,16 +94,3 @@ impl TestQueue {
 pub fn iova(vi: u32) -> u64 {
     0x1_0000_0000 + vi as u64 * 0x10_0000
 }
-
-/// The device's cycle counter (event timestamps) at simulator cycle `sim_cycle`: the counter
-/// starts after the reset cycles.
-pub fn counter_at(d: &mut SimDevice, sim_cycle: u64) -> u64 {
-    // A read issued at cycle c samples the counter in its strobe cycle, c + 1.
-    let c = d.cycle();
-    let value = d
-        .read32(evnic_regs::map::global_reg(
-            &evnic_regs::map::global::CYCLES_LO,
-        ))
-        .unwrap() as u64;
-    sim_cycle + value - (c + 1)
-}
