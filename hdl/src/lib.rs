@@ -15,6 +15,7 @@ pub mod filter;
 pub mod global_regs;
 pub mod multicast;
 pub mod parser;
+pub mod ram;
 pub mod regbus;
 pub mod rx;
 pub mod rx_regs;

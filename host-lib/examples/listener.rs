@@ -49,8 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     d.register(ep.clone(), move |_ep, e| {
         let kind = e.event_type().map_or("?", EventType::name);
         println!(
-            "{kind:<10} group {:>3} source {:>3} payload {:#08x} at cycle {}",
-            e.group, e.source, e.payload, e.timestamp
+            "{kind:<10} group {:>4} source {:>5} payload {:#08x} at cycle {}",
+            e.group.map_or("-".to_string(), |g| g.to_string()),
+            e.source,
+            e.payload,
+            e.timestamp
         );
         h.fetch_add(1, Ordering::Relaxed);
     });

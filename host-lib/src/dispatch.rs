@@ -38,7 +38,7 @@ struct Entry {
 /// let ep = Arc::new(nic.endpoint(Default::default())?);
 /// ep.subscribe(1)?;
 /// let mut d = evnic::Dispatcher::new();
-/// d.register(ep, |_ep, e| println!("group {} payload {}", e.group, e.payload));
+/// d.register(ep, |_ep, e| println!("group {:?} payload {}", e.group, e.payload));
 /// d.run(Some(std::time::Duration::from_secs(1)))?;
 /// # Ok::<(), evnic::Error>(())
 /// ```

@@ -44,6 +44,7 @@ struct EvnicOut {
     uint16_t dmaw_strb;
     uint16_t dbg_len;
     uint16_t dbg_action;
+    uint16_t dso_source;
     uint8_t bar_req_ready;
     uint8_t bar_rsp_valid;
     uint8_t dmaw_valid;
@@ -58,11 +59,11 @@ struct EvnicOut {
     uint8_t dso_valid;
     uint8_t dso_kind;
     uint8_t dso_group;
-    uint8_t dso_source;
     uint8_t dbg_valid;
     uint8_t dbg_flags;
     uint8_t dbg_hit;
     uint8_t dbg_filter;
+    uint8_t dbg_ram_collision;
 };
 
 struct EvnicModel {
@@ -162,6 +163,7 @@ static void sample(const Vevnic* t, EvnicOut* o) {
     o->dbg_hit = t->dbg_hit;
     o->dbg_filter = t->dbg_filter;
     o->dbg_action = t->dbg_action;
+    o->dbg_ram_collision = t->dbg_ram_collision;
     if (t->dbg_valid) {
         for (int i = 0; i < 13; i++) o->dbg_key[i] = t->dbg_key[i];
     }

@@ -39,6 +39,7 @@ pub struct EvnicOut {
     pub dmaw_strb: u16,
     pub dbg_len: u16,
     pub dbg_action: u16,
+    pub dso_source: u16,
     pub bar_req_ready: u8,
     pub bar_rsp_valid: u8,
     pub dmaw_valid: u8,
@@ -53,11 +54,11 @@ pub struct EvnicOut {
     pub dso_valid: u8,
     pub dso_kind: u8,
     pub dso_group: u8,
-    pub dso_source: u8,
     pub dbg_valid: u8,
     pub dbg_flags: u8,
     pub dbg_hit: u8,
     pub dbg_filter: u8,
+    pub dbg_ram_collision: u8,
 }
 
 #[repr(C)]

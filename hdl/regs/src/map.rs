@@ -23,8 +23,9 @@ pub const TIMER_PAGE_BASE: u32 = 0x3000;
 /// Offset of VI 0's page; VI n's page is at `VI_PAGE_BASE + n * PAGE_BYTES`, so that a VI's
 /// doorbells can be mapped into a process on their own. Pages 4..15 are reserved.
 pub const VI_PAGE_BASE: u32 = 0x10000;
-/// Number of address bits the core decodes (BAR0 is `1 << BAR_ADDR_BITS` bytes).
-pub const BAR_ADDR_BITS: u32 = 17;
+/// Number of address bits the core decodes (BAR0 is `1 << BAR_ADDR_BITS` bytes): enough for
+/// every VI page.
+pub const BAR_ADDR_BITS: u32 = 32 - (crate::params::BAR0_BYTES - 1).leading_zeros();
 
 /// How software may access a register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -57,7 +57,7 @@ fn filters_steer_frames_and_count_hits() {
     let eg = rx_events(&g, 1);
     assert_eq!(
         (eg[0].event_type(), eg[0].source, eg[0].group),
-        (Some(EventType::Rx), 2, 9)
+        (Some(EventType::Rx), 2, Some(9))
     );
     assert!(b.poll().is_none(), "entry 1 is shadowed by entry 0");
     assert_eq!(nic.filter_hits(0).unwrap(), 1);

@@ -25,7 +25,7 @@ fn callbacks_from_several_endpoints_get_their_own_events() {
     b.subscribe(21).unwrap();
     a.subscribe(22).unwrap();
     b.subscribe(22).unwrap();
-    let seen: Arc<Mutex<Vec<(u32, u8, u32)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<(u32, Option<u8>, u32)>>> = Arc::default();
     let mut d = Dispatcher::new().with_max_batch(4);
     for ep in [a.clone(), b.clone()] {
         let seen = seen.clone();
@@ -52,7 +52,7 @@ fn callbacks_from_several_endpoints_get_their_own_events() {
     let seen = seen.lock().unwrap();
     let of = |vi: u32, g: u8| -> Vec<u32> {
         seen.iter()
-            .filter(|s| s.0 == vi && s.1 == g)
+            .filter(|s| s.0 == vi && s.1 == Some(g))
             .map(|s| s.2)
             .collect()
     };

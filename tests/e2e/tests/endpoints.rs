@@ -34,7 +34,7 @@ fn an_indication_reaches_every_subscriber_and_no_one_else() {
             assert_eq!(e.event_type(), Some(EventType::Indication));
             assert_eq!(
                 (e.group, e.source, e.payload),
-                (9, producer.vi() as u8, 0x10_0000 + i as u32)
+                (Some(9), producer.vi() as u16, 0x10_0000 + i as u32)
             );
         }
     }

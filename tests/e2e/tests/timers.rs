@@ -80,7 +80,7 @@ fn a_one_shot_into_a_group_reaches_every_subscriber_once() {
         let e = ep.wait(Some(PATIENCE)).unwrap().expect("the TIMER event");
         assert_eq!(
             (e.event_type(), e.group, e.payload),
-            (Some(EventType::Timer), 50, 7)
+            (Some(EventType::Timer), Some(50), 7)
         );
     }
     assert!(eventually(|| !timer.is_armed().unwrap()));
