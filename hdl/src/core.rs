@@ -20,9 +20,10 @@
 //!   board)
 //!
 //! # Timing
-//! See each block. Register accesses complete in 2 cycles (see [`crate::regbus`]).
+//! See each block. Register accesses complete in 2 cycles, 4 for registers held in RAM (see
+//! [`crate::regbus`] and each block). After a reset, software waits for `STATUS.READY`.
 
-use crate::event_engine::EventEngine;
+use crate::event_engine::CoreEventEngine;
 use crate::event_pack::EventPack;
 use crate::global_regs::GlobalRegs;
 use crate::multicast::Multicast;
@@ -102,7 +103,7 @@ pub struct EvnicCore {
 
     bus: RegBus,
     global: GlobalRegs,
-    engine: EventEngine,
+    engine: CoreEventEngine,
     multicast: Multicast,
     timers: Timers,
     rx: RxPath,
@@ -239,7 +240,7 @@ impl Logic for EvnicCore {
         self.tx_pack.timestamp.next = self.global.cycles.val();
 
         // Acknowledgements and read data: at most one block acknowledges an access.
-        self.bus.nak.next = false;
+        self.bus.nak.next = self.engine.nak.val();
         self.bus.ack.next = false;
         self.bus.rdata.next = 0.into();
         if self.global.ack.val() {
@@ -312,7 +313,12 @@ impl Logic for EvnicCore {
         self.engine.dmaw_ready.next = self.dmaw_ready.val();
         self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
         self.irq.next = self.engine.irq.val();
-        // No block keeps its state in `Ram` yet.
-        self.dbg_ram_collision.next = false;
+        // RAM read/write collisions of every block that keeps state in `Ram`.
+        self.dbg_ram_collision.next = self.engine.ram_collision.val();
+        // STATUS.READY: the AND of every block's `ready` (its RAMs are cleared), low from the
+        // soft reset's pulse on (the blocks' reset follows it by a cycle).
+        self.global.ready.next = !self.global.soft_reset.val()
+            & !self.block_reset.q.val()
+            & self.engine.ready.val();
     }
 }
