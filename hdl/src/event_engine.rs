@@ -424,7 +424,8 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
             & (self.word.val() <= self.evq_last.val());
         self.reg_req.next = (self.reg_hit.val() & self.ram.ready.val())
             | (self.reg_pending.q.val() & (self.reg_age.q.val() <= self.issue_age_max.val()));
-        self.reg_write.next = self.wr.val() | (self.reg_pending.q.val() & self.reg_pending_write.q.val());
+        self.reg_write.next =
+            self.wr.val() | (self.reg_pending.q.val() & self.reg_pending_write.q.val());
 
         // What the pipeline takes this cycle (see the priorities above).
         self.fifo_ok.next = self.fifo.count.val() < self.fifo_room.val();
@@ -493,8 +494,7 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
         if self.reg_hit.val() {
             self.reg_age.d.next = 0.into();
             self.reg_pending_write.d.next = self.wr.val();
-        } else if (self.reg_pending.q.val() | self.s1_is_reg.val()) & !self.reg_age.q.val().all()
-        {
+        } else if (self.reg_pending.q.val() | self.s1_is_reg.val()) & !self.reg_age.q.val().all() {
             self.reg_age.d.next = self.reg_age.q.val() + 1;
         }
         if self.reg_hit.val() & self.ram.ready.val() & !self.take_reg.val() {
@@ -509,6 +509,9 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
         // Stage 1: the state word (from the RAM, or the word just written), the update.
         self.done.next = self.advance.val() & self.s1_valid.q.val();
         self.upd.state.next = self.ram.rd_data.val();
+        if self.s1_bypass.q.val() {
+            self.upd.state.next = self.written.q.val();
+        }
 
         self.upd.op.next = self.k_none.val();
         if self.s1_valid.q.val() & self.s1_qvalid.q.val() {
@@ -542,8 +545,7 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
             self.s1_word.d.next = self.word.val();
             self.s1_wdata.d.next = self.wdata.val();
             self.s1_record.d.next = self.iss_record.val();
-            self.s1_bypass.d.next =
-                self.write_now.val() & (self.s1_q.q.val() == self.iss_q.val());
+            self.s1_bypass.d.next = self.write_now.val() & (self.s1_q.q.val() == self.iss_q.val());
         }
 
         // Stage 1 done: the DMA beat, the register answer, the counters, the wake.
@@ -605,9 +607,8 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
         if self.holdoff_left.q.val() != 0 {
             self.holdoff_left.d.next = self.holdoff_left.q.val() - 1;
         }
-        self.fire.next = self.irq_pending.q.val()
-            & (self.holdoff_left.q.val() == 0)
-            & self.advance.val();
+        self.fire.next =
+            self.irq_pending.q.val() & (self.holdoff_left.q.val() == 0) & self.advance.val();
         self.irq_q.d.next = self.fire.val();
         if self.fire.val() {
             self.irq_pending.d.next = self.done.val()
@@ -980,7 +981,9 @@ mod tests {
                 expect,
                 kind: AccessKind::Doorbell { q, prime },
             };
-            let legal = h.rptr.wrapping_add(rng.gen_range(0..=h.seen.wrapping_sub(h.rptr)));
+            let legal = h
+                .rptr
+                .wrapping_add(rng.gen_range(0..=h.seen.wrapping_sub(h.rptr)));
             Some(match rng.gen_range(0..20) {
                 0..=5 => doorbell(false, legal, Expect::Ack),
                 6..=9 => doorbell(true, legal, Expect::Ack),
@@ -1089,10 +1092,16 @@ mod tests {
                     }
                 }
                 AccessKind::ReadWptr(q) => {
-                    assert_eq!(rdata, self.host[q as usize].seen, "cycle {cycle}: EVQ_WPTR of {q}")
+                    assert_eq!(
+                        rdata, self.host[q as usize].seen,
+                        "cycle {cycle}: EVQ_WPTR of {q}"
+                    )
                 }
                 AccessKind::ReadRptr(q) => {
-                    assert_eq!(rdata, self.host[q as usize].rptr, "cycle {cycle}: EVQ_RPTR of {q}")
+                    assert_eq!(
+                        rdata, self.host[q as usize].rptr,
+                        "cycle {cycle}: EVQ_RPTR of {q}"
+                    )
                 }
                 AccessKind::ReadStatus(q) => {
                     let h = &self.host[q as usize];
@@ -1116,9 +1125,15 @@ mod tests {
         fn beat(&mut self, cycle: u64, addr: u64, data: [u64; 2]) {
             self.beats += 1;
             let q = ((addr - ring_base(0)) >> 20) as u32;
-            assert!(q < self.queues, "cycle {cycle}: beat at {addr:#x} outside the rings");
+            assert!(
+                q < self.queues,
+                "cycle {cycle}: beat at {addr:#x} outside the rings"
+            );
             let h = &mut self.host[q as usize];
-            assert!(h.size_log2 != 0, "cycle {cycle}: write into disabled queue {q}");
+            assert!(
+                h.size_log2 != 0,
+                "cycle {cycle}: write into disabled queue {q}"
+            );
             let size = 1u32 << h.size_log2;
             assert_eq!(
                 addr,
@@ -1160,7 +1175,10 @@ mod tests {
                     h.overflow_reported += e.payload as u64;
                 }
                 Some(EventType::Wakeup) => {
-                    assert_eq!(q, self.irq_vi, "cycle {cycle}: WAKEUP outside the interrupt queue");
+                    assert_eq!(
+                        q, self.irq_vi,
+                        "cycle {cycle}: WAKEUP outside the interrupt queue"
+                    );
                     assert!(e.timestamp <= cycle && cycle - e.timestamp < 200);
                     let w = e.source as u32;
                     assert!(w < self.queues && w != self.irq_vi);
@@ -1202,21 +1220,34 @@ mod tests {
                 );
                 drops_total += h.overflow_reported + drops_now;
                 if h.armed_host && q as u32 != self.irq_vi {
-                    assert_eq!(h.seen, h.rptr, "queue {q} armed with events unread never woke");
+                    assert_eq!(
+                        h.seen, h.rptr,
+                        "queue {q} armed with events unread never woke"
+                    );
                 }
                 if h.wd_limit != 0 && h.seen != h.rptr && q as u32 != self.irq_vi {
                     assert!(h.woke_since_doorbell, "queue {q}: watchdog never fired");
                 }
             }
             let irqq = &self.host[self.irq_vi as usize];
-            assert_eq!(irqq.overflow_reported, 0, "the interrupt queue never filled");
+            assert_eq!(
+                irqq.overflow_reported, 0,
+                "the interrupt queue never filled"
+            );
             if irqq.armed_host {
-                assert_eq!(irqq.seen, irqq.rptr, "primed interrupt queue with WAKEUPs unread");
+                assert_eq!(
+                    irqq.seen, irqq.rptr,
+                    "primed interrupt queue with WAKEUPs unread"
+                );
             }
             let global = |r: &evnic_regs::Reg| self.globals[&r.offset] as u64;
             assert_eq!(global(&g::EVENTS_WRITTEN), self.beats);
             assert_eq!(global(&g::EVENTS_DROPPED), drops_total);
-            let wakeups: u64 = self.host.iter().map(|h| h.normal_wakes + h.watchdog_wakes).sum();
+            let wakeups: u64 = self
+                .host
+                .iter()
+                .map(|h| h.normal_wakes + h.watchdog_wakes)
+                .sum();
             assert_eq!(global(&g::WAKEUP_COUNT), wakeups);
             assert_eq!(global(&g::IRQ_COUNT), self.irqs.len() as u64);
             assert!(self.irqs.len() as u64 <= self.irq_primes);
@@ -1591,8 +1622,14 @@ mod tests {
         steps.push(Step::Idle(4));
         let s = run_script::<8, 21>(256, steps);
         let (one, all) = s.taken.split_at(300);
-        assert!(one.windows(2).all(|w| w[1] == w[0] + 1), "one queue: one per cycle");
-        assert!(all.windows(2).all(|w| w[1] == w[0] + 1), "256 queues: one per cycle");
+        assert!(
+            one.windows(2).all(|w| w[1] == w[0] + 1),
+            "one queue: one per cycle"
+        );
+        assert!(
+            all.windows(2).all(|w| w[1] == w[0] + 1),
+            "256 queues: one per cycle"
+        );
         assert_eq!(s.beats.len(), 300 + 256);
         for (t, (c, _, _)) in s.taken.iter().zip(&s.beats) {
             assert_eq!(*c, t + 2, "beat 2 cycles after the event was taken");
@@ -1603,7 +1640,10 @@ mod tests {
             assert_eq!((e.payload, e.phase), (k as u32, true));
         }
         for (k, (_, addr, _)) in s.beats[300..].iter().enumerate() {
-            assert_eq!(*addr, ring_base(k as u32) + if k == 0 { 16 * 300 } else { 0 });
+            assert_eq!(
+                *addr,
+                ring_base(k as u32) + if k == 0 { 16 * 300 } else { 0 }
+            );
         }
         println!(
             "sustained: 300 events into 1 queue in {} cycles, 256 into 256 queues in {} cycles; event taken to DMA beat: 2 cycles",
@@ -1750,7 +1790,10 @@ mod tests {
         }
         let idle_late = wakes[0].0 - pushes[0] - limit as u64;
         let busy_late = wakes[1].0 - pushes[1] - limit as u64;
-        assert!(idle_late <= 16 + 4, "idle: within NUM_QUEUES scrubs ({idle_late})");
+        assert!(
+            idle_late <= 16 + 4,
+            "idle: within NUM_QUEUES scrubs ({idle_late})"
+        );
         assert!(
             busy_late <= 16 * SCRUB_MAX_GAP + 4,
             "busy: within NUM_QUEUES forced scrubs ({busy_late})"
@@ -1799,6 +1842,10 @@ mod tests {
                 (t + 5, Some(EventType::Indication), 1),
             ]
         );
-        assert_eq!(s.irqs, vec![t + 5], "the interrupt a cycle after the WAKEUP's beat");
+        assert_eq!(
+            s.irqs,
+            vec![t + 5],
+            "the interrupt a cycle after the WAKEUP's beat"
+        );
     }
 }

@@ -100,10 +100,7 @@ pub fn evq_words() -> (u32, u32) {
         .filter(|r| r.name.starts_with("EVQ_"))
         .map(|r| r.word())
         .collect();
-    let (first, last) = (
-        *words.iter().min().unwrap(),
-        *words.iter().max().unwrap(),
-    );
+    let (first, last) = (*words.iter().min().unwrap(), *words.iter().max().unwrap());
     assert_eq!(
         (last - first + 1) as usize,
         words.len(),
@@ -340,8 +337,8 @@ impl Logic for EvqUpdate {
             | (bit_cast::<32, 1>(self.enabled.val().into()) << self.sh_enabled.val());
 
         // The slot of the next event: its address and phase (1 on the first pass).
-        self.beat_addr.next = self.base.val()
-            + (bit_cast::<64, 32>(self.wptr.val() & (self.size.val() - 1)) << 4);
+        self.beat_addr.next =
+            self.base.val() + (bit_cast::<64, 32>(self.wptr.val() & (self.size.val() - 1)) << 4);
         self.phase.next = !self.wptr.val().get_bit(self.size_log2.val().index());
         self.overflow.kind.next = self.k_overflow.val();
         self.overflow.flags.next = 0.into();
@@ -784,7 +781,9 @@ pub(crate) mod tests {
                     wake: x.wake.val().then(|| x.wake_watchdog.val()),
                     write: x.write.val(),
                 };
-                o2.lock().unwrap().push((Queue::unpack(x.new_state.val()), o));
+                o2.lock()
+                    .unwrap()
+                    .push((Queue::unpack(x.new_state.val()), o));
             }
             ep.done(x)
         });
@@ -815,7 +814,11 @@ pub(crate) mod tests {
             base: rng.gen::<u64>() & !0xf,
             wptr: rptr.wrapping_add(fill),
             rptr,
-            drops: if rng.gen_bool(0.1) { u32::MAX } else { rng.gen_range(0..5) },
+            drops: if rng.gen_bool(0.1) {
+                u32::MAX
+            } else {
+                rng.gen_range(0..5)
+            },
             wd_limit: [0, 1, 100, rng.gen()][rng.gen_range(0..4)],
             wd_start: rng.gen(),
             size_log2,
@@ -865,7 +868,10 @@ pub(crate) mod tests {
             count(|o| o.wake == Some(false)),
             count(|o| o.wake == Some(true)),
         ];
-        assert!(coverage.iter().all(|c| *c > 20), "every outcome is exercised: {coverage:?}");
+        assert!(
+            coverage.iter().all(|c| *c > 20),
+            "every outcome is exercised: {coverage:?}"
+        );
         for ((q, op, queue, cycles), (next, out)) in cases.iter().zip(got) {
             let mut want = *q;
             let o = want.apply(*op, *queue, *cycles);
