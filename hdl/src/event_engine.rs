@@ -1585,13 +1585,11 @@ mod tests {
                         assert!(cycle - self.started < ACK_TIMEOUT, "no answer");
                     }
                 }
-                Some(Step::Events(v)) => {
-                    if d.in_valid && s.in_ready {
-                        self.taken.push(cycle);
-                        self.offered += 1;
-                        if self.offered == v.len() {
-                            self.step = None;
-                        }
+                Some(Step::Events(v)) if d.in_valid && s.in_ready => {
+                    self.taken.push(cycle);
+                    self.offered += 1;
+                    if self.offered == v.len() {
+                        self.step = None;
                     }
                 }
                 _ => {}

@@ -915,6 +915,8 @@ pub(crate) mod tests {
             }
         }
         assert!(used.iter().all(|u| *u), "no unused bits");
-        assert!(vi::EVQ_SIZE_MAX < 32, "SIZE_LOG2 is 5 bits");
     }
+
+    /// `SIZE_LOG2` is 5 bits: the largest ring size must fit (checked at compile time).
+    const _: () = assert!(vi::EVQ_SIZE_MAX < 32);
 }
