@@ -25,10 +25,10 @@
 use crate::event_engine::EventEngine;
 use crate::event_pack::EventPack;
 use crate::global_regs::GlobalRegs;
-use crate::multicast::Multicast;
+use crate::multicast::CoreMulticast;
 use crate::regbus::{RegBus, ADDR_BITS};
 use crate::rx::RxPath;
-use crate::timers::Timers;
+use crate::timers::CoreTimers;
 use crate::tx::TxPath;
 use rust_hdl::prelude::*;
 
@@ -103,8 +103,8 @@ pub struct EvnicCore {
     bus: RegBus,
     global: GlobalRegs,
     engine: EventEngine,
-    multicast: Multicast,
-    timers: Timers,
+    multicast: CoreMulticast,
+    timers: CoreTimers,
     rx: RxPath,
     rx_pack: EventPack,
     tx: TxPath,
@@ -239,7 +239,7 @@ impl Logic for EvnicCore {
         self.tx_pack.timestamp.next = self.global.cycles.val();
 
         // Acknowledgements and read data: at most one block acknowledges an access.
-        self.bus.nak.next = false;
+        self.bus.nak.next = self.multicast.nak.val() | self.timers.nak.val();
         self.bus.ack.next = false;
         self.bus.rdata.next = 0.into();
         if self.global.ack.val() {
@@ -312,7 +312,8 @@ impl Logic for EvnicCore {
         self.engine.dmaw_ready.next = self.dmaw_ready.val();
         self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
         self.irq.next = self.engine.irq.val();
-        // No block keeps its state in `Ram` yet.
-        self.dbg_ram_collision.next = false;
+        // Blocks that keep state in `Ram` report collisions (never set on a correct design).
+        self.dbg_ram_collision.next =
+            self.multicast.ram_collision.val() | self.timers.ram_collision.val();
     }
 }
