@@ -416,6 +416,7 @@ pub struct Timers<const TB: usize, const HB: usize, const EW: usize, const TVW: 
     was_written: Signal<Local, Bit>,
     first_eff: Signal<Local, Bits<32>>,
     scan_go: Signal<Local, Bit>,
+    scan_clash: Signal<Local, Bit>,
     scan_word: Signal<Local, Bits<4>>,
     s1_off: Signal<Local, Bits<8>>,
     o_free: Signal<Local, Bit>,
@@ -505,6 +506,7 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Timers
             was_written: Default::default(),
             first_eff: Default::default(),
             scan_go: Default::default(),
+            scan_clash: Default::default(),
             scan_word: Default::default(),
             s1_off: Default::default(),
             o_free: Default::default(),
@@ -723,12 +725,18 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
 
         // ---- The scanner: timers 2p and 2p+1 each cycle, paused by register accesses (in the
         // strobe cycle, and in the cycle a write stores its state).
+        self.scan_word.next = bit_cast::<4, HB>(self.scan.q.val() >> (self.word_shift.val() - 1));
+        // A register write stores its timer's state word (and "written" word) in phase 1: the
+        // scanner then goes on unless it would read one of those words in that cycle.
+        self.scan_clash.next = self.op_p1.q.val()
+            & self.is_wr.val()
+            & ((self.scan.q.val() == self.baddr.val())
+                | (!self.was_written.val() & (self.scan_word.val() == self.w_word.val())));
         self.scan_go.next = self.ready.val()
             & !self.p0.val()
-            & !(self.op_p1.q.val() & self.is_wr.val())
+            & !self.scan_clash.val()
             & !self.op_wait.q.val()
             & !(self.strobe.val() & self.in_page.val());
-        self.scan_word.next = bit_cast::<4, HB>(self.scan.q.val() >> (self.word_shift.val() - 1));
         self.s1_visit.d.next = self.scan_go.val();
         if self.scan_go.val() {
             self.scan.d.next = self.scan.q.val() + 1;
