@@ -427,7 +427,10 @@ impl<
     /// A multicast for `num_groups` groups and `num_vis` VIs; its register decode follows the
     /// layout of `evnic_regs::map::group` for those counts (the core's are the defaults).
     pub fn new(num_groups: u32, num_vis: u32) -> Self {
-        assert!((4..=8).contains(&GB) && (4..=8).contains(&VB), "16..256 groups and VIs");
+        assert!(
+            (4..=8).contains(&GB) && (4..=8).contains(&VB),
+            "16..256 groups and VIs"
+        );
         assert!(num_groups <= 1 << GB && num_groups > 1 << (GB - 1));
         assert!(num_vis <= 1 << VB && num_vis > 1 << (VB - 1));
         assert_eq!(WB, VB.saturating_sub(5).max(1));
@@ -705,10 +708,7 @@ impl<
 
 impl Default for CoreMulticast {
     fn default() -> Self {
-        Self::new(
-            evnic_regs::params::NUM_GROUPS,
-            evnic_regs::params::NUM_VIS,
-        )
+        Self::new(evnic_regs::params::NUM_GROUPS, evnic_regs::params::NUM_VIS)
     }
 }
 
@@ -811,8 +811,8 @@ impl<
         } else if self.m_vis_left.val() < 32 {
             self.m_mask.next = (bits::<32>(1) << self.m_vis_left.val()) - 1;
         }
-        self.in_permit.next = (self.addr.val() >= self.permit_base.val())
-            & (self.addr.val() < self.permit_end.val());
+        self.in_permit.next =
+            (self.addr.val() >= self.permit_base.val()) & (self.addr.val() < self.permit_end.val());
         self.p_index.next = (self.addr.val() - self.permit_base.val()) >> 2;
         self.p_vi.next = self.p_index.val() >> self.p_rwb.val();
         self.p_word.next = self.p_index.val() & self.p_rmask.val();
@@ -825,8 +825,8 @@ impl<
         } else if self.p_groups_left.val() < 32 {
             self.p_mask.next = (bits::<32>(1) << self.p_groups_left.val()) - 1;
         }
-        self.in_listen.next = (self.addr.val() >= self.listen_base.val())
-            & (self.addr.val() < self.listen_end.val());
+        self.in_listen.next =
+            (self.addr.val() >= self.listen_base.val()) & (self.addr.val() < self.listen_end.val());
         self.l_word.next = (self.addr.val() - self.listen_base.val()) >> 2;
         self.l_base.next = bit_cast::<16, AB>(self.l_word.val()) << 5;
         self.l_groups_left.next = self.num_groups16.val() - self.l_base.val();
@@ -864,8 +864,8 @@ impl<
             | (self.is_counter.val() & self.wr.val())
             | (self.is_refused.val() & self.wr.val());
         // Phase 0 of a RAM access: in its strobe cycle, or when the RAMs become ready.
-        self.p0.next = self.ready.val()
-            & ((self.strobe.val() & self.ram_op.val()) | self.op_wait.q.val());
+        self.p0.next =
+            self.ready.val() & ((self.strobe.val() & self.ram_op.val()) | self.op_wait.q.val());
         if self.strobe.val() {
             self.op_write.d.next = self.wr.val();
         }
@@ -875,8 +875,8 @@ impl<
         if self.p0.val() {
             self.op_wait.d.next = false;
         }
-        self.op_p1.d.next = self.p0.val()
-            & !(self.is_indicate.val() | (self.in_listen.val() & self.is_wr.val()));
+        self.op_p1.d.next =
+            self.p0.val() & !(self.is_indicate.val() | (self.in_listen.val() & self.is_wr.val()));
 
         // The entry each access touches.
         self.acc_vi.next = bit_cast::<8, AB>(self.p_vi.val());
@@ -926,8 +926,8 @@ impl<
         self.gs_ins_narrow.next = bit_cast::<SW, WPG>(self.gs_new_lane.val());
         self.gs_ins.next = self.gs_ins_narrow.val() << self.gs_off.val();
         // VI summary lane of the access (or of the doorbell stage, below).
-        self.vs_off.next = bit_cast::<16, 8>(self.acc_vi.val() & self.vs_lane_sel.val())
-            << self.c_vew_log2.val();
+        self.vs_off.next =
+            bit_cast::<16, 8>(self.acc_vi.val() & self.vs_lane_sel.val()) << self.c_vew_log2.val();
         self.vs_lane.next = self
             .vsum
             .rd_data
@@ -952,13 +952,11 @@ impl<
         self.mram.wr_addr.next = self.acc_maddr.val();
         self.mram.wr_data.next = self.new_member.val();
         self.gsum.rd_en.next = false;
-        self.gsum.rd_addr.next =
-            bit_cast::<4, 8>(self.acc_group.val() >> self.gs_word_shift.val());
+        self.gsum.rd_addr.next = bit_cast::<4, 8>(self.acc_group.val() >> self.gs_word_shift.val());
         self.gsum.wr_en.next = false;
-        self.gsum.wr_addr.next =
-            bit_cast::<4, 8>(self.acc_group.val() >> self.gs_word_shift.val());
-        self.gsum.wr_data.next = (self.gsum.rd_data.val() & !self.gs_lane_mask.val())
-            | self.gs_ins.val();
+        self.gsum.wr_addr.next = bit_cast::<4, 8>(self.acc_group.val() >> self.gs_word_shift.val());
+        self.gsum.wr_data.next =
+            (self.gsum.rd_data.val() & !self.gs_lane_mask.val()) | self.gs_ins.val();
         self.listen.rd_en.next = false;
         self.listen.rd_addr.next = bit_cast::<LB, AB>(self.l_word.val());
         self.listen.wr_en.next = false;
@@ -1072,8 +1070,8 @@ impl<
         if self.d1_valid.q.val() {
             self.d1_valid.d.next = false;
         }
-        self.d1_vs_off.next = bit_cast::<16, 8>(self.d1_vi.q.val() & self.vs_lane_sel.val())
-            << self.c_vew_log2.val();
+        self.d1_vs_off.next =
+            bit_cast::<16, 8>(self.d1_vi.q.val() & self.vs_lane_sel.val()) << self.c_vew_log2.val();
         self.d1_lane.next = self
             .vsum
             .rd_data
@@ -1175,8 +1173,8 @@ impl<
             }
         }
         self.out_valid.next = self.e_valid.q.val() & (self.e_bits.val() != 0);
-        self.out_vi.next = (bit_cast::<8, WB>(self.e_word.q.val()) << 5)
-            | bit_cast::<8, 5>(self.e_idx.val());
+        self.out_vi.next =
+            (bit_cast::<8, WB>(self.e_word.q.val()) << 5) | bit_cast::<8, 5>(self.e_idx.val());
         self.out_record.next = self.e_record.q.val();
         self.taking.next = self.out_valid.val() & self.out_ready.val();
         self.e_free.next = !self.e_valid.q.val()

@@ -89,7 +89,16 @@ impl<const W: usize, const N: usize> Default for RamFifo<W, N> {
 impl<const W: usize, const N: usize> Logic for RamFifo<W, N> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, wptr, rptr, in_ram, head_full, head_in_ram, bypass);
+        dff_setup!(
+            self,
+            clock,
+            wptr,
+            rptr,
+            in_ram,
+            head_full,
+            head_in_ram,
+            bypass
+        );
         self.ram.clock.next = self.clock.val();
         self.collision.next = self.ram.collision.val();
         self.popping.next = self.pop.val() & self.head_full.q.val();
@@ -203,7 +212,9 @@ mod tests {
             let mut seed = 12345u64;
             let mut next = 0u64;
             for cycle in 0..3000 {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let r = seed >> 33;
                 // Phases of mostly pushing and mostly popping, to fill and drain it.
                 let push_bias = if (cycle / 200) % 2 == 0 { 3 } else { 1 };

@@ -30,12 +30,15 @@
 //! # Timing
 //! - The scanner reads one timer of each bank per cycle and finds a timer due at most `NT/2`
 //!   cycles after its firing cycle, plus the cycles it pauses for register accesses to the
-//!   timer pages in that time (the strobe cycle of each, and the next one of a write); the
-//!   event is offered 2 cycles after it is found. So a TIMER event is offered at most
-//!   `NT/2 + 1` cycles after its firing cycle (129 at 256 timers; 193 while the host keeps the
-//!   bus busy with timer accesses back to back), later only when several fire in the same
-//!   window (one event per cycle goes out) or the multicast is busy. Among found events the
-//!   earliest firing goes first.
+//!   timer pages in that time (the strobe cycle of each; the next cycle of a write only when
+//!   the scanner would read the state word or "written" word that write stores); the event is
+//!   offered 2 cycles after it is found. So a TIMER event is offered at most `NT/2 + 1` cycles
+//!   after its firing cycle (129 at 256 timers) while the bus leaves the timer pages alone;
+//!   with timer-page accesses back to back (one every 3 cycles, the fastest the bus goes) the
+//!   scanner runs 2 cycles in 3 and the bound is about `3 * NT/4 + 1` (198 measured at 256
+//!   timers with writes). Later only when several fire in the same window (one event per
+//!   cycle goes out) or the multicast is busy. Among found events the earliest firing goes
+//!   first.
 //! - Register accesses answer one cycle after the strobe (two when the scanner is writing the
 //!   same timer's state in the strobe cycle); in the 16 cycles after reset an access waits.
 //!
@@ -61,7 +64,8 @@ pub const STATE_BITS: usize = 180;
 const CORE_TB: usize = index_bits(evnic_regs::params::NUM_TIMERS);
 
 /// The timers at the core's parameters.
-pub type CoreTimers = Timers<CORE_TB, { CORE_TB - 1 }, { CORE_TB - 1 + 40 }, { 1 << (CORE_TB - 4) }>;
+pub type CoreTimers =
+    Timers<CORE_TB, { CORE_TB - 1 }, { CORE_TB - 1 + 40 }, { 1 << (CORE_TB - 4) }>;
 
 /// One bank of timers: their state words in a RAM, read once per cycle (a scanner visit or a
 /// register access chosen by the parent), and the queue of events found.
@@ -145,7 +149,10 @@ pub struct TimerBank<const HB: usize, const EW: usize> {
 impl<const HB: usize, const EW: usize> Default for TimerBank<HB, EW> {
     fn default() -> Self {
         assert_eq!(EW, HB + 40);
-        assert!(HB <= 9, "the 10-bit push counters cover up to 512 timers a bank");
+        assert!(
+            HB <= 9,
+            "the 10-bit push counters cover up to 512 timers a bank"
+        );
         TimerBank {
             clock: Default::default(),
             reset: Default::default(),
@@ -244,7 +251,8 @@ impl<const HB: usize, const EW: usize> Logic for TimerBank<HB, EW> {
         self.ahead.next = self.pseq.val() - self.takes_now.val();
         self.queued.next = self.pushes.q.val() - self.takes_now.val();
         self.waiting.next = self.pend.val() & (self.ahead.val() < self.queued.val());
-        self.frac_sum.next = bit_cast::<17, 16>(self.facc.val()) + bit_cast::<17, 16>(self.pfrac.val());
+        self.frac_sum.next =
+            bit_cast::<17, 16>(self.facc.val()) + bit_cast::<17, 16>(self.pfrac.val());
 
         self.n_armed.next = self.armed.val();
         self.n_nf.next = self.nf.val();
@@ -427,8 +435,8 @@ pub struct Timers<const TB: usize, const HB: usize, const EW: usize, const TVW: 
     ev_target9: Signal<Local, Bits<9>>,
     ev_payload: Signal<Local, Bits<32>>,
 
-    base: Constant<Bits<ADDR_BITS>>,
-    end: Constant<Bits<ADDR_BITS>>,
+    page_base: Constant<Bits<ADDR_BITS>>,
+    page_end: Constant<Bits<ADDR_BITS>>,
     lane_sel: Constant<Bits<8>>,
     word_shift: Constant<Bits<8>>,
     min_period: Constant<Bits<32>>,
@@ -516,8 +524,8 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Timers
             choose: Default::default(),
             ev_target9: Default::default(),
             ev_payload: Default::default(),
-            base: cadr(t::PAGE.base),
-            end: cadr(t::PAGE.base + num_timers * t::PAGE.stride),
+            page_base: cadr(t::PAGE.base),
+            page_end: cadr(t::PAGE.base + num_timers * t::PAGE.stride),
             lane_sel: Constant::new(((TVW - 1) as u64).into()),
             word_shift: Constant::new(((TB - 4) as u64).into()),
             min_period: Constant::new((t::MIN_PERIOD as u64).into()),
@@ -566,8 +574,9 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
         if self.strobe.val() {
             self.is_wr.next = self.wr.val();
         }
-        self.in_page.next = (self.addr.val() >= self.base.val()) & (self.addr.val() < self.end.val());
-        self.offset.next = (self.addr.val() - self.base.val()) >> 5;
+        self.in_page.next =
+            (self.addr.val() >= self.page_base.val()) & (self.addr.val() < self.page_end.val());
+        self.offset.next = (self.addr.val() - self.page_base.val()) >> 5;
         self.timer.next = bit_cast::<TB, ADDR_BITS>(self.offset.val());
         self.timer8.next = bit_cast::<8, TB>(self.timer.val());
         self.bank.next = self.timer.val().get_bit(0);
@@ -601,7 +610,8 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
         }
         self.p0.next = self.ready.val()
             & !(self.bank_op.val() & self.hazard.val())
-            & (self.op_wait.q.val() | (self.strobe.val() & self.in_page.val() & !self.refuse.val()));
+            & (self.op_wait.q.val()
+                | (self.strobe.val() & self.in_page.val() & !self.refuse.val()));
         if self.strobe.val() & self.in_page.val() & !self.refuse.val() {
             self.op_cycles.d.next = self.now.val();
             self.op_write.d.next = self.wr.val();
@@ -618,11 +628,7 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
         // "Written since reset" bit of the accessed timer.
         self.w_word.next = bit_cast::<4, TB>(self.timer.val() >> self.word_shift.val());
         self.w_off.next = bit_cast::<8, TB>(self.timer.val()) & self.lane_sel.val();
-        self.was_written.next = self
-            .written
-            .rd_data
-            .val()
-            .get_bit(self.w_off.val().index());
+        self.was_written.next = self.written.rd_data.val().get_bit(self.w_off.val().index());
         self.first_eff.next = 1.into();
         if self.was_written.val() & (self.first.rd_data.val() != 0) {
             self.first_eff.next = self.first.rd_data.val();
@@ -665,13 +671,13 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
             self.banks[b].rd_en.next = false;
             self.banks[b].rd_addr.next = self.baddr.val();
             self.banks[b].s1_visit.next = self.s1_visit.q.val();
-            self.banks[b].s1_reg.next = self.op_p1.q.val()
-                & self.bank_op.val()
-                & (self.bank.val() == (b == 1));
+            self.banks[b].s1_reg.next =
+                self.op_p1.q.val() & self.bank_op.val() & (self.bank.val() == (b == 1));
             self.banks[b].reg_write.next = self.is_wr.val();
             self.banks[b].reg_sel.next = self.sel.val();
             self.banks[b].wdata.next = self.wdata.val();
-            self.banks[b].arm_nf.next = self.op_cycles.q.val() + bit_cast::<40, 32>(self.first_eff.val());
+            self.banks[b].arm_nf.next =
+                self.op_cycles.q.val() + bit_cast::<40, 32>(self.first_eff.val());
             if self.p0.val() & self.bank_op.val() & (self.bank.val() == (b == 1)) {
                 self.banks[b].rd_en.next = true;
             }
@@ -753,8 +759,11 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
             self.banks[b].s1_valid.next = self.was_written.val();
         }
         if self.s1_visit.q.val() {
-            self.banks[0].s1_valid.next =
-                self.written.rd_data.val().get_bit(self.s1_off.val().index());
+            self.banks[0].s1_valid.next = self
+                .written
+                .rd_data
+                .val()
+                .get_bit(self.s1_off.val().index());
             self.banks[1].s1_valid.next = self
                 .written
                 .rd_data

@@ -422,4 +422,3 @@ impl Drop for Endpoint {
         self.core.free_vi(v);
     }
 }
-

@@ -47,10 +47,7 @@ fn indication_reaches_every_subscriber_and_no_one_else() {
     for v in 0..NUM_VIS {
         subscribe(&mut d, 7, v, true);
     }
-    assert_eq!(
-        d.read32(gr::members_at(6, 0)).unwrap(),
-        0b10_0000_0110
-    );
+    assert_eq!(d.read32(gr::members_at(6, 0)).unwrap(), 0b10_0000_0110);
     indicate(&mut d, 0, 5, 0x11);
     indicate(&mut d, 0, 6, 0x22);
     indicate(&mut d, 0, 7, 0x33);

@@ -403,13 +403,19 @@ fn membership_permissions_and_listeners_read_back_like_a_model_at_256() {
                     words_of(&members[g as usize], w),
                     "group {g} word {w}"
                 );
-                assert_eq!(h.read(permit_word(256, v, g / 32)), permits[v as usize][g as usize / 32]);
+                assert_eq!(
+                    h.read(permit_word(256, v, g / 32)),
+                    permits[v as usize][g as usize / 32]
+                );
             }
         }
     }
     for g in 0..256 {
         for w in 0..8 {
-            assert_eq!(h.read(member_word(256, 256, g, w)), words_of(&members[g as usize], w));
+            assert_eq!(
+                h.read(member_word(256, 256, g, w)),
+                words_of(&members[g as usize], w)
+            );
         }
     }
     // Listener words.
@@ -432,10 +438,17 @@ fn membership_permissions_and_listeners_read_back_like_a_model_at_256() {
     // Reset forgets everything, though the member RAM itself is not cleared.
     h.reset();
     let a = h.bus(false, member_word(256, 256, 0, 0), 0);
-    assert!(a.at - a.strobe <= 17, "an access right after reset waits for the clear");
+    assert!(
+        a.at - a.strobe <= 17,
+        "an access right after reset waits for the clear"
+    );
     for g in 0..256 {
         for w in 0..8 {
-            assert_eq!(h.read(member_word(256, 256, g, w)), 0, "group {g} word {w} after reset");
+            assert_eq!(
+                h.read(member_word(256, 256, g, w)),
+                0,
+                "group {g} word {w} after reset"
+            );
         }
     }
     assert_eq!(h.read(permit_word(256, 7, 1)), 0);
@@ -478,7 +491,11 @@ fn fan_out_reaches_the_members_in_order_at_256() {
         let r = h.rand();
         let p = (r % 4) as usize;
         let to_group = (r >> 4) % 3 != 0;
-        let target = if (r >> 8) % 16 == 0 { 255 } else { (r >> 12) as u8 };
+        let target = if (r >> 8) % 16 == 0 {
+            255
+        } else {
+            (r >> 12) as u8
+        };
         let id = next_id;
         next_id += 1;
         if p == 3 {
@@ -516,12 +533,19 @@ fn fan_out_reaches_the_members_in_order_at_256() {
         };
         if want.is_empty() {
             empty_groups += 1;
-            assert!(events.iter().all(|e| e.0 != *id), "event {id} to an empty group went out");
+            assert!(
+                events.iter().all(|e| e.0 != *id),
+                "event {id} to an empty group went out"
+            );
             continue;
         }
         expected_events += 1;
         let got: Vec<&(u64, Vec<u8>)> = events.iter().filter(|e| e.0 == *id).collect();
-        assert_eq!(got.len(), 1, "event {id} from producer {p}: copies not back to back");
+        assert_eq!(
+            got.len(),
+            1,
+            "event {id} from producer {p}: copies not back to back"
+        );
         assert_eq!(got[0].1, want, "event {id} to {target} (group: {to_group})");
     }
     assert_eq!(events.len(), expected_events);
@@ -532,17 +556,38 @@ fn fan_out_reaches_the_members_in_order_at_256() {
             .map(|e| e.0)
             .filter(|id| sent.iter().any(|s| s.0 == p && s.1 == *id))
             .collect();
-        assert!(order.windows(2).all(|w| w[0] < w[1]), "producer {p} out of order");
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "producer {p} out of order"
+        );
     }
     // The device-port records.
-    let c = h.copies.iter().find(|c| id_of(c) == sent.iter().find(|s| s.0 == 3 && !members[s.3 as usize].is_empty()).unwrap().1).unwrap();
+    let c = h
+        .copies
+        .iter()
+        .find(|c| {
+            id_of(c)
+                == sent
+                    .iter()
+                    .find(|s| s.0 == 3 && !members[s.3 as usize].is_empty())
+                    .unwrap()
+                    .1
+        })
+        .unwrap();
     let e = Event::decode(c.record);
     assert_eq!(
         (e.event_type(), e.flags, e.source),
-        (Some(EventType::Indication), flags::FROM_DEVICE_PORT, SOURCE_NONE)
+        (
+            Some(EventType::Indication),
+            flags::FROM_DEVICE_PORT,
+            SOURCE_NONE
+        )
     );
     assert_eq!(counter(&mut h, &gr::NO_MEMBERS), empty_groups);
-    assert_eq!(counter(&mut h, &gr::PORT_EVENTS), sent.iter().filter(|s| s.0 == 3).count() as u32);
+    assert_eq!(
+        counter(&mut h, &gr::PORT_EVENTS),
+        sent.iter().filter(|s| s.0 == 3).count() as u32
+    );
 }
 
 /// Exact cycles with an engine that takes a copy every cycle: N copies in N cycles from the
@@ -561,7 +606,13 @@ fn fan_out_takes_n_cycles_with_no_gap_between_events_at_256() {
     h.write(member_word(256, 256, 41, 3), 1 << 4);
     h.write(member_word(256, 256, 41, 6), 1 << 8);
     h.run(5);
-    for (group, n, first) in [(1u8, 1usize, 1u64), (16, 16, 1), (255, 256, 1), (40, 1, 2), (41, 3, 2)] {
+    for (group, n, first) in [
+        (1u8, 1usize, 1u64),
+        (16, 16, 1),
+        (255, 256, 1),
+        (40, 1, 2),
+        (41, 3, 2),
+    ] {
         h.copies.clear();
         h.grants.clear();
         h.dsi.push_back((group, 7));
@@ -570,7 +621,10 @@ fn fan_out_takes_n_cycles_with_no_gap_between_events_at_256() {
         assert_eq!(h.copies.len(), n, "group {group}");
         let c: Vec<u64> = h.copies.iter().map(|c| c.cycle - g).collect();
         let want: Vec<u64> = (first..first + n as u64).collect();
-        assert_eq!(c, want, "group {group}: first copy {first} cycle(s) after the grant, then one per cycle");
+        assert_eq!(
+            c, want,
+            "group {group}: first copy {first} cycle(s) after the grant, then one per cycle"
+        );
     }
     // Back to back: 3 events to the 256-VI group, 3 to VI events, 3 to group 16: one copy
     // per cycle from the first to the last.
@@ -622,11 +676,29 @@ fn indications_are_checked_against_permissions_at_256() {
     h.drain();
     let vis: Vec<u8> = h.copies.iter().map(|c| c.vi).collect();
     assert_eq!(vis, vec![3, 77, 255]);
-    assert_eq!(h.copies[0].cycle, a.strobe + 3, "first copy 3 cycles after the doorbell");
+    assert_eq!(
+        h.copies[0].cycle,
+        a.strobe + 3,
+        "first copy 3 cycles after the doorbell"
+    );
     let e = Event::decode(h.copies[0].record);
     assert_eq!(
-        (e.event_type(), e.source, e.group, e.payload, e.aux, e.timestamp),
-        (Some(EventType::Indication), 77, Some(200), 0xabcdef, 0, a.strobe)
+        (
+            e.event_type(),
+            e.source,
+            e.group,
+            e.payload,
+            e.aux,
+            e.timestamp
+        ),
+        (
+            Some(EventType::Indication),
+            77,
+            Some(200),
+            0xabcdef,
+            0,
+            a.strobe
+        )
     );
     // Refused: no permission for 201 (other word), for 8 (same word), and from VI 3.
     h.copies.clear();
@@ -670,7 +742,11 @@ fn indications_are_checked_against_permissions_at_256() {
     // The queue holds its depth; two more wait in the fan-out (one in the emitter, one in the
     // walker).
     assert_eq!(overruns, n - gr::INDICATION_QUEUE_DEPTH - 2);
-    let payloads: Vec<u32> = h.copies.iter().map(|c| Event::decode(c.record).payload).collect();
+    let payloads: Vec<u32> = h
+        .copies
+        .iter()
+        .map(|c| Event::decode(c.record).payload)
+        .collect();
     assert_eq!(payloads, (0..n - overruns).collect::<Vec<_>>());
     // Reset clears the permissions and counts.
     h.reset();
@@ -678,7 +754,10 @@ fn indications_are_checked_against_permissions_at_256() {
     subscribe(&mut h, 9, 5, true);
     indicate(&mut h, 77, 9, 1);
     h.drain();
-    assert_eq!(Event::decode(h.copies[0].record).event_type(), Some(EventType::Error));
+    assert_eq!(
+        Event::decode(h.copies[0].record).event_type(),
+        Some(EventType::Error)
+    );
     assert_eq!(h.read(vi_reg(77, &vi::INDICATE_REFUSED)), 1);
 }
 
@@ -709,7 +788,10 @@ fn device_port_hears_the_listened_groups() {
         .iter()
         .filter_map(|&(c, p, r)| match (p, r[0]) {
             (3, 0x1234) => Some((c + 1, (EventType::Indication as u8, 9, SOURCE_NONE, 0x1234))),
-            (3, 0x5678) => Some((c + 1, (EventType::Indication as u8, 255, SOURCE_NONE, 0x5678))),
+            (3, 0x5678) => Some((
+                c + 1,
+                (EventType::Indication as u8, 255, SOURCE_NONE, 0x5678),
+            )),
             (0, _) => Some((c + 1, (EventType::Timer as u8, 255, 3, 0x77))),
             _ => None,
         })
@@ -750,14 +832,24 @@ fn membership_changes_during_fan_out_keep_the_order_at_256() {
         };
         per_vi[c.vi as usize].push(id);
     }
-    let all: Vec<u64> = h.grants.iter().map(|g| if g.1 == 3 { g.2[0] } else { g.2[0] }).collect();
+    let all: Vec<u64> = h
+        .grants
+        .iter()
+        .map(|g| if g.1 == 3 { g.2[0] } else { g.2[0] })
+        .collect();
     for v in &stable {
-        assert_eq!(per_vi[*v as usize], all, "VI {v} got every event in grant order");
+        assert_eq!(
+            per_vi[*v as usize], all,
+            "VI {v} got every event in grant order"
+        );
     }
     for (v, got) in per_vi.iter().enumerate() {
         // The events a VI got are a subsequence of the grant order.
         let mut it = all.iter();
-        assert!(got.iter().all(|id| it.any(|x| x == id)), "VI {v} out of order");
+        assert!(
+            got.iter().all(|id| it.any(|x| x == id)),
+            "VI {v} out of order"
+        );
     }
 }
 
@@ -772,7 +864,11 @@ fn core_parameters_decode_the_register_map() {
     assert!(!subscribe(&mut h, 200, vis - 1, true).nak);
     assert!(subscribe(&mut h, 200, vis, true).nak, "VI out of range");
     h.write(gr::members_at(201, 0), 0xffff_ffff);
-    assert_eq!(h.read(gr::members_at(201, 0)), (1 << vis) - 1, "bits past NUM_VIS are not stored");
+    assert_eq!(
+        h.read(gr::members_at(201, 0)),
+        (1 << vis) - 1,
+        "bits past NUM_VIS are not stored"
+    );
     assert_eq!(h.read(gr::members_at(200, 0)), 1 << (vis - 1));
     h.write(gr::permit_at(vis - 1, 6), 1 << 8); // group 200
     h.run(3);

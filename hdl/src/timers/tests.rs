@@ -13,7 +13,16 @@ pub type T32 = Timers<5, 4, 44, 2>;
 trait TmPins: Block {
     fn set_clock(&mut self, high: bool);
     #[allow(clippy::too_many_arguments)]
-    fn set(&mut self, reset: bool, cycles: u64, rd: bool, wr: bool, addr: u64, wdata: u64, ready: bool);
+    fn set(
+        &mut self,
+        reset: bool,
+        cycles: u64,
+        rd: bool,
+        wr: bool,
+        addr: u64,
+        wdata: u64,
+        ready: bool,
+    );
     /// (ack, nak, rdata, ev_valid, to_group, target, record, collision)
     fn get(&self) -> (bool, bool, u32, bool, bool, u8, [u64; 2], bool);
 }
@@ -24,7 +33,16 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> TmPins
     fn set_clock(&mut self, high: bool) {
         self.clock.next = Clock { clk: high };
     }
-    fn set(&mut self, reset: bool, cycles: u64, rd: bool, wr: bool, addr: u64, wdata: u64, ready: bool) {
+    fn set(
+        &mut self,
+        reset: bool,
+        cycles: u64,
+        rd: bool,
+        wr: bool,
+        addr: u64,
+        wdata: u64,
+        ready: bool,
+    ) {
         self.reset.next = reset;
         self.cycles.next = cycles.into();
         self.rd.next = rd;
@@ -182,7 +200,15 @@ impl<T: TmPins> H<T> {
         a.1
     }
     /// Programs and arms a timer; returns the strobe cycle of the arming write.
-    fn arm(&mut self, k: u32, first: u32, period: u32, frac: u16, target: u32, payload: u32) -> u64 {
+    fn arm(
+        &mut self,
+        k: u32,
+        first: u32,
+        period: u32,
+        frac: u16,
+        target: u32,
+        payload: u32,
+    ) -> u64 {
         self.write(k, &t::FIRST, first);
         self.write(k, &t::PERIOD, period);
         self.write(k, &t::PERIOD_FRAC, frac as u32);
@@ -221,7 +247,13 @@ fn registers_read_back_and_bad_writes_are_refused() {
         let which = (h.rand() % 5) as usize;
         let mut v = h.rand() as u32;
         match which {
-            1 => v = if v % 4 == 0 { 0 } else { t::MIN_PERIOD + v % 100_000 },
+            1 => {
+                v = if v % 4 == 0 {
+                    0
+                } else {
+                    t::MIN_PERIOD + v % 100_000
+                }
+            }
             2 => v &= 0xffff,
             3 => v &= 0x1ff,
             _ => {}
@@ -230,14 +262,23 @@ fn registers_read_back_and_bad_writes_are_refused() {
         model[k as usize][which] = v;
         let j = (h.rand() % 256) as u32;
         let w = (h.rand() % 5) as usize;
-        assert_eq!(h.read(j, &regs[w]), model[j as usize][w], "timer {j} {}", regs[w].name);
+        assert_eq!(
+            h.read(j, &regs[w]),
+            model[j as usize][w],
+            "timer {j} {}",
+            regs[w].name
+        );
     }
     // Refused: FIRES and MISSED are read-only, a period below MIN_PERIOD.
     assert!(h.bus(true, t::PAGE.at(3, &t::FIRES), 1).0);
     assert!(h.bus(true, t::PAGE.at(3, &t::MISSED), 1).0);
     assert!(h.bus(true, t::PAGE.at(3, &t::PERIOD), t::MIN_PERIOD - 1).0);
     assert!(h.bus(true, t::PAGE.at(3, &t::PERIOD), 1).0);
-    assert_eq!(h.read(3, &t::PERIOD), model[3][1], "a refused write changes nothing");
+    assert_eq!(
+        h.read(3, &t::PERIOD),
+        model[3][1],
+        "a refused write changes nothing"
+    );
     // Answered the cycle after the strobe.
     let a = h.bus(false, t::PAGE.at(9, &t::PAYLOAD), 0);
     assert_eq!(a.3, a.2 + 1);
@@ -260,7 +301,11 @@ fn every_timer_fires_at_its_exact_cycles_at_256() {
     let mut plan = Vec::new();
     for k in 0..256u32 {
         let first = 1 + (h.rand() % 4000) as u32;
-        let period = if k % 5 == 0 { 0 } else { t::MIN_PERIOD + (h.rand() % 3000) as u32 };
+        let period = if k % 5 == 0 {
+            0
+        } else {
+            t::MIN_PERIOD + (h.rand() % 3000) as u32
+        };
         let frac = (h.rand() % 65536) as u16;
         let target = (h.rand() % 512) as u32;
         let payload = h.rand() as u32;
@@ -275,12 +320,20 @@ fn every_timer_fires_at_its_exact_cycles_at_256() {
     let mut worst = 0;
     let mut worst_busy = 0;
     for (k, &(armed, first, period, frac, target, payload)) in plan.iter().enumerate() {
-        let got: Vec<Fired> = h.fired.iter().filter(|f| f.timer == k as u16).copied().collect();
+        let got: Vec<Fired> = h
+            .fired
+            .iter()
+            .filter(|f| f.timer == k as u16)
+            .copied()
+            .collect();
         let want = schedule(armed, first, period, frac, end - 200);
         let ts: Vec<u64> = got.iter().map(|f| f.ts).take(want.len()).collect();
         assert_eq!(ts, want, "timer {k}");
         for f in &got {
-            assert_eq!((f.to_group, f.target as u32, f.payload), (target >> 8 == 1, target & 0xff, payload));
+            assert_eq!(
+                (f.to_group, f.target as u32, f.payload),
+                (target >> 8 == 1, target & 0xff, payload)
+            );
             // The reads below keep the bus busy again after `end`.
             if f.ts > programmed && f.ts + 200 < end {
                 worst = worst.max(f.offered - f.ts);
@@ -296,16 +349,26 @@ fn every_timer_fires_at_its_exact_cycles_at_256() {
             (got.len()..=schedule(armed, first, period, frac, now).len()).contains(&fires),
             "timer {k}: FIRES {fires}"
         );
-        assert_eq!(h.read(k as u32, &t::CONTROL), (period != 0) as u32, "one-shots disarm");
+        assert_eq!(
+            h.read(k as u32, &t::CONTROL),
+            (period != 0) as u32,
+            "one-shots disarm"
+        );
     }
     println!(
         "timers: worst offer latency {worst} cycles over {} events ({worst_busy} while the bus was busy with timer writes)",
         h.fired.len()
     );
-    assert!(worst <= 129, "offered {worst} cycles after the firing cycle");
+    assert!(
+        worst <= 129,
+        "offered {worst} cycles after the firing cycle"
+    );
     // Back-to-back timer-page writes (one every 3 cycles, the fastest the bus goes) leave
     // the scanner 2 cycles in 3, fewer when a write's timer is the one the scanner is at.
-    assert!(worst_busy <= 3 * 256 / 4 + 24, "offered {worst_busy} cycles late under register traffic");
+    assert!(
+        worst_busy <= 3 * 256 / 4 + 24,
+        "offered {worst_busy} cycles late under register traffic"
+    );
 }
 
 /// The worst case: 256 timers due in the same cycle. One event per cycle goes out, so the last
@@ -331,7 +394,10 @@ fn timers_due_together_go_out_one_per_cycle_earliest_first() {
         assert_eq!(f.ts, at[f.timer as usize]);
     }
     let worst = h.fired.iter().map(|f| f.offered - f.ts).max().unwrap();
-    println!("timers: 256 due within {} cycles: last offered {worst} cycles late", at.iter().max().unwrap() - at.iter().min().unwrap());
+    println!(
+        "timers: 256 due within {} cycles: last offered {worst} cycles late",
+        at.iter().max().unwrap() - at.iter().min().unwrap()
+    );
     assert!(worst <= 256 + 3);
     // Offered one per cycle from the first.
     let taken: Vec<u64> = h.fired.iter().map(|f| f.taken).collect();
@@ -378,11 +444,21 @@ fn a_fractional_period_stays_exact_for_hundreds_of_firings() {
     let armed = h.arm(17, 300, 300, 0x5555, 3, 0);
     let other = h.arm(2, 50, 257, 0xffff, 3, 0);
     h.run(300 * 200);
-    let got: Vec<u64> = h.fired.iter().filter(|f| f.timer == 17).map(|f| f.ts).collect();
+    let got: Vec<u64> = h
+        .fired
+        .iter()
+        .filter(|f| f.timer == 17)
+        .map(|f| f.ts)
+        .collect();
     let want = schedule(armed, 300, 300, 0x5555, h.cycle - 100);
     assert_eq!(&got[..want.len()], &want[..]);
     assert!(want.len() > 190);
-    let got: Vec<u64> = h.fired.iter().filter(|f| f.timer == 2).map(|f| f.ts).collect();
+    let got: Vec<u64> = h
+        .fired
+        .iter()
+        .filter(|f| f.timer == 2)
+        .map(|f| f.ts)
+        .collect();
     let want = schedule(other, 50, 257, 0xffff, h.cycle - 100);
     assert_eq!(&got[..want.len()], &want[..]);
 }

@@ -202,7 +202,10 @@ fn bad_arguments_are_typed_errors_that_say_what_to_do() {
             matches!(e, Error::GroupOutOfRange { groups: g, .. } if g == groups),
             "{e}"
         );
-        assert!(e.to_string().contains(&format!("groups 0..{groups}")), "{e}");
+        assert!(
+            e.to_string().contains(&format!("groups 0..{groups}")),
+            "{e}"
+        );
     }
     for size in [8, 100, 1 << 17] {
         let e = nic
