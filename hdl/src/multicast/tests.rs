@@ -371,7 +371,7 @@ fn membership_permissions_and_listeners_read_back_like_a_model_at_256() {
         let v = ((r >> 8) % 256) as u32;
         match (r >> 16) % 8 {
             0..=4 => {
-                let on = (r >> 20) % 3 != 0;
+                let on = !(r >> 20).is_multiple_of(3);
                 assert!(!subscribe(&mut h, g, v, on).nak);
                 if on {
                     members[g as usize].insert(v as u8);
@@ -380,7 +380,7 @@ fn membership_permissions_and_listeners_read_back_like_a_model_at_256() {
                 }
             }
             5 => {
-                let w = (v / 32) as u32;
+                let w = v / 32;
                 let val = (h.rand() as u32) & if i % 2 == 0 { 0xffff_ffff } else { 0x0101_0003 };
                 h.write(member_word(256, 256, g, w), val);
                 members[g as usize].retain(|&x| x as u32 / 32 != w);
@@ -485,19 +485,16 @@ fn fan_out_reaches_the_members_in_order_at_256() {
         members[g as usize] = set;
     }
     h.ready_pct = 70;
-    let mut next_id = 1u64;
     let mut sent: Vec<(usize, u64, bool, u8)> = Vec::new();
-    for _ in 0..300 {
+    for id in 1..=300u64 {
         let r = h.rand();
         let p = (r % 4) as usize;
-        let to_group = (r >> 4) % 3 != 0;
-        let target = if (r >> 8) % 16 == 0 {
+        let to_group = !(r >> 4).is_multiple_of(3);
+        let target = if (r >> 8).is_multiple_of(16) {
             255
         } else {
             (r >> 12) as u8
         };
-        let id = next_id;
-        next_id += 1;
         if p == 3 {
             h.dsi.push_back((target, id as u32));
             sent.push((3, id, true, target));
@@ -817,7 +814,7 @@ fn membership_changes_during_fan_out_keep_the_order_at_256() {
     let mut toggles = 0;
     while h.busy() {
         let v = [1u32, 33, 64, 99, 128, 254][(h.rand() % 6) as usize];
-        let on = h.rand() % 2 == 0;
+        let on = h.rand().is_multiple_of(2);
         subscribe(&mut h, 50, v, on);
         toggles += 1;
     }
@@ -832,11 +829,7 @@ fn membership_changes_during_fan_out_keep_the_order_at_256() {
         };
         per_vi[c.vi as usize].push(id);
     }
-    let all: Vec<u64> = h
-        .grants
-        .iter()
-        .map(|g| if g.1 == 3 { g.2[0] } else { g.2[0] })
-        .collect();
+    let all: Vec<u64> = h.grants.iter().map(|g| g.2[0]).collect();
     for v in &stable {
         assert_eq!(
             per_vi[*v as usize], all,

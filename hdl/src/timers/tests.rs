@@ -248,7 +248,7 @@ fn registers_read_back_and_bad_writes_are_refused() {
         let mut v = h.rand() as u32;
         match which {
             1 => {
-                v = if v % 4 == 0 {
+                v = if v.is_multiple_of(4) {
                     0
                 } else {
                     t::MIN_PERIOD + v % 100_000
