@@ -169,10 +169,10 @@ mod tests {
 
     #[test]
     fn bitmaps_fit_their_regions_at_256_groups_and_vis() {
-        assert!(MEMBERS_BASE + 256 * 256 / 8 <= PERMIT_BASE);
-        assert!(PERMIT_BASE + 256 * 256 / 8 <= super::super::TIMER_PAGE_BASE);
-        assert!(LISTEN_BASE + 256 / 8 <= CONTROL_BASE + 0x800);
-        assert!(MEMBER_WORDS * 32 >= NUM_VIS && PERMIT_WORDS * 32 >= NUM_GROUPS);
+        const { assert!(MEMBERS_BASE + 256 * 256 / 8 <= PERMIT_BASE) };
+        const { assert!(PERMIT_BASE + 256 * 256 / 8 <= super::super::TIMER_PAGE_BASE) };
+        const { assert!(LISTEN_BASE + 256 / 8 <= CONTROL_BASE + 0x800) };
+        const { assert!(MEMBER_WORDS * 32 >= NUM_VIS && PERMIT_WORDS * 32 >= NUM_GROUPS) };
         assert_eq!(members_at(3, 0), MEMBERS_BASE + 12 * MEMBER_WORDS);
         assert!(OVERRUNS
             .doc
