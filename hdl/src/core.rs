@@ -26,10 +26,10 @@
 use crate::event_engine::CoreEventEngine;
 use crate::event_pack::EventPack;
 use crate::global_regs::GlobalRegs;
-use crate::multicast::Multicast;
+use crate::multicast::CoreMulticast;
 use crate::regbus::{RegBus, ADDR_BITS};
 use crate::rx::RxPath;
-use crate::timers::Timers;
+use crate::timers::CoreTimers;
 use crate::tx::TxPath;
 use rust_hdl::prelude::*;
 
@@ -104,8 +104,8 @@ pub struct EvnicCore {
     bus: RegBus,
     global: GlobalRegs,
     engine: CoreEventEngine,
-    multicast: Multicast,
-    timers: Timers,
+    multicast: CoreMulticast,
+    timers: CoreTimers,
     rx: RxPath,
     rx_pack: EventPack,
     tx: TxPath,
@@ -240,7 +240,7 @@ impl Logic for EvnicCore {
         self.tx_pack.timestamp.next = self.global.cycles.val();
 
         // Acknowledgements and read data: at most one block acknowledges an access.
-        self.bus.nak.next = self.engine.nak.val();
+        self.bus.nak.next = self.engine.nak.val() | self.multicast.nak.val() | self.timers.nak.val();
         self.bus.ack.next = false;
         self.bus.rdata.next = 0.into();
         if self.global.ack.val() {
@@ -313,8 +313,11 @@ impl Logic for EvnicCore {
         self.engine.dmaw_ready.next = self.dmaw_ready.val();
         self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
         self.irq.next = self.engine.irq.val();
-        // RAM read/write collisions of every block that keeps state in `Ram`.
-        self.dbg_ram_collision.next = self.engine.ram_collision.val();
+        // RAM read/write collisions of every block that keeps state in `Ram` (never set on a
+        // correct design).
+        self.dbg_ram_collision.next = self.engine.ram_collision.val()
+            | self.multicast.ram_collision.val()
+            | self.timers.ram_collision.val();
         // STATUS.READY: the AND of every block's `ready` (its RAMs are cleared), low from the
         // soft reset's pulse on (the blocks' reset follows it by a cycle).
         self.global.ready.next =

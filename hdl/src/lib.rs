@@ -16,6 +16,7 @@ pub mod global_regs;
 pub mod multicast;
 pub mod parser;
 pub mod ram;
+pub mod ram_fifo;
 pub mod regbus;
 pub mod rx;
 pub mod rx_regs;

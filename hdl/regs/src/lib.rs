@@ -24,9 +24,9 @@ pub mod params {
     /// Number of ternary filter (CAM) entries.
     pub const NUM_FILTERS: u32 = 32;
     /// Number of multicast event groups.
-    pub const NUM_GROUPS: u32 = 64;
+    pub const NUM_GROUPS: u32 = 256;
     /// Number of timers.
-    pub const NUM_TIMERS: u32 = 16;
+    pub const NUM_TIMERS: u32 = 256;
     /// Bytes per event record.
     pub const EVENT_BYTES: u32 = 16;
     /// Width of the MAC data path in bits.
