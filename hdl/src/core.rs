@@ -94,7 +94,7 @@ pub struct EvnicCore {
     pub dbg_flags: Signal<Out, Bits<8>>,
     pub dbg_len: Signal<Out, Bits<16>>,
     pub dbg_hit: Signal<Out, Bit>,
-    pub dbg_filter: Signal<Out, Bits<8>>,
+    pub dbg_filter: Signal<Out, Bits<16>>,
     pub dbg_action: Signal<Out, Bits<16>>,
     /// A RAM was read at an address in the cycle it was written (see [`crate::ram`]): an RTL
     /// bug the simulator reports. Never set on a correct design.
@@ -239,7 +239,7 @@ impl Logic for EvnicCore {
         self.tx_pack.timestamp.next = self.global.cycles.val();
 
         // Acknowledgements and read data: at most one block acknowledges an access.
-        self.bus.nak.next = false;
+        self.bus.nak.next = self.rx.nak.val();
         self.bus.ack.next = false;
         self.bus.rdata.next = 0.into();
         if self.global.ack.val() {
@@ -312,7 +312,7 @@ impl Logic for EvnicCore {
         self.engine.dmaw_ready.next = self.dmaw_ready.val();
         self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
         self.irq.next = self.engine.irq.val();
-        // No block keeps its state in `Ram` yet.
-        self.dbg_ram_collision.next = false;
+        // The blocks that keep state in `Ram` report collisions.
+        self.dbg_ram_collision.next = self.rx.ram_collision.val();
     }
 }
