@@ -250,8 +250,8 @@ impl<const KB: usize, const EB: usize, const N: usize> Logic for ExactTable<KB, 
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, mask, mk, p_addr, p_step, p_left, probing, d_valid, d_addr, d_last,
-            found, f_slot, f_action, r_valid, r_hit, r_slot, r_action
+            self, clock, mask, mk, p_addr, p_step, p_left, probing, d_valid, d_addr, d_last, found,
+            f_slot, f_action, r_valid, r_hit, r_slot, r_action
         );
         self.slots.clock.next = self.clock.val();
         self.slots.reset.next = self.reset.val();

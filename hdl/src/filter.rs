@@ -386,9 +386,7 @@ impl Default for Filter {
             n_ternary32: Constant::new((TERNARY as u64).into()),
             n_ternary16: Constant::new((TERNARY as u64).into()),
             n_profiles3: Constant::new((PROFILE_COUNT as u64).into()),
-            slot_hi: Constant::new(
-                (u64::from(f::EXACT_SLOT_MASK) & !((1u64 << SLOTS) - 1)).into(),
-            ),
+            slot_hi: Constant::new((u64::from(f::EXACT_SLOT_MASK) & !((1u64 << SLOTS) - 1)).into()),
             v_ternary: c32(f::TERNARY_ENTRIES.reset),
             v_profiles: c32(f::EXACT_PROFILES.reset),
             v_hops: c32(f::EXACT_HOPS.reset),
@@ -421,8 +419,8 @@ impl Logic for Filter {
     fn update(&mut self) {
         dff_setup!(
             self, clock, entry, hit_sel, cstate, ccount, c_load, c_load_idx, c_kind, c_index,
-            c_entry, c_started, b_pend, b_issued, b_write, k_key, since, v1, v2, v3, v4, v5, v6, v7,
-            t_hit, t_idx, t_act, r_valid, r_hit, r_index, r_action, r_table, r_slot
+            c_entry, c_started, b_pend, b_issued, b_write, k_key, since, v1, v2, v3, v4, v5, v6,
+            v7, t_hit, t_idx, t_act, r_valid, r_hit, r_index, r_action, r_table, r_slot
         );
         for w in 0..KW {
             self.ev[w].clock.next = self.clock.val();
@@ -516,22 +514,26 @@ impl Logic for Filter {
         if self.v7.q.val() {
             self.r_hit.d.next = true;
             if self.ex0.res_hit.val() {
-                self.r_index.d.next = self.idx_p[0].val() | bit_cast::<16, SLOTS>(self.ex0.res_slot.val());
+                self.r_index.d.next =
+                    self.idx_p[0].val() | bit_cast::<16, SLOTS>(self.ex0.res_slot.val());
                 self.r_action.d.next = self.ex0.res_action.val();
                 self.r_table.d.next = 0.into();
                 self.r_slot.d.next = self.ex0.res_slot.val();
             } else if self.ex1.res_hit.val() {
-                self.r_index.d.next = self.idx_p[1].val() | bit_cast::<16, SLOTS>(self.ex1.res_slot.val());
+                self.r_index.d.next =
+                    self.idx_p[1].val() | bit_cast::<16, SLOTS>(self.ex1.res_slot.val());
                 self.r_action.d.next = self.ex1.res_action.val();
                 self.r_table.d.next = 1.into();
                 self.r_slot.d.next = self.ex1.res_slot.val();
             } else if self.ex2.res_hit.val() {
-                self.r_index.d.next = self.idx_p[2].val() | bit_cast::<16, SLOTS>(self.ex2.res_slot.val());
+                self.r_index.d.next =
+                    self.idx_p[2].val() | bit_cast::<16, SLOTS>(self.ex2.res_slot.val());
                 self.r_action.d.next = self.ex2.res_action.val();
                 self.r_table.d.next = 2.into();
                 self.r_slot.d.next = self.ex2.res_slot.val();
             } else if self.ex3.res_hit.val() {
-                self.r_index.d.next = self.idx_p[3].val() | bit_cast::<16, SLOTS>(self.ex3.res_slot.val());
+                self.r_index.d.next =
+                    self.idx_p[3].val() | bit_cast::<16, SLOTS>(self.ex3.res_slot.val());
                 self.r_action.d.next = self.ex3.res_action.val();
                 self.r_table.d.next = 3.into();
                 self.r_slot.d.next = self.ex3.res_slot.val();
@@ -702,7 +704,10 @@ impl Logic for Filter {
                     self.nak.next = true;
                 }
             } else if self.word.val() == self.w_pcommit.val() {
-                if self.wr.val() & !self.busy.val() & (self.wdata.val() < bit_cast::<32, 3>(self.n_profiles3.val())) {
+                if self.wr.val()
+                    & !self.busy.val()
+                    & (self.wdata.val() < bit_cast::<32, 3>(self.n_profiles3.val()))
+                {
                     self.ack.next = true;
                     self.start_commit.next = true;
                     self.c_kind.d.next = 2.into();
@@ -981,7 +986,11 @@ mod tests {
             self.uut.lk_valid.next = key.is_some();
             self.uut.lk_key.next = key_bits(&key.unwrap_or_default());
             assert!(simulate(&mut *self.uut, 200), "settle");
-            assert!(!self.uut.ram_collision.val(), "RAM collision in cycle {}", self.cycle);
+            assert!(
+                !self.uut.ram_collision.val(),
+                "RAM collision in cycle {}",
+                self.cycle
+            );
             if key.is_some() && self.uut.lk_ready.val() {
                 let k = self.keys.pop_front().unwrap();
                 if let Some(t) = self.last_taken {
@@ -1002,8 +1011,16 @@ mod tests {
                 if got == new && (got != old || self.switched) {
                     self.switched = true;
                 } else {
-                    assert!(!self.switched, "lookup {} saw the old table again", self.results);
-                    assert_eq!(got, old, "lookup {}: neither old {old:?} nor new {new:?}", self.results);
+                    assert!(
+                        !self.switched,
+                        "lookup {} saw the old table again",
+                        self.results
+                    );
+                    assert_eq!(
+                        got, old,
+                        "lookup {}: neither old {old:?} nor new {new:?}",
+                        self.results
+                    );
                 }
                 if let Some((i, _)) = got {
                     *self.counted.entry(i).or_default() += 1;
@@ -1078,7 +1095,10 @@ mod tests {
             self.old = self.new.clone();
             change(&mut self.new);
             self.switched = false;
-            assert!(self.write(reg(&f::COMMIT), u32::from(n)), "COMMIT {n:#x} refused");
+            assert!(
+                self.write(reg(&f::COMMIT), u32::from(n)),
+                "COMMIT {n:#x} refused"
+            );
         }
         fn set_ternary(&mut self, i: usize, e: Entry) {
             self.stage(&e.value, &e.mask, e.action, e.enable);
@@ -1113,7 +1133,11 @@ mod tests {
             if usize::from(n) < TERNARY {
                 let direct = self.read(f::PAGE.base + f::HITS_BASE + 4 * u32::from(n));
                 assert!(self.write(reg(&f::HIT_SELECT), u32::from(n)));
-                assert_eq!(self.read(reg(&f::HIT_COUNT)), direct, "HITS{n} and HIT_COUNT");
+                assert_eq!(
+                    self.read(reg(&f::HIT_COUNT)),
+                    direct,
+                    "HITS{n} and HIT_COUNT"
+                );
                 direct
             } else {
                 assert!(self.write(reg(&f::HIT_SELECT), u32::from(n)));
@@ -1169,15 +1193,18 @@ mod tests {
                 (key::SRC_IP, 0xffff_ffff),
                 (key::DST_IP, 0xffff_ffff),
             ]),
-            field_mask(&[(key::IP_PROTO, all), (key::L4_DST, all), (key::DST_IP, 0xffff_ffff)]),
+            field_mask(&[
+                (key::IP_PROTO, all),
+                (key::L4_DST, all),
+                (key::DST_IP, 0xffff_ffff),
+            ]),
             field_mask(&[(key::DST_MAC, all), (key::VLAN_OUTER, all)]),
             field_mask(&[(key::IP_VERSION, all), (key::L4_DST, all)]),
         ];
         for (p, m) in masks.iter().enumerate() {
             b.set_profile(p, m);
         }
-        let mut place: Vec<Placement<u16>> =
-            PROFILES.iter().map(|p| Placement::new(*p)).collect();
+        let mut place: Vec<Placement<u16>> = PROFILES.iter().map(|p| Placement::new(*p)).collect();
         for round in 0..40 {
             // Traffic throughout.
             while b.keys.len() < 40 {
@@ -1206,7 +1233,8 @@ mod tests {
                     // Remove an exact entry.
                     let p = r.gen_range(0..4);
                     let k = pool_key(&mut r);
-                    if let Some(slot) = place[p].remove(&masked_words(&PROFILES[p], &k, &masks[p])) {
+                    if let Some(slot) = place[p].remove(&masked_words(&PROFILES[p], &k, &masks[p]))
+                    {
                         b.set_exact(p, slot, &KeyBits::default(), 0, false);
                     }
                 }
@@ -1231,7 +1259,12 @@ mod tests {
         }
         b.wait_idle();
         b.drain();
-        assert!(b.results > 600 && b.hits > 200, "{} lookups, {} hits", b.results, b.hits);
+        assert!(
+            b.results > 600 && b.hits > 200,
+            "{} lookups, {} hits",
+            b.results,
+            b.hits
+        );
         let exact_hits = b.counted.keys().filter(|n| **n & 0x8000 != 0).count();
         let ternary_hits = b.counted.keys().filter(|n| **n & 0x8000 == 0).count();
         assert!(exact_hits >= 4 && ternary_hits >= 4, "{:?}", b.counted);
@@ -1257,10 +1290,16 @@ mod tests {
         assert_eq!(b.read(reg(&f::TERNARY_ENTRIES)), TERNARY as u32);
         assert_eq!(b.read(reg(&f::EXACT_PROFILES)), PROFILE_COUNT as u32);
         assert_eq!(b.read(reg(&f::EXACT_HOPS)), evnic_regs::exact::HOPS);
-        assert_eq!(b.read(reg(&f::EXACT_ENTRIES)), (PROFILE_COUNT << SLOTS) as u32);
+        assert_eq!(
+            b.read(reg(&f::EXACT_ENTRIES)),
+            (PROFILE_COUNT << SLOTS) as u32
+        );
         for (p, prof) in PROFILES.iter().enumerate() {
             let o = 4 * p as u32;
-            assert_eq!(b.read(f::PAGE.base + f::PROFILE_SLOTS_BASE + o), prof.slots_log2);
+            assert_eq!(
+                b.read(f::PAGE.base + f::PROFILE_SLOTS_BASE + o),
+                prof.slots_log2
+            );
             assert_eq!(b.read(f::PAGE.base + f::PROFILE_WORDS_BASE + o), prof.words);
         }
         assert!(!b.write(reg(&f::EXACT_HOPS), 1), "read-only: refused");
@@ -1283,12 +1322,18 @@ mod tests {
         assert!(!b.write(reg(&f::COMMIT), 0x8000 | 1 << SLOTS));
         assert!(!b.write(reg(&f::COMMIT), 0x1_8000));
         assert!(!b.write(reg(&f::PROFILE_COMMIT), PROFILE_COUNT as u32));
-        assert!(!b.access(false, reg(&f::COMMIT), 0).0, "write-only: read refused");
+        assert!(
+            !b.access(false, reg(&f::COMMIT), 0).0,
+            "write-only: read refused"
+        );
         // A ternary COMMIT: busy for the copy and two passes; a second one is refused;
         // staging writes wait during the copy, not after.
         assert!(b.write(reg(&f::COMMIT), 3));
         let (ack, _, waited) = b.access(true, f::PAGE.base + f::VALUE_BASE, 7);
-        assert!(ack && waited > 10 && waited <= 2 * KW as u64 + 2, "waited {waited}");
+        assert!(
+            ack && waited > 10 && waited <= 2 * KW as u64 + 2,
+            "waited {waited}"
+        );
         assert!(!b.write(reg(&f::COMMIT), 4), "refused while busy");
         assert!(b.read(reg(&f::STATUS)) & f::STATUS_BUSY.mask() != 0);
         let (ack, _, waited) = b.access(true, f::PAGE.base + f::VALUE_BASE, 8);
@@ -1314,7 +1359,10 @@ mod tests {
         assert_eq!(b.read(reg(&f::HIT_SELECT)), 0x7fff);
         // Counter reads wait a few cycles.
         let (ack, v, waited) = b.access(false, f::PAGE.base + f::HITS_BASE + 8, 0);
-        assert!(ack && v == 0 && (1..=3).contains(&waited), "waited {waited}");
+        assert!(
+            ack && v == 0 && (1..=3).contains(&waited),
+            "waited {waited}"
+        );
     }
 
     #[test]

@@ -181,7 +181,11 @@ mod tests {
                 if clear {
                     self.model[idx] = 0;
                 } else if self.uut.ready.val() {
-                    assert_eq!(self.uut.op_value.val().to_u32(), self.model[idx], "counter {idx}");
+                    assert_eq!(
+                        self.uut.op_value.val().to_u32(),
+                        self.model[idx],
+                        "counter {idx}"
+                    );
                 }
             }
             if let Some(o) = self.op.as_mut() {
@@ -224,7 +228,10 @@ mod tests {
             }
             pending.retain(|p| p.1 > 0);
         }
-        assert!(b.model.iter().filter(|&&c| c == 7).count() > 4, "saturated counters");
+        assert!(
+            b.model.iter().filter(|&&c| c == 7).count() > 4,
+            "saturated counters"
+        );
     }
 
     #[test]

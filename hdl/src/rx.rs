@@ -458,8 +458,8 @@ impl Logic for RxPath {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, in_frame, half, lo, wptr, fstart, ovr, e0, e1, e2, lq_wr, lq_iss,
-            lq_ret, kd_valid, q_wr, q_rd, state, bptr, waddr, rem, wlen, trunc
+            self, clock, in_frame, half, lo, wptr, fstart, ovr, e0, e1, e2, lq_wr, lq_iss, lq_ret,
+            kd_valid, q_wr, q_rd, state, bptr, waddr, rem, wlen, trunc
         );
         for i in 0..QUEUE {
             self.q[i].clock.next = self.clock.val();
@@ -575,8 +575,8 @@ impl Logic for RxPath {
         // ---- Lookup queue: the parser's result with the frame-end information (e2). ----
         self.lq_key.clock.next = self.clock.val();
         self.lq_info.clock.next = self.clock.val();
-        self.lq_push.next = self.parser.out_valid.val()
-            & ((self.lq_wr.q.val() - self.lq_ret.q.val()) != 16);
+        self.lq_push.next =
+            self.parser.out_valid.val() & ((self.lq_wr.q.val() - self.lq_ret.q.val()) != 16);
         self.regs.c_lost.next =
             self.parser.out_valid.val() & ((self.lq_wr.q.val() - self.lq_ret.q.val()) == 16);
         self.lq_key.wr_en.next = self.lq_push.val();

@@ -206,8 +206,7 @@ impl Logic for RxRegs {
             self.mine.next = false;
         }
         self.mine.next = self.mine.val() & self.in_page.val();
-        self.ack.next =
-            self.mine.val() & (self.rd.val() | (self.wr.val() & self.writable.val()));
+        self.ack.next = self.mine.val() & (self.rd.val() | (self.wr.val() & self.writable.val()));
         self.nak.next = self.mine.val() & self.wr.val() & !self.writable.val();
         self.rdata.next = 0.into();
         if self.mine.val() & self.rd.val() {

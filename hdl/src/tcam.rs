@@ -319,8 +319,7 @@ impl<const N: usize, const P: usize> Logic for Tcam<N, P> {
             if self.phase.q.val() == 1 {
                 self.redirect.d.next = true;
                 self.redirect_idx.d.next = self.w_idx.q.val();
-                self.enable.d.next = self.enable.q.val()
-                    | (self.one_n.val() << self.w_idx.q.val());
+                self.enable.d.next = self.enable.q.val() | (self.one_n.val() << self.w_idx.q.val());
                 self.oh.d.next = self.one_p.val() << self.w_idx.q.val();
                 self.phase.d.next = 2.into();
             } else {
@@ -340,8 +339,8 @@ impl<const N: usize, const P: usize> Logic for Tcam<N, P> {
                 self.oh.d.next = self.spare_oh.val();
                 self.ra.d.next = 0.into();
             } else {
-                self.enable.d.next = self.enable.q.val()
-                    & !(self.one_n.val() << self.wr_index.val());
+                self.enable.d.next =
+                    self.enable.q.val() & !(self.one_n.val() << self.wr_index.val());
             }
         }
         self.ram_collision.next = self.collide.val() | self.actions.collision.val();
@@ -418,7 +417,8 @@ mod tests {
             u.lk_key.next = key_bits(&lookup.unwrap_or_default());
             u.lk_soon.next = soon;
             if let Some(k) = lookup {
-                self.expect.push((LATENCY, hit(&self.old, &k), hit(&self.new, &k)));
+                self.expect
+                    .push((LATENCY, hit(&self.old, &k), hit(&self.new, &k)));
             }
             assert!(simulate(&mut self.uut, 100));
             assert!(!self.uut.ram_collision.val());
@@ -426,15 +426,25 @@ mod tests {
             assert_eq!(self.uut.res_valid.val(), due.is_some());
             if let Some((_, old, new)) = due {
                 let u = &self.uut;
-                let got = u
-                    .res_hit
-                    .val()
-                    .then(|| (u.res_index.val().index() as u16, u.res_action.val().to_u16()));
+                let got = u.res_hit.val().then(|| {
+                    (
+                        u.res_index.val().index() as u16,
+                        u.res_action.val().to_u16(),
+                    )
+                });
                 if got == new && (got != old || self.switched) {
                     self.switched = true;
                 } else {
-                    assert!(!self.switched, "lookup {} went back to the old table", self.results);
-                    assert_eq!(got, old, "lookup {}: neither old {old:?} nor new {new:?}", self.results);
+                    assert!(
+                        !self.switched,
+                        "lookup {} went back to the old table",
+                        self.results
+                    );
+                    assert_eq!(
+                        got, old,
+                        "lookup {}: neither old {old:?} nor new {new:?}",
+                        self.results
+                    );
                 }
                 self.hits += got.is_some() as usize;
                 self.expect.remove(0);
@@ -507,7 +517,12 @@ mod tests {
                     start = 0;
                 }
                 if r.gen_bool(0.2) {
-                    let e = port_entry(r.gen_range(0..8), r.gen_range(0..=16), r.gen(), r.gen_bool(0.8));
+                    let e = port_entry(
+                        r.gen_range(0..8),
+                        r.gen_range(0..=16),
+                        r.gen(),
+                        r.gen_bool(0.8),
+                    );
                     b.start_write(r.gen_range(0..8), e);
                     writes += 1;
                     start = cycle;

@@ -11,9 +11,9 @@ mod common;
 use common::{device, TestQueue};
 use etherparse::PacketBuilder;
 use evnic_model::filter::{Entry, FilterTable};
-use evnic_regs::exact::{masked_words, Placement, SlotWrite, PROFILES};
 use evnic_model::{fcs, parse, FrameGen};
 use evnic_regs::event::{rx_flags, Event, EventType};
+use evnic_regs::exact::{masked_words, Placement, SlotWrite, PROFILES};
 use evnic_regs::key::{self, KeyBits, KeyField};
 use evnic_regs::map::filter::{self as fr, DropReason, EntryIndex};
 use evnic_regs::map::{global as g, global_reg, group as gr, vi, vi_reg};
@@ -388,7 +388,13 @@ struct ExactPool<'a> {
 impl ExactPool<'_> {
     /// A new random frame joins the pool and its key gets an entry (while the profile has
     /// room below 300 of its 512 slots).
-    fn add(&mut self, d: &mut SimDevice, t: &mut FilterTable, rng: &mut ChaCha8Rng, gen: &mut FrameGen) {
+    fn add(
+        &mut self,
+        d: &mut SimDevice,
+        t: &mut FilterTable,
+        rng: &mut ChaCha8Rng,
+        gen: &mut FrameGen,
+    ) {
         let f = gen.random_well_formed().bytes;
         let k = key_of(&f);
         let p = profile_for(&k, rng.gen_bool(0.5));
@@ -562,7 +568,10 @@ fn random_and_mutated_frames_agree_with_the_model() {
             }
         }
     }
-    assert!(exact_hits as usize > frames / 20, "exact entries were hit: {exact_hits}");
+    assert!(
+        exact_hits as usize > frames / 20,
+        "exact entries were hit: {exact_hits}"
+    );
     // Every frame has exactly one outcome.
     let total = counter(&mut d, &fr::RX_FRAMES);
     assert_eq!(total as usize, frames);
@@ -944,7 +953,11 @@ fn exact_tables_hold_1024_placed_entries_and_find_every_key_and_no_other() {
         } else {
             // The UDP/TCP destination port, after the IP header.
             let l3 = 14 + 4 * usize::from(key_of(f).get(key::VLAN_COUNT) as u8);
-            let l4 = if *p == 3 { l3 + 40 } else { l3 + 4 * usize::from(g[l3] & 0xf) };
+            let l4 = if *p == 3 {
+                l3 + 40
+            } else {
+                l3 + 4 * usize::from(g[l3] & 0xf)
+            };
             g[l4 + 3] ^= 0x01;
         }
         let len = g.len();
@@ -1015,7 +1028,11 @@ fn a_ternary_commit_is_busy_for_two_passes_and_frames_flow_meanwhile() {
     set_entry(&mut d, 4, &e);
     let loaded = wait_idle(&mut d) + 3;
     drain(&mut d);
-    assert_eq!(d.take_verdicts().len(), 400, "no frame lost or delayed out of order");
+    assert_eq!(
+        d.take_verdicts().len(),
+        400,
+        "no frame lost or delayed out of order"
+    );
     assert_eq!(counter(&mut d, &fr::DROP_OVERRUN), 0);
     eprintln!("ternary COMMIT busy: {idle} cycles idle, {loaded} under 64-byte line rate");
     assert!((1026..1200).contains(&idle), "{idle}");

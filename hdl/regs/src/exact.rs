@@ -141,7 +141,9 @@ impl Profile {
     }
     /// The key words stored, lowest first.
     pub fn word_list(&self) -> Vec<u32> {
-        (0..KEY_WORDS).filter(|w| self.words >> w & 1 == 1).collect()
+        (0..KEY_WORDS)
+            .filter(|w| self.words >> w & 1 == 1)
+            .collect()
     }
     /// True when `mask` has no bit outside the stored words (the profile can hold entries
     /// of this mask).
@@ -321,17 +323,35 @@ impl<T: Clone> Placement<T> {
     }
     /// Stores `key` with `value` (replacing the value of an entry with this key in place).
     /// Returns the slot writes to perform, in order, and the key's slot.
-    pub fn insert(&mut self, key: Vec<u32>, value: T) -> Result<(Vec<SlotWrite<T>>, u32), PlaceError> {
+    pub fn insert(
+        &mut self,
+        key: Vec<u32>,
+        value: T,
+    ) -> Result<(Vec<SlotWrite<T>>, u32), PlaceError> {
         self.check(&key)?;
         if let Some(s) = self.find(&key) {
             self.slots[s as usize] = Some((key.clone(), value.clone()));
-            return Ok((vec![SlotWrite::Set { slot: s, key, value }], s));
+            return Ok((
+                vec![SlotWrite::Set {
+                    slot: s,
+                    key,
+                    value,
+                }],
+                s,
+            ));
         }
         let probe = self.profile.probe(&key);
         if let Some(s) = probe.slots().find(|&s| self.slots[s as usize].is_none()) {
             self.slots[s as usize] = Some((key.clone(), value.clone()));
             self.used += 1;
-            return Ok((vec![SlotWrite::Set { slot: s, key, value }], s));
+            return Ok((
+                vec![SlotWrite::Set {
+                    slot: s,
+                    key,
+                    value,
+                }],
+                s,
+            ));
         }
         // Breadth first over slots: from each taken slot, its occupant could move to another
         // of its probe slots.
@@ -484,8 +504,7 @@ mod tests {
                         for old in &keys {
                             let p = prof.probe(old);
                             assert!(
-                                p.slots()
-                                    .any(|s| device[s as usize].as_ref() == Some(old)),
+                                p.slots().any(|s| device[s as usize].as_ref() == Some(old)),
                                 "a move lost a key"
                             );
                         }

@@ -157,7 +157,14 @@ impl FilterTable {
     }
     /// Writes slot `slot` of exact profile `profile` whole: the profile's words of `value`, the
     /// action, valid (`enable`). Its hit counter is kept.
-    pub fn write_exact(&mut self, profile: usize, slot: u32, value: &KeyBits, action: u16, enable: bool) {
+    pub fn write_exact(
+        &mut self,
+        profile: usize,
+        slot: u32,
+        value: &KeyBits,
+        action: u16,
+        enable: bool,
+    ) {
         let t = &mut self.exact[profile];
         t.slots[slot as usize] = enable.then(|| ExactEntry {
             key: t.profile.compress(value),
@@ -343,7 +350,11 @@ mod tests {
                 (key::L4_DST, all),
                 (key::DST_IP, 0xffff_ff00),
             ]),
-            field_mask(&[(key::DST_MAC, all), (key::VLAN_OUTER, all), (key::VLAN_COUNT, all)]),
+            field_mask(&[
+                (key::DST_MAC, all),
+                (key::VLAN_OUTER, all),
+                (key::VLAN_COUNT, all),
+            ]),
             field_mask(&[
                 (key::IP_VERSION, all),
                 (key::IP_PROTO, all),
@@ -391,7 +402,9 @@ mod tests {
         }
         for (p, k, action) in &keys {
             let h = t.peek(k).expect("every placed key is found");
-            let slot = place[*p].find(&masked_words(&PROFILES[*p], k, &masks[*p])).unwrap();
+            let slot = place[*p]
+                .find(&masked_words(&PROFILES[*p], k, &masks[*p]))
+                .unwrap();
             // A lower profile may hold the same masked key only by chance: not with random keys.
             assert_eq!(
                 h,
@@ -457,7 +470,13 @@ mod tests {
         let s1 = place(1);
         let masked1 = KeyBits([0, 1, 2, 3].map(|i| k.0[i] & masks[1].0[i]));
         t.write_exact(1, s1, &masked1, Action::Vi(5).encode(), true);
-        assert_eq!(t.peek(&k).unwrap(), Hit { index: 0x9000 | s1 as u16, action: Action::Vi(5).encode() });
+        assert_eq!(
+            t.peek(&k).unwrap(),
+            Hit {
+                index: 0x9000 | s1 as u16,
+                action: Action::Vi(5).encode()
+            }
+        );
         // An unmasked value never matches (bits outside the profile mask are compared too).
         t.write_exact(1, s1, &k, Action::Vi(5).encode(), true);
         assert_eq!(t.peek(&k).unwrap().index, 0);
@@ -474,7 +493,13 @@ mod tests {
         t.write_exact(0, far, &masked0, Action::Vi(6).encode(), true);
         assert_eq!(t.peek(&k).unwrap().index, 0x9000 | s1 as u16);
         t.write_exact(0, s0, &masked0, Action::Vi(6).encode(), true);
-        assert_eq!(t.lookup(&k).unwrap(), Hit { index: 0x8000 | s0 as u16, action: Action::Vi(6).encode() });
+        assert_eq!(
+            t.lookup(&k).unwrap(),
+            Hit {
+                index: 0x8000 | s0 as u16,
+                action: Action::Vi(6).encode()
+            }
+        );
         assert_eq!(t.hits(0x8000 | s0 as u16), 1);
         t.clear_hits(0x8000 | s0 as u16);
         assert_eq!(t.hits(0x8000 | s0 as u16), 0);

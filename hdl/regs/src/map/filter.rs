@@ -188,8 +188,7 @@ impl EntryIndex {
         }
         let profile = (n >> EXACT_PROFILE_SHIFT) & 7;
         let slot = n & u32::from(EXACT_SLOT_MASK);
-        (profile < crate::params::NUM_EXACT_PROFILES
-            && slot < 1 << crate::params::EXACT_SLOTS_LOG2)
+        (profile < crate::params::NUM_EXACT_PROFILES && slot < 1 << crate::params::EXACT_SLOTS_LOG2)
             .then_some(EntryIndex::Exact {
                 profile: profile as u8,
                 slot: slot as u16,
@@ -549,7 +548,10 @@ mod tests {
         assert_eq!(EntryIndex::decode(crate::params::NUM_FILTERS), None);
         assert_eq!(
             EntryIndex::decode(0x8000 | 2 << 12 | 7),
-            Some(EntryIndex::Exact { profile: 2, slot: 7 })
+            Some(EntryIndex::Exact {
+                profile: 2,
+                slot: 7
+            })
         );
         assert_eq!(EntryIndex::decode(0xffff), None);
         assert_eq!(EntryIndex::decode(0x1_0000), None);
