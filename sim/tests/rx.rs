@@ -61,8 +61,16 @@ fn stage_entry(d: &mut SimDevice, action: u16, enable: bool) {
     .unwrap();
 }
 
-/// Writes ternary filter entry `idx` through the staging registers and COMMIT.
+/// Writes ternary filter entry `idx` and waits until it is in use (`STATUS.BUSY` clear: a
+/// frame looked up before then may still see the old entry).
 fn set_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
+    commit_entry(d, idx, e);
+    wait_idle(d);
+}
+
+/// Writes ternary filter entry `idx` through the staging registers and COMMIT; returns while
+/// the rewrite runs.
+fn commit_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
     for w in 0..key::KEY_WORDS {
         d.write32(fr::PAGE.base + fr::VALUE_BASE + 4 * w, e.value.word(w))
             .unwrap();
@@ -744,7 +752,7 @@ fn an_entry_rewritten_while_traffic_flows_is_never_seen_half_written() {
         d.inject_frame(fb.clone(), false);
     }
     d.run(500);
-    set_entry(&mut d, 7, &new);
+    commit_entry(&mut d, 7, &new);
     drain(&mut d);
     let v = d.take_verdicts();
     assert_eq!(v.len(), 800);
@@ -918,7 +926,7 @@ fn exact_tables_hold_1024_placed_entries_and_find_every_key_and_no_other() {
     }
     let mut place: Vec<Placement<u16>> = PROFILES.iter().map(|p| Placement::new(*p)).collect();
     // 256 keys per profile (half of its slots), each from a frame of the profile's kind.
-    let mut frames: Vec<(usize, Vec<u8>, u16)> = Vec::new();
+    let mut frames: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::new();
     let mut busy_max = 0;
     while frames.len() < 1024 {
         let f = gen.random_well_formed().bytes;
@@ -929,16 +937,25 @@ fn exact_tables_hold_1024_placed_entries_and_find_every_key_and_no_other() {
             continue;
         }
         let action = fr::action_vi(rng.gen_range(0..16));
-        let (writes, slot) = place[p].insert(words, action).expect("room");
+        let (writes, _) = place[p].insert(words.clone(), action).expect("room");
         apply(&mut d, &mut table, p, writes);
         busy_max = busy_max.max(wait_idle(&mut d));
-        let n = EntryIndex::Exact {
-            profile: p as u8,
-            slot: slot as u16,
-        }
-        .encode();
-        frames.push((p, f, n));
+        frames.push((p, f, words));
     }
+    // Later insertions may have moved an entry to another slot of its probe sequence: the
+    // entry numbers as the placement holds them now.
+    let frames: Vec<(usize, Vec<u8>, u16)> = frames
+        .into_iter()
+        .map(|(p, f, words)| {
+            let slot = place[p].find(&words).expect("placed");
+            let n = EntryIndex::Exact {
+                profile: p as u8,
+                slot: slot as u16,
+            }
+            .encode();
+            (p, f, n)
+        })
+        .collect();
     // An exact COMMIT keeps the engine busy for the copy and one write: the poll after it
     // sees it idle within a few reads.
     assert!(busy_max < 100, "exact COMMIT busy for {busy_max} cycles");
@@ -1016,7 +1033,7 @@ fn a_ternary_commit_is_busy_for_two_passes_and_frames_flow_meanwhile() {
         action: fr::action_vi(2),
     };
     // Idle: the copy (26 cycles) and two passes of 513 cycles.
-    set_entry(&mut d, 3, &e);
+    commit_entry(&mut d, 3, &e);
     let idle = wait_idle(&mut d) + 3;
     // Under line-rate 64-byte frames.
     let f64b = udp_frame([10, 0, 0, 2], 2000, 18);
@@ -1025,7 +1042,7 @@ fn a_ternary_commit_is_busy_for_two_passes_and_frames_flow_meanwhile() {
         d.inject_frame(f64b.clone(), false);
     }
     d.run(100);
-    set_entry(&mut d, 4, &e);
+    commit_entry(&mut d, 4, &e);
     let loaded = wait_idle(&mut d) + 3;
     drain(&mut d);
     assert_eq!(
