@@ -493,7 +493,7 @@ pub(crate) mod tests {
         }
         b.idle(LATENCY);
         let mut mask = KeyBits::default();
-        mask.0[0] = (1u128 << 48) - 1 | (0xfff << 64);
+        mask.0[0] = ((1u128 << 48) - 1) | (0xfff << 64);
         b.set_mask(&mask);
         let mut place: Placement<u16> = Placement::new(prof);
         let mut keys = vec![];

@@ -937,7 +937,7 @@ mod tests {
         /// Keys offered for lookup (each taken when `lk_ready`).
         keys: std::collections::VecDeque<KeyBits>,
         /// Lookups taken: (cycle taken, old answer, new answer).
-        taken: std::collections::VecDeque<(u64, Option<(u16, u16)>, Option<(u16, u16)>)>,
+        taken: std::collections::VecDeque<(u64, Answer, Answer)>,
         /// Hits the block reported, per entry number.
         counted: HashMap<u16, u32>,
         results: usize,
@@ -945,7 +945,10 @@ mod tests {
         last_taken: Option<u64>,
     }
 
-    fn answer(t: &FilterTable, k: &KeyBits) -> Option<(u16, u16)> {
+    /// A lookup's answer: the entry number and action of the hit, if any.
+    type Answer = Option<(u16, u16)>;
+
+    fn answer(t: &FilterTable, k: &KeyBits) -> Answer {
         t.peek(k).map(|h| (h.index, h.action))
     }
 

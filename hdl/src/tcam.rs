@@ -368,13 +368,16 @@ mod tests {
 
     /// Drives a Tcam with lookups every `gap` cycles (when set) and rewrites, and checks every
     /// answer is the model's against the table as before or after each rewrite, never a mix.
+    /// A lookup's answer: the entry number and action of the hit, if any.
+    type Answer = Option<(u16, u16)>;
+
     struct Bench<const N: usize, const P: usize> {
         uut: Tcam<N, P>,
         /// The table with every write done, and with the write in progress not yet.
         new: FilterTable,
         old: FilterTable,
         /// Lookups in flight: (cycles to go, answer of the old table, of the new).
-        expect: Vec<(usize, Option<(u16, u16)>, Option<(u16, u16)>)>,
+        expect: Vec<(usize, Answer, Answer)>,
         results: usize,
         hits: usize,
         /// A lookup saw the new table: every later one must too.
