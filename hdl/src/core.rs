@@ -95,7 +95,7 @@ pub struct EvnicCore {
     pub dbg_flags: Signal<Out, Bits<8>>,
     pub dbg_len: Signal<Out, Bits<16>>,
     pub dbg_hit: Signal<Out, Bit>,
-    pub dbg_filter: Signal<Out, Bits<8>>,
+    pub dbg_filter: Signal<Out, Bits<16>>,
     pub dbg_action: Signal<Out, Bits<16>>,
     /// A RAM was read at an address in the cycle it was written (see [`crate::ram`]): an RTL
     /// bug the simulator reports. Never set on a correct design.
@@ -240,7 +240,10 @@ impl Logic for EvnicCore {
         self.tx_pack.timestamp.next = self.global.cycles.val();
 
         // Acknowledgements and read data: at most one block acknowledges an access.
-        self.bus.nak.next = self.engine.nak.val() | self.multicast.nak.val() | self.timers.nak.val();
+        self.bus.nak.next = self.engine.nak.val()
+            | self.multicast.nak.val()
+            | self.timers.nak.val()
+            | self.rx.nak.val();
         self.bus.ack.next = false;
         self.bus.rdata.next = 0.into();
         if self.global.ack.val() {
@@ -317,7 +320,8 @@ impl Logic for EvnicCore {
         // correct design).
         self.dbg_ram_collision.next = self.engine.ram_collision.val()
             | self.multicast.ram_collision.val()
-            | self.timers.ram_collision.val();
+            | self.timers.ram_collision.val()
+            | self.rx.ram_collision.val();
         // STATUS.READY: the AND of every block's `ready` (its RAMs are cleared), low from the
         // soft reset's pulse on (the blocks' reset follows it by a cycle).
         self.global.ready.next =

@@ -84,7 +84,8 @@ pub struct FrameVerdict {
     pub flags: u8,
     pub len: u16,
     pub hit: bool,
-    pub filter: u8,
+    /// The matching entry number (`evnic_regs::map::filter::EntryIndex`), with `hit`.
+    pub filter: u16,
     pub action: u16,
 }
 
