@@ -8,18 +8,24 @@ VERILOG := target/verilog/evnic.v
 # combinational loop between blocks wired both ways (valid/ready); it is a speed note, not a loop.
 LINT_FLAGS := -Wall -Wno-WIDTH -Wno-DECLFILENAME -Wno-UNUSEDSIGNAL -Wno-UNUSEDPARAM -Wno-UNOPTFLAT
 
-.PHONY: run test test-unit test-vm verilog lint synth synth-check bench docs check-docs deps fmt clippy fuzz
+.PHONY: run test test-unit test-user test-vm verilog lint synth synth-check bench docs check-docs deps fmt fmt-check clippy fuzz
 
 ## The main job: the demo on the simulated device (the captured frames go to target/demo.pcap).
 run: deps
-	$(CARGO) run --release -p evnic -- info
-	$(CARGO) run --release -p evnic -- demo --pcap target/demo.pcap
+	$(CARGO) run --release -p evnic-cli -- info
+	$(CARGO) run --release -p evnic-cli -- demo --pcap target/demo.pcap
 
-## Every test: unit and Verilator-model tests, lint, synthesis, docs freshness, the VFIO VM test.
-test: deps test-unit lint synth-check check-docs test-vm
+## Every test: formatting, unit, Verilator-model and end-to-end tests, the library as a user's
+## dependency, clippy, lint, synthesis, docs freshness, the VFIO VM test.
+test: deps fmt-check test-unit test-user clippy lint synth-check check-docs test-vm
 
 test-unit: deps
 	$(CARGO) test --workspace --release
+
+## A fresh crate on evnic's default features builds without Verilator and Yosys; the README's
+## library example builds and runs with the sim feature.
+test-user: deps
+	bash tests/e2e/user-crate.sh
 
 test-vm:
 	bash tests/vm/run.sh
@@ -52,7 +58,7 @@ synth-check: deps verilog
 
 bench: deps synth
 	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx --bench tx
-	$(CARGO) bench -p evnic --bench wait
+	$(CARGO) bench -p evnic --features sim --bench wait
 
 ## A longer differential run of the receive path (RTL against the reference model).
 fuzz: deps
@@ -67,5 +73,11 @@ check-docs:
 fmt:
 	$(CARGO) fmt --all
 
-clippy:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+fmt-check:
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	$(CARGO) fmt --all --check
+
+## In the release profile, so that the simulator's build (the verilated model) is the tests'.
+clippy: deps
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	$(CARGO) clippy --workspace --all-targets --release -- -D warnings

@@ -10,12 +10,12 @@
 //! Prints Markdown tables. The figures depend on the machine and on how fast the simulated
 //! device runs on it; the ratios and the interrupt counts are what to compare.
 
-use evnic::{EndpointConfig, EventType, Nic};
+use evnic::{EndpointConfig, EventType, Group, Nic};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 const EVENTS: u32 = 10_000;
-const GROUP: u32 = 1;
+const GROUP: Group = Group(1);
 
 #[derive(Clone, Copy)]
 enum Load {
@@ -89,7 +89,7 @@ fn run(load: Load, spin: Duration) -> Run {
             for e in &batch {
                 match e.event_type() {
                     Some(EventType::Indication) => got += 1,
-                    Some(EventType::Overflow) => lost += e.payload as u64,
+                    Some(EventType::Overflow) => lost += u64::from(e.payload()),
                     _ => {}
                 }
             }
@@ -204,7 +204,7 @@ fn main() {
     );
     println!(
         "\n{} on {}",
-        nic.info().map(|i| i.backend).unwrap_or_default(),
+        nic.describe(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 }

@@ -11,6 +11,7 @@ use common::{device, TestQueue};
 use etherparse::PacketBuilder;
 use evnic_model::filter::{Entry, FilterTable};
 use evnic_model::{fcs, parse, FrameGen};
+use evnic_proto::rings::Queue;
 use evnic_regs::event::{rx_flags, Event, EventType, NO_GROUP};
 use evnic_regs::key::{self, KeyBits, KeyField};
 use evnic_regs::map::filter::{self as fr, DropReason};
@@ -28,20 +29,15 @@ fn enable(d: &mut SimDevice, on: bool) {
         .unwrap();
 }
 
-/// Writes filter entry `idx` through the staging registers and COMMIT.
+/// Writes filter entry `idx` (the model's entry) through the device protocol.
 fn set_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
-    for w in 0..key::KEY_WORDS {
-        d.write32(fr::PAGE.base + fr::VALUE_BASE + 4 * w, e.value.word(w))
-            .unwrap();
-        d.write32(fr::PAGE.base + fr::MASK_BASE + 4 * w, e.mask.word(w))
-            .unwrap();
-    }
-    d.write32(
-        freg(&fr::ENTRY),
-        fr::ENTRY_ACTION.put(e.action as u32) | fr::ENTRY_ENABLE.put(e.enable as u32),
-    )
-    .unwrap();
-    d.write32(freg(&fr::COMMIT), idx).unwrap();
+    let entry = evnic_proto::filter::Entry {
+        value: e.value,
+        mask: e.mask,
+        action: e.action,
+        enabled: e.enable,
+    };
+    evnic_proto::filter::write_entry(d, idx, &entry).unwrap();
 }
 
 fn counter(d: &mut SimDevice, r: &evnic_regs::Reg) -> u32 {
@@ -49,7 +45,7 @@ fn counter(d: &mut SimDevice, r: &evnic_regs::Reg) -> u32 {
 }
 
 fn hits(d: &mut SimDevice, idx: u32) -> u32 {
-    d.read32(fr::PAGE.base + fr::HITS_BASE + 4 * idx).unwrap()
+    evnic_proto::filter::hits(d, idx).unwrap()
 }
 
 fn field_mask(fields: &[KeyField]) -> KeyBits {
@@ -127,11 +123,7 @@ impl Ring {
             bufs.push(b);
             buf_iova.push(iova);
         }
-        d.write32(vi_reg(vi, &vi::RXQ_BASE_LO), base as u32)
-            .unwrap();
-        d.write32(vi_reg(vi, &vi::RXQ_BASE_HI), (base >> 32) as u32)
-            .unwrap();
-        d.write32(vi_reg(vi, &vi::RXQ_SIZE), size_log2).unwrap();
+        evnic_proto::rings::program(d, vi, Queue::Rx, base, size_log2).unwrap();
         Ring {
             vi,
             size,
@@ -157,8 +149,7 @@ impl Ring {
             self.descs[2 * slot + 1] = desc[1];
             self.posted = self.posted.wrapping_add(1);
         }
-        d.write32(vi_reg(self.vi, &vi::RXQ_WPTR), self.posted)
-            .unwrap();
+        evnic_proto::rings::post(d, self.vi, Queue::Rx, self.posted).unwrap();
         // Let the device prefetch them (a DMA read takes ~64 cycles).
         d.run(150);
     }

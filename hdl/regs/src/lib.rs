@@ -14,6 +14,7 @@ pub mod desc;
 pub mod event;
 pub mod key;
 pub mod map;
+pub mod pins;
 
 pub use map::{Access, Field, Page, Reg};
 

@@ -1,8 +1,9 @@
 //! BAR0: a global page, a filter page, a group page, a timer page, then one 4 KiB page per VI.
 //!
 //! Every register is 32 bits wide and 4-byte aligned. Accesses to an offset no register claims,
-//! misaligned accesses and accesses with partial byte strobes complete normally (reads return 0)
-//! and are counted in [`global::BUS_ERRORS`].
+//! misaligned accesses, accesses with partial byte strobes, writes to read-only registers and
+//! reads of write-only ones complete normally (reads return 0) and are counted in
+//! [`global::BUS_ERRORS`].
 
 pub mod filter;
 pub mod global;
@@ -33,7 +34,8 @@ pub enum Access {
     Ro,
     /// Read-write.
     Rw,
-    /// Write-only doorbell: the write is an action; reads return 0.
+    /// Write-only doorbell: the write is an action; a read returns 0 and is counted as a bus
+    /// error.
     Wo,
     /// Readable, and a write of any value clears it to zero.
     Rc,
@@ -166,8 +168,9 @@ pub fn render_markdown() -> String {
     let _ = writeln!(
         out,
         "BAR0 is {} KiB. Registers are 32 bits, little-endian, 4-byte aligned. Accesses to \
-         unmapped offsets, misaligned or partial-strobe accesses and writes to read-only \
-         registers complete (reads return 0) and are counted in `BUS_ERRORS`.\n",
+         unmapped offsets, misaligned or partial-strobe accesses, writes to read-only \
+         registers and reads of write-only ones complete (reads return 0) and are counted in \
+         `BUS_ERRORS`.\n",
         crate::params::BAR0_BYTES / 1024
     );
     for page in PAGES {
@@ -210,6 +213,7 @@ pub fn render_markdown() -> String {
     }
     out.push_str(&crate::event::render_markdown());
     out.push_str(&crate::key::render_markdown());
+    out.push_str(&crate::pins::render_markdown());
     out
 }
 
