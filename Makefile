@@ -8,7 +8,7 @@ VERILOG := target/verilog/evnic.v
 # combinational loop between blocks wired both ways (valid/ready); it is a speed note, not a loop.
 LINT_FLAGS := -Wall -Wno-WIDTH -Wno-DECLFILENAME -Wno-UNUSEDSIGNAL -Wno-UNUSEDPARAM -Wno-UNOPTFLAT
 
-.PHONY: run test test-unit test-vm verilog lint synth synth-check bench docs check-docs deps fmt clippy fuzz
+.PHONY: run test test-unit test-vm verilog lint fpga-tools synth bitstream synth-check bench docs check-docs deps fmt clippy fuzz
 
 ## The main job: the demo on the simulated device (the captured frames go to target/demo.pcap).
 run: deps
@@ -37,11 +37,36 @@ lint: deps verilog
 	verilator --lint-only $(LINT_FLAGS) --top-module top $(VERILOG)
 	@echo "lint: verilator --lint-only clean"
 
-## Full ECP5 synthesis with the resource summary (about 20 minutes and 7 GB on this design).
-synth: deps verilog
-	@mkdir -p target/synth
-	yosys -q -l target/synth/yosys.log bitstreams/synth_ecp5.ys
-	@bash bitstreams/summary.sh target/synth/stat.txt
+## The open ECP5 flow: YoWASP Yosys and nextpnr, pinned in bitstreams/fpga-requirements.txt, in a
+## venv under target/ made on first use (and again when the pins change).
+FPGA_VENV := target/fpga-venv
+FPGA_STAMP := $(FPGA_VENV)/.installed
+# Board builds: BOARD names a top of hdl/src/board (gen-verilog --top) and its constraints.
+BOARD ?= ecp5-evn-regs
+LPF_ecp5-evn := bitstreams/boards/ecp5-evn.lpf
+LPF_ecp5-evn-regs := bitstreams/boards/ecp5-evn.lpf
+
+fpga-tools: $(FPGA_STAMP)
+
+$(FPGA_STAMP): bitstreams/fpga-requirements.txt
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+	  echo "installing python3-venv with apt-get"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	rm -rf $(FPGA_VENV)
+	python3 -m venv $(FPGA_VENV)
+	$(FPGA_VENV)/bin/pip install -q --disable-pip-version-check -r bitstreams/fpga-requirements.txt
+	touch $@
+
+## The core placed and routed for LFE5UM5G-85F at 156.25 MHz, out of context; figures in
+## bitstreams/reports/ (ecp5.json). Exits non-zero, with the figures, if it does not fit.
+synth: fpga-tools verilog
+	SUMMARY=ecp5.json bash bitstreams/ecp5_flow.sh core $(VERILOG) target/synth
+
+## A bitstream for a board: make bitstream BOARD=ecp5-evn-regs (or ecp5-evn: the whole core).
+bitstream: fpga-tools
+	@[ -n "$(LPF_$(BOARD))" ] || { echo "unknown BOARD $(BOARD): ecp5-evn, ecp5-evn-regs"; exit 2; }
+	$(CARGO) run --release -q -p evnic-hdl --bin gen-verilog -- --top $(BOARD) target/verilog/$(BOARD).v
+	bash bitstreams/ecp5_flow.sh $(BOARD) target/verilog/$(BOARD).v target/bitstream $(LPF_$(BOARD))
 
 ## The synthesis check of `make test`: Yosys' generic synthesis through its coarse stage.
 synth-check: deps verilog
@@ -50,7 +75,7 @@ synth-check: deps verilog
 	@grep -E "Number of cells" target/synth/check_stat.txt | sed 's/^ */synth-check: /'
 
 
-bench: deps synth
+bench: deps
 	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx --bench tx
 	$(CARGO) bench -p evnic --bench wait
 

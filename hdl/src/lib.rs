@@ -5,6 +5,7 @@
 //! none of its own); streams transfer a beat when `valid && ready`; register offsets and the
 //! event format come from `evnic-regs`, never written here.
 
+pub mod board;
 pub mod core;
 pub mod crc;
 pub mod event_engine;
