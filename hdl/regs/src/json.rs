@@ -11,6 +11,7 @@
 //!   `types`, `error_codes`, `rx_flags` and `flags` (name to value)
 //! - `desc`: descriptor sizes and word-1 fields of the receive and transmit descriptors
 //! - `rings`: event and descriptor ring size limits (log2)
+//! - `filter`: the action word encoding, the RX event payload fields and the staging bases
 //! - `shell`: the PCIe shell's BARs and MSI-X layout
 
 use crate::{desc, event, map, params};
@@ -172,6 +173,30 @@ pub fn render_json() -> String {
         ]
         .into_iter(),
     );
+    out.push_str(",\n  \"filter\": ");
+    {
+        use map::filter as f;
+        pairs(
+            &mut out,
+            [
+                ("ACTION_KIND_SHIFT", f::ACTION_KIND_SHIFT as u64),
+                ("ACTION_KIND_VI", f::ACTION_KIND_VI as u64),
+                ("ACTION_KIND_GROUP", f::ACTION_KIND_GROUP as u64),
+                ("ACTION_KIND_DROP", f::ACTION_KIND_DROP as u64),
+                ("ACTION_TARGET_MASK", f::ACTION_TARGET_MASK as u64),
+                ("RX_PAYLOAD_DESC_LSB", f::RX_PAYLOAD_DESC.0 as u64),
+                ("RX_PAYLOAD_DESC_WIDTH", f::RX_PAYLOAD_DESC.1 as u64),
+                ("RX_PAYLOAD_VI_LSB", f::RX_PAYLOAD_VI.0 as u64),
+                ("RX_PAYLOAD_VI_WIDTH", f::RX_PAYLOAD_VI.1 as u64),
+                ("RX_PAYLOAD_NOT_STORED", f::RX_PAYLOAD_NOT_STORED as u64),
+                ("RX_SOURCE_DEFAULT", f::RX_SOURCE_DEFAULT as u64),
+                ("VALUE_BASE", f::VALUE_BASE as u64),
+                ("MASK_BASE", f::MASK_BASE as u64),
+                ("HITS_BASE", f::HITS_BASE as u64),
+            ]
+            .into_iter(),
+        );
+    }
     out.push_str(",\n  \"shell\": ");
     pairs(
         &mut out,
@@ -216,7 +241,11 @@ mod tests {
         assert!(!in_str);
         for page in map::PAGES {
             for reg in page.regs {
-                assert!(j.contains(&format!("\"name\": \"{}\"", reg.name)), "{}", reg.name);
+                assert!(
+                    j.contains(&format!("\"name\": \"{}\"", reg.name)),
+                    "{}",
+                    reg.name
+                );
             }
         }
         assert!(j.contains("\"DMA_FAULT\": 3"));

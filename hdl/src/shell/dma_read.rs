@@ -732,7 +732,7 @@ mod tests {
                 let addr = d as u64 & !3;
                 let dwords = ((d >> 64) & 0x7ff) as u32;
                 let tag = (d >> 96) as u8;
-                assert!(dwords >= 4 && dwords <= 32 && dwords % 4 == 0);
+                assert!((4..=32).contains(&dwords) && dwords.is_multiple_of(4));
                 assert_eq!(
                     addr / 128,
                     (addr + dwords as u64 * 4 - 1) / 128,

@@ -7,10 +7,15 @@ fn main() {
     let (out, text) = match args.as_slice() {
         [flag, out] if flag == "--json" => (out.clone(), evnic_regs::json::render_json()),
         [flag] if flag == "--json" => {
-            eprintln!("gen-docs: --json needs an output path, e.g. gen-docs --json target/registers.json");
+            eprintln!(
+                "gen-docs: --json needs an output path, e.g. gen-docs --json target/registers.json"
+            );
             std::process::exit(2);
         }
-        [] => ("docs/registers.md".into(), evnic_regs::map::render_markdown()),
+        [] => (
+            "docs/registers.md".into(),
+            evnic_regs::map::render_markdown(),
+        ),
         [out] => (out.clone(), evnic_regs::map::render_markdown()),
         _ => {
             eprintln!("usage: gen-docs [OUT.md] | gen-docs --json OUT.json");
