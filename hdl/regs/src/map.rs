@@ -213,6 +213,7 @@ pub fn render_markdown() -> String {
             out.push('\n');
         }
     }
+    out.push_str(&shell::render_markdown());
     out.push_str(&crate::event::render_markdown());
     out.push_str(&crate::key::render_markdown());
     out

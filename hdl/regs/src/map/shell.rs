@@ -22,6 +22,18 @@ pub const MSIX_PBA_OFFSET: u32 = 0x800;
 pub const MSIX_VECTORS: u32 = 1;
 /// Bytes per MSI-X table entry.
 pub const MSIX_ENTRY_BYTES: u32 = 16;
+
+/// Renders the MSI-X layout as Markdown for `docs/registers.md`.
+pub fn render_markdown() -> String {
+    format!(
+        "## MSI-X\n\nWith the PCIe shell, BAR {MSIX_BAR} ({} KiB) holds the MSI-X table at \
+         {MSIX_TABLE_OFFSET:#05x} ({MSIX_ENTRY_BYTES} bytes per vector: address low, address \
+         high, data, vector control with the mask in bit 0, set after reset) and the \
+         pending-bit array at {MSIX_PBA_OFFSET:#05x}. {MSIX_VECTORS} vector(s): vector 0 is the \
+         core's interrupt. The register map is in BAR {REGS_BAR}.\n\n",
+        MSIX_BAR_BYTES / 1024
+    )
+}
 /// `CPL_TIMEOUT` after reset: 2^24 cycles (67 ms at 250 MHz), longer than the longest default
 /// completion timeout of the PCIe hard block (50 ms), which normally ends a lost read first.
 pub const CPL_TIMEOUT_RESET: u32 = 1 << 24;
@@ -135,6 +147,6 @@ pub const PAGE: Page = Page {
     base: super::SHELL_PAGE_BASE,
     stride: super::PAGE_BYTES,
     count: 1,
-    doc: "Answered by the PCIe shell, not the core (without a shell the page is unmapped). Accesses to its unmapped offsets read 0 and are ignored. The MSI-X table (16 bytes per vector: address low, address high, data, vector control) is at offset 0x000 of BAR 2 and the pending-bit array at 0x800; the core's interrupt is vector 0.",
+    doc: "Answered by the PCIe shell, not the core (without a shell the page is unmapped). Accesses to its unmapped offsets read 0 and are ignored. The MSI-X table is in a BAR of its own (see \"MSI-X\" below).",
     regs: REGS,
 };
