@@ -361,6 +361,15 @@ async def transmit_through_split_completions(dut):
     splits at every 64-byte boundary leave the MAC port whole, with a correct FCS."""
     tb = TB(dut)
     tb.rc.split_on_all_rcb = True
+    splits = []
+    send = tb.rc.downstream_send
+
+    async def counting_send(tlp):
+        # A completion that is not the last of its read: the read was split.
+        if tlp.fmt_type == TlpType.CPL_DATA and tlp.byte_count > tlp.length * 4:
+            splits.append(tlp.tag)
+        await send(tlp)
+    tb.rc.downstream_send = counting_send
     await tb.init()
     evq = tb.mem_base + EVQ
     await tb.setup_evq(VI, evq)
@@ -374,6 +383,7 @@ async def transmit_through_split_completions(dut):
     for fr, out in zip(frames, tb.mac.tx_frames):
         padded = fr.ljust(M.desc["min_frame_no_fcs"], b"\0")
         assert out == padded + fcs(padded), f"frame of {len(fr)} bytes"
+    assert splits, "the shell's reads were split into several completions"
     counters = await tb.shell_counters()
     assert all(v == 0 for v in counters.values()), counters
 
