@@ -8,7 +8,7 @@ VERILOG := target/verilog/evnic.v
 # combinational loop between blocks wired both ways (valid/ready); it is a speed note, not a loop.
 LINT_FLAGS := -Wall -Wno-WIDTH -Wno-DECLFILENAME -Wno-UNUSEDSIGNAL -Wno-UNUSEDPARAM -Wno-UNOPTFLAT
 
-.PHONY: run test test-unit test-vm verilog lint fpga-tools synth bitstream synth-check bench docs check-docs deps fmt clippy fuzz
+.PHONY: run test test-unit test-vm test-pcie pcie-deps shell-verilog verilog lint fpga-tools synth bitstream synth-check bench docs check-docs deps fmt clippy fuzz
 
 ## The main job: the demo on the simulated device (the captured frames go to target/demo.pcap).
 run: deps
@@ -23,6 +23,38 @@ test-unit: deps
 
 test-vm:
 	bash tests/vm/run.sh
+
+## The PCIe shell and the core in Icarus Verilog, inside cocotbext-pcie's model of the
+## UltraScale+ PCIe hard block, driven by its root complex (tests/pcie).
+PCIE_VENV := target/pcie-venv
+SHELL_VERILOG := target/verilog/evnic_shell.v
+SHELL_FLAT := target/verilog/evnic_shell_flat.v
+REGISTERS_JSON := target/registers.json
+PYTHON3 ?= /usr/bin/python3
+
+test-pcie: pcie-deps $(PCIE_VENV)/.installed shell-verilog $(SHELL_FLAT)
+	$(CARGO) run -q -p evnic-regs --bin gen-docs -- --json $(REGISTERS_JSON)
+	$(PCIE_VENV)/bin/python tests/pcie/run.py $(SHELL_FLAT) $(REGISTERS_JSON) target/pcie-sim
+
+## Icarus Verilog, Yosys and Python's venv from Debian's packages when missing.
+pcie-deps:
+	@command -v iverilog >/dev/null && command -v yosys >/dev/null && $(PYTHON3) -c "import ensurepip" 2>/dev/null || { \
+	  echo "installing iverilog, yosys and python3-venv with apt-get"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog yosys python3-venv; }
+
+$(PCIE_VENV)/.installed: tests/pcie/requirements.txt
+	$(PYTHON3) -m venv $(PCIE_VENV)
+	$(PCIE_VENV)/bin/pip install -q -r tests/pcie/requirements.txt
+	@touch $@
+
+## The shell's Verilog; rewritten only when it changes, so the flattening below reruns only then.
+shell-verilog:
+	$(CARGO) run --release -q -p evnic-hdl --bin gen-verilog -- --top pcie-shell $(SHELL_VERILOG).new
+	@cmp -s $(SHELL_VERILOG).new $(SHELL_VERILOG) && rm $(SHELL_VERILOG).new || mv $(SHELL_VERILOG).new $(SHELL_VERILOG)
+
+## Flattened and optimised by Yosys for Icarus (as the simulator does for Verilator).
+$(SHELL_FLAT): $(SHELL_VERILOG) sim/flatten.yosys
+	yosys -q -l target/verilog/evnic_shell_flat.log -p "read_verilog -sv $<; hierarchy -check -top top; $$(cat sim/flatten.yosys); write_verilog -noattr $@"
 
 ## Installs Verilator, Yosys and tshark from Debian's packages when they are missing.
 deps:

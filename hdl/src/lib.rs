@@ -21,6 +21,7 @@ pub mod regbus;
 pub mod rx;
 pub mod rx_regs;
 pub mod rx_ring;
+pub mod shell;
 pub mod timers;
 pub mod tx;
 pub mod tx_ring;

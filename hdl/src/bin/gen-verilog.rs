@@ -1,11 +1,12 @@
 //! Writes Verilog (module `top`): `gen-verilog [--top TOP] [OUT.v]`, TOP one of
 //! `core` (the default: the core alone, what Verilator simulates and `make synth` places),
+//! `pcie-shell` (the core inside the PCIe shell for the UltraScale+ hard block),
 //! `ecp5-evn` (the core on the ECP5-5G Evaluation Board) or `ecp5-evn-regs` (the register bus
 //! and global page on that board). OUT defaults to `target/verilog/evnic.v`.
 
 use evnic_hdl::board::{self, Ecp5EvnCore, Ecp5EvnRegs};
 
-const USAGE: &str = "usage: gen-verilog [--top core|ecp5-evn|ecp5-evn-regs] [OUT.v]";
+const USAGE: &str = "usage: gen-verilog [--top core|pcie-shell|ecp5-evn|ecp5-evn-regs] [OUT.v]";
 
 fn main() {
     let mut top = "core".to_string();
@@ -28,6 +29,7 @@ fn main() {
     }
     let verilog = match top.as_str() {
         "core" => evnic_hdl::verilog(),
+        "pcie-shell" => evnic_hdl::shell::verilog(),
         "ecp5-evn" => board::verilog::<Ecp5EvnCore>(),
         "ecp5-evn-regs" => board::verilog::<Ecp5EvnRegs>(),
         t => fail(&format!("gen-verilog: unknown top {t}\n{USAGE}")),

@@ -384,7 +384,8 @@ impl Logic for Ecp5EvnRegs {
         self.global.err_count.next = self.bus.err_count.val();
         self.global.err_addr.next = self.bus.err_addr.val();
         self.bus.err_clear.next = self.global.err_clear.val();
-        self.bus.claim.next = self.global.claim.val();
+        self.bus.ack.next = self.global.ack.val();
+        self.bus.nak.next = false;
         self.bus.rdata.next = self.global.rdata.val();
     }
 }
