@@ -31,6 +31,11 @@ pub const VI_PAGE_BASE: u32 = 0x10000;
 /// every VI page.
 pub const BAR_ADDR_BITS: u32 = 32 - (crate::params::BAR0_BYTES - 1).leading_zeros();
 
+/// Cycles, counted from the register bus's strobe, within which the block owning a register
+/// answers an access; an access nobody answers by then completes as a bus error (reads give 0),
+/// so an access to an unmapped offset takes about this long.
+pub const BUS_ACK_TIMEOUT: u32 = 32;
+
 /// How software may access a register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
