@@ -180,7 +180,7 @@ mod tests {
             phase,
             flags: 0,
             source: 1,
-            group: 2,
+            group: Some(2),
             payload,
             timestamp: 7,
             aux: 0,
