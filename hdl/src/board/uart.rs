@@ -303,7 +303,7 @@ pub(crate) mod tests {
                     let t = t + 1;
                     self.at = Some(t);
                     let half = self.cycles_per_bit / 2;
-                    if t >= half && (t - half) % self.cycles_per_bit == 0 {
+                    if t >= half && (t - half).is_multiple_of(self.cycles_per_bit) {
                         let bit = (t - half) / self.cycles_per_bit;
                         match bit {
                             0 => assert!(!line, "start bit low in its middle"),
