@@ -102,7 +102,8 @@ impl LockCell {
         unsafe { std::ptr::write_bytes(ptr, 0, Self::SIZE) };
         // SAFETY: aligned, sized, initialized (atomics accept any bit pattern).
         let cell = unsafe { &*(ptr as *const LockCell) };
-        cell.layout.store((VERSION << 32) | Self::SIZE as u64, Relaxed);
+        cell.layout
+            .store((VERSION << 32) | Self::SIZE as u64, Relaxed);
         cell.magic.store(MAGIC, Release);
         cell
     }
@@ -164,11 +165,12 @@ impl LockCell {
         self.model.advance(ns)
     }
 
-    /// Marks the process of a party as exited, in the model (tests under `--cfg loom`).
+    /// Marks the process of the party in `slot` as exited, in the model (tests under
+    /// `--cfg loom`).
     #[cfg(loom)]
     #[doc(hidden)]
-    pub fn model_kill(&self, party: &Party<'_>) {
-        self.model.kill(party.identity())
+    pub fn model_kill(&self, slot: u8) {
+        self.model.kill(self.slots[usize::from(slot)].load(SeqCst))
     }
 
     /// Joins the lock as a new party with the default options: a handle that acquires leases,

@@ -76,10 +76,10 @@
 #![deny(missing_docs)]
 
 mod cell;
+mod party;
 #[cfg_attr(loom, path = "model.rs")]
 #[cfg_attr(not(loom), path = "sys.rs")]
 mod platform;
-mod party;
 #[cfg(not(loom))]
 mod shared;
 mod word;
@@ -174,7 +174,10 @@ impl std::fmt::Display for Error {
             Error::WouldBlock => f.write_str("the lock is held"),
             Error::TimedOut => f.write_str("timed out waiting for the lock"),
             Error::LeaseTooLong { requested, max } => {
-                write!(f, "a lease of {requested:?} is longer than the longest, {max:?}")
+                write!(
+                    f,
+                    "a lease of {requested:?} is longer than the longest, {max:?}"
+                )
             }
             Error::NoFreeSlot => write!(f, "all {MAX_PARTIES} party slots of the lock are live"),
             Error::Forked => f.write_str("the party belongs to the parent of this forked process"),

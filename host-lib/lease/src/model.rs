@@ -1,13 +1,17 @@
 //! The loom model of what the lock needs from Linux (built under `--cfg loom`): a futex with
 //! the kernel's semantics (the compare and the enqueue are atomic with respect to a wake; a
 //! wake picks the oldest matching waiters), a clock that a test advances, and processes that
-//! a test kills. A timed wait ends at a wake, or when the test advances the clock or kills a
-//! process (the only events after which waking by time can change what a waiter does).
+//! a test kills. Time stands still until a test kills a process: a timed wait ends at a wake,
+//! or when the test advances the clock (the only event after which waking by time can change
+//! what a waiter does). Once a process is killed, time runs: a timed wait ends at once, with
+//! the clock moved on to its timeout (a waiter that slept that long).
 
 use crate::cell::LockCell;
-use loom::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use loom::sync::{Condvar, Mutex};
+// The clock and the process table are plain atomics, outside the model: a clock or a death
+// orders no memory (and each loom atomic would multiply the interleavings to explore).
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 struct Sleeper {
     id: u64,
@@ -28,6 +32,7 @@ pub(crate) struct Model {
     changed: Condvar,
     clock: AtomicU64,
     dead: AtomicU64,
+    time_runs: AtomicBool,
     next_process: AtomicU64,
 }
 
@@ -38,6 +43,7 @@ impl Model {
             changed: Condvar::new(),
             clock: AtomicU64::new(0),
             dead: AtomicU64::new(0),
+            time_runs: AtomicBool::new(false),
             next_process: AtomicU64::new(1),
         }
     }
@@ -46,6 +52,7 @@ impl Model {
     fn tick(&self) {
         let mut q = self.queue.lock().unwrap();
         for s in q.sleepers.iter_mut().filter(|s| s.timed) {
+            // Timed waits may end: the clock moved, or time now runs.
             s.ended = true;
         }
         self.changed.notify_all();
@@ -60,6 +67,7 @@ impl Model {
     /// Marks the process of `identity` as exited.
     pub(crate) fn kill(&self, identity: u64) {
         self.dead.fetch_or(1 << identity, SeqCst);
+        self.time_runs.store(true, SeqCst);
         self.tick();
     }
 }
@@ -74,12 +82,19 @@ pub(crate) fn futex_wait(cell: &LockCell, expected: u32, bitset: u32, until_ns: 
     if cell.word.load(SeqCst) as u32 != expected || until_ns <= model.clock.load(SeqCst) {
         return;
     }
+    let timed = until_ns != u64::MAX;
+    if timed && model.time_runs.load(SeqCst) {
+        drop(q);
+        model.clock.fetch_max(until_ns, SeqCst);
+        loom::thread::yield_now();
+        return;
+    }
     let id = q.next_id;
     q.next_id += 1;
     q.sleepers.push(Sleeper {
         id,
         bitset,
-        timed: until_ns != u64::MAX,
+        timed,
         ended: false,
     });
     loop {

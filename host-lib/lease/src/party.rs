@@ -102,7 +102,10 @@ impl<'c> Party<'c> {
             identity,
             fork_generation: platform::fork_generation(),
             guess: if seen.held() { Word(0) } else { seen },
-            liveness_ns: options.liveness_interval.as_nanos().min(u128::from(u64::MAX)) as u64,
+            liveness_ns: options
+                .liveness_interval
+                .as_nanos()
+                .min(u128::from(u64::MAX)) as u64,
             watch: Watch {
                 holder: 0,
                 next_check_ns: 0,
@@ -125,11 +128,6 @@ impl<'c> Party<'c> {
     /// What this party has done so far.
     pub fn stats(&self) -> PartyStats {
         self.stats
-    }
-
-    #[cfg(loom)]
-    pub(crate) fn identity(&self) -> u64 {
-        self.identity
     }
 
     fn forked(&self) -> bool {

@@ -102,9 +102,15 @@ fn higher_priority_terminates_an_expired_holder() {
     let old = low.acquire(lease_time, prio(1)).unwrap();
     // The holder is alive (this thread) and does nothing: only its deadline lets `high` in.
     let new = high.acquire(LONG, prio(2)).unwrap();
-    assert!(start.elapsed() >= lease_time, "terminated before its deadline");
+    assert!(
+        start.elapsed() >= lease_time,
+        "terminated before its deadline"
+    );
     assert_eq!(new.acquired(), Acquired::FromExpired);
-    assert!(new.needs_repair(), "a terminated holder may have left the state half-written");
+    assert!(
+        new.needs_repair(),
+        "a terminated holder may have left the state half-written"
+    );
     assert_eq!(old.check(), Err(Terminated));
     assert_eq!(old.release(), Err(Terminated));
     // The stale release left the new holder's lock alone.
@@ -262,7 +268,11 @@ fn a_release_wakes_a_sleeper_in_another_mapping() {
         assert_eq!(how, Acquired::Free);
         assert!(sleeps >= 1);
         // Woken by the release, not by its 30 s timer.
-        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", released.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            released.elapsed()
+        );
     });
 }
 
@@ -313,7 +323,10 @@ fn a_forked_child_cannot_use_its_parents_party_or_lease() {
         if cell.snapshot().holder.is_none() {
             code |= 2;
         }
-        if !matches!(party.try_acquire(LONG, Priority::LOWEST), Err(Error::Forked)) {
+        if !matches!(
+            party.try_acquire(LONG, Priority::LOWEST),
+            Err(Error::Forked)
+        ) {
             code |= 4;
         }
         drop(party); // must not free the parent's slot

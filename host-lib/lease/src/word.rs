@@ -148,7 +148,10 @@ mod tests {
             (7, 254, 1, 0xdead_beef)
         );
         let back = w.freed(false);
-        assert_eq!((back.held(), back.waiters(), back.repair()), (false, false, false));
+        assert_eq!(
+            (back.held(), back.waiters(), back.repair()),
+            (false, false, false)
+        );
         assert_eq!(back.generation(), 1);
         assert_eq!(w.with_deadline(5).deadline(), 5);
         assert_eq!(w.with_deadline(5).identity(), w.identity());
@@ -176,10 +179,17 @@ mod tests {
     #[test]
     fn expiry_is_modular_and_rounded_up() {
         let lease_ns = 1_000_000;
-        for now in [0u64, 123_456_789, (u64::from(u32::MAX) << TICK_SHIFT) - 5_000] {
+        for now in [
+            0u64,
+            123_456_789,
+            (u64::from(u32::MAX) << TICK_SHIFT) - 5_000,
+        ] {
             let w = Word(0).taken_by(0, 0, deadline_tick(now, lease_ns), false, false);
             assert!(!w.expired(tick(now)));
-            assert!(!w.expired(tick(now + lease_ns)), "expired before its lease ran out");
+            assert!(
+                !w.expired(tick(now + lease_ns)),
+                "expired before its lease ran out"
+            );
             let at = w.expiry_ns(now);
             assert!(at > now + lease_ns && at <= now + lease_ns + (2 << TICK_SHIFT));
             assert!(w.expired(tick(at)) && !w.expired(tick(at - 1)));
