@@ -97,7 +97,10 @@ impl LockCell {
     /// bytes for `'a`, and no other party may use that memory while it is initialized.
     #[cfg(not(loom))]
     pub unsafe fn init<'a>(ptr: *mut u8) -> &'a LockCell {
-        assert!(ptr as usize % 64 == 0, "a LockCell must be 64-byte aligned");
+        assert!(
+            (ptr as usize).is_multiple_of(64),
+            "a LockCell must be 64-byte aligned"
+        );
         // SAFETY: the caller gives us the memory; all-zero is a free lock with no parties.
         unsafe { std::ptr::write_bytes(ptr, 0, Self::SIZE) };
         // SAFETY: aligned, sized, initialized (atomics accept any bit pattern).
@@ -115,7 +118,7 @@ impl LockCell {
     /// bytes for `'a`, and only lock operations may write it meanwhile.
     #[cfg(not(loom))]
     pub unsafe fn attach<'a>(ptr: *const u8) -> Result<&'a LockCell, Error> {
-        if ptr as usize % 64 != 0 {
+        if !(ptr as usize).is_multiple_of(64) {
             return Err(Error::NotALock("not 64-byte aligned"));
         }
         // SAFETY: as the caller promises.

@@ -2,7 +2,7 @@
 
 use crate::{Acquired, Error, LockCell, PartyOptions, Priority, SharedLock, Terminated};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -93,8 +93,14 @@ fn try_acquire_and_timeout_give_up_on_a_live_holder() {
 
 #[test]
 fn higher_priority_terminates_an_expired_holder() {
+    for coarse in [false, true] {
+        terminate_an_expired_holder(PartyOptions::default().with_coarse_clock(coarse));
+    }
+}
+
+fn terminate_an_expired_holder(holder_options: PartyOptions) {
     let cell = LockCell::new_boxed();
-    let mut low = cell.party().unwrap();
+    let mut low = cell.party_with(holder_options).unwrap();
     let mut high = cell.party().unwrap();
     let high_slot = high.slot();
     let lease_time = Duration::from_millis(20);
@@ -210,28 +216,24 @@ fn sleepers_wake_by_priority_then_in_arrival_order() {
     let mut holder = cell.party().unwrap();
     let lease = holder.acquire(LONG, Priority::HIGHEST).unwrap();
     let order = std::sync::Mutex::new(Vec::new());
-    let arrivals = AtomicUsize::new(0);
+    let asleep = || {
+        let counts = cell.sleepers.load(Ordering::SeqCst);
+        (0..8).map(|p| (counts >> (8 * p)) & 0xff).sum::<u64>()
+    };
     std::thread::scope(|s| {
-        for (name, level) in [("low-1", 1u8), ("high", 5), ("low-2", 1)] {
-            let (cell, order, arrivals) = (&cell, &order, &arrivals);
+        for (i, (name, level)) in [("low-1", 1u8), ("high", 5), ("low-2", 1)]
+            .into_iter()
+            .enumerate()
+        {
+            let (cell, order) = (&cell, &order);
             s.spawn(move || {
                 let mut party = cell.party_with(patient).unwrap();
-                arrivals.fetch_add(1, Ordering::SeqCst);
                 let _lease = party.acquire(LONG, prio(level)).unwrap();
                 order.lock().unwrap().push(name);
                 std::thread::sleep(Duration::from_millis(2));
             });
-            // Wait until it sleeps in the kernel before the next one comes.
-            let before = arrivals.load(Ordering::SeqCst);
-            while cell.sleepers.load(Ordering::SeqCst).count_ones() == 0 || before == 0 {
-                std::thread::yield_now();
-                if arrivals.load(Ordering::SeqCst) > before {
-                    break;
-                }
-            }
-            let want = |c: u64| (0..8).map(|p| (c >> (8 * p)) & 0xff).sum::<u64>();
-            let expected = arrivals.load(Ordering::SeqCst) as u64;
-            while want(cell.sleepers.load(Ordering::SeqCst)) < expected {
+            // Let it fall asleep in the kernel before the next one comes.
+            while asleep() < i as u64 + 1 {
                 std::thread::yield_now();
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -258,7 +260,7 @@ fn a_release_wakes_a_sleeper_in_another_mapping() {
             let how = party.acquire(LONG, Priority::LOWEST).unwrap().acquired();
             (t, how, party.stats().futex_waits)
         });
-        while a.snapshot().waiters == false || a.sleepers.load(Ordering::SeqCst) == 0 {
+        while !a.snapshot().waiters || a.sleepers.load(Ordering::SeqCst) == 0 {
             std::thread::yield_now();
         }
         std::thread::sleep(Duration::from_millis(10));
