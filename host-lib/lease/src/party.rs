@@ -347,6 +347,8 @@ impl<'c> Party<'c> {
             return true;
         }
         if platform::same_process(id, self.identity) {
+            // A thread of this process: alive while we run. No more checks of this holder.
+            self.watch.next_check_ns = u64::MAX;
             return false;
         }
         self.stats.liveness_checks += 1;

@@ -48,7 +48,7 @@ fn futex_addr(cell: &LockCell) -> *const u32 {
 }
 
 /// Sleeps while the futex half of the word equals `expected`, until a wake that matches
-/// `bitset` or the absolute CLOCK_MONOTONIC time `until_ns` (or a signal; the caller looks
+/// `bitset` or the absolute CLOCK_MONOTONIC time `until_ns` (`u64::MAX`: no limit) (or a signal; the caller looks
 /// at the word again in every case). Not the `_PRIVATE` operation:
 /// the kernel keys a shared futex on the mapping's page, so waiters and wakers in different
 /// processes (at different addresses) meet.
@@ -65,7 +65,11 @@ pub(crate) fn futex_wait(cell: &LockCell, expected: u32, bitset: u32, until_ns: 
             futex_addr(cell),
             FUTEX_WAIT_BITSET,
             expected,
-            &until as *const libc::timespec,
+            if until_ns == u64::MAX {
+                std::ptr::null()
+            } else {
+                &until as *const libc::timespec
+            },
             std::ptr::null::<u32>(),
             bitset,
         );
