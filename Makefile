@@ -15,7 +15,8 @@ run: deps
 	$(CARGO) run --release -p evnic -- info
 	$(CARGO) run --release -p evnic -- demo --pcap target/demo.pcap
 
-## Every test: unit and Verilator-model tests, lint, synthesis, docs freshness, the VFIO VM test.
+## Every test: unit and Verilator-model tests, the lease lock under loom, lint, synthesis, docs
+## freshness, the VFIO VM test.
 test: deps test-unit test-loom lint synth-check check-docs test-vm
 
 test-unit: deps

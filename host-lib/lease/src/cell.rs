@@ -45,8 +45,8 @@ const VERSION: u64 = 1;
 pub struct LockCell {
     pub(crate) word: AtomicU64,
     _word_line: [u64; 7],
-    magic: AtomicU64,
-    layout: AtomicU64,
+    pub(crate) magic: AtomicU64,
+    pub(crate) layout: AtomicU64,
     /// Per priority p, bits 8p..8p+8: how many waiters of that priority sleep or are about to.
     pub(crate) sleepers: AtomicU64,
     pub(crate) terminations: AtomicU64,

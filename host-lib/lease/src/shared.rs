@@ -26,6 +26,9 @@ unsafe impl Send for SharedLock {}
 // SAFETY: as above.
 unsafe impl Sync for SharedLock {}
 
+// The cell fits before the data.
+const _: () = assert!(LockCell::SIZE <= SharedLock::DATA_OFFSET);
+
 impl SharedLock {
     /// Where the guarded data begins (one page in, so it can be mapped on its own).
     pub const DATA_OFFSET: usize = 4096;

@@ -342,3 +342,16 @@ fn a_forked_child_cannot_use_its_parents_party_or_lease() {
     lease.release().unwrap();
     assert!(cell.slots[usize::from(party.slot())].load(Ordering::SeqCst) != 0);
 }
+
+#[test]
+fn the_cell_layout_is_the_documented_one() {
+    use std::mem::{align_of, offset_of};
+    assert_eq!(offset_of!(LockCell, word), 0);
+    assert_eq!(offset_of!(LockCell, magic), 64);
+    assert_eq!(offset_of!(LockCell, layout), 72);
+    assert_eq!(offset_of!(LockCell, sleepers), 80);
+    assert_eq!(offset_of!(LockCell, terminations), 88);
+    assert_eq!(offset_of!(LockCell, recoveries), 96);
+    assert_eq!(offset_of!(LockCell, slots), 128);
+    assert_eq!((LockCell::SIZE, align_of::<LockCell>()), (2176, 64));
+}
