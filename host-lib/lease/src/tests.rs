@@ -216,27 +216,26 @@ fn sleepers_wake_by_priority_then_in_arrival_order() {
     let mut holder = cell.party().unwrap();
     let lease = holder.acquire(LONG, Priority::HIGHEST).unwrap();
     let order = std::sync::Mutex::new(Vec::new());
-    let asleep = || {
-        let counts = cell.sleepers.load(Ordering::SeqCst);
-        (0..8).map(|p| (counts >> (8 * p)) & 0xff).sum::<u64>()
-    };
     std::thread::scope(|s| {
-        for (i, (name, level)) in [("low-1", 1u8), ("high", 5), ("low-2", 1)]
-            .into_iter()
-            .enumerate()
-        {
+        for (name, level) in [("low-1", 1u8), ("high", 5), ("low-2", 1)] {
             let (cell, order) = (&cell, &order);
+            let (tid_tx, tid_rx) = std::sync::mpsc::channel();
             s.spawn(move || {
                 let mut party = cell.party_with(patient).unwrap();
+                tid_tx.send(unsafe { libc::gettid() }).unwrap();
                 let _lease = party.acquire(LONG, prio(level)).unwrap();
                 order.lock().unwrap().push(name);
                 std::thread::sleep(Duration::from_millis(2));
             });
-            // Let it fall asleep in the kernel before the next one comes.
-            while asleep() < i as u64 + 1 {
-                std::thread::yield_now();
+            // Let it fall asleep in the kernel (blocked in futex) before the next one comes.
+            let tid = tid_rx.recv().unwrap();
+            let in_futex = format!("{} ", libc::SYS_futex);
+            while !std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
+                .unwrap()
+                .starts_with(&in_futex)
+            {
+                std::thread::sleep(Duration::from_millis(1));
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
         drop(lease);
     });

@@ -35,7 +35,7 @@ struct Data {
     holding: [AtomicU64; CHILDREN],
     /// A child's result, written before it exits.
     result: [AtomicU64; CHILDREN],
-    /// Hammers stop when this is set.
+    /// Hammers stop when this is set; an overstaying holder checks its lease then.
     stop: AtomicU64,
     /// Acquisitions that found `dirty` set without the repair flag: must stay 0.
     violations: AtomicU64,
@@ -151,13 +151,17 @@ fn child() {
             }
             d.result[index].store(rounds, SeqCst);
         }
-        // Holds a 30 ms lease for 300 ms, alive, then reports what its lease says.
+        // Holds a 30 ms lease, alive, until the parent says it took the lock (`stop`), then
+        // reports what its lease says.
         "overstay" => {
             let lease = party
                 .acquire(Duration::from_millis(30), Priority::new(1).unwrap())
                 .unwrap();
             d.holding[index].store(1, SeqCst);
-            std::thread::sleep(Duration::from_millis(300));
+            let t = Instant::now();
+            while d.stop.load(SeqCst) == 0 && t.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let mut r = 0;
             if lease.check() == Err(Terminated) {
                 r |= 1;
@@ -236,6 +240,7 @@ fn an_overstaying_process_is_terminated_by_a_higher_priority() {
     assert_eq!(lease.acquired(), Acquired::FromExpired);
     assert!(lease.needs_repair());
     // The old holder is alive and still thinks it holds the lock until it checks.
+    d.stop.store(1, SeqCst);
     assert!(holder.wait().unwrap().success());
     assert_eq!(
         d.result[0].load(SeqCst),
