@@ -8,18 +8,23 @@ VERILOG := target/verilog/evnic.v
 # combinational loop between blocks wired both ways (valid/ready); it is a speed note, not a loop.
 LINT_FLAGS := -Wall -Wno-WIDTH -Wno-DECLFILENAME -Wno-UNUSEDSIGNAL -Wno-UNUSEDPARAM -Wno-UNOPTFLAT
 
-.PHONY: run test test-unit test-vm test-pcie pcie-deps shell-verilog verilog lint fpga-tools synth bitstream synth-check bench docs check-docs deps fmt clippy fuzz
+.PHONY: run test test-unit test-loom test-vm test-pcie pcie-deps shell-verilog verilog lint fpga-tools synth bitstream synth-check bench docs check-docs deps fmt clippy fuzz
 
 ## The main job: the demo on the simulated device (the captured frames go to target/demo.pcap).
 run: deps
 	$(CARGO) run --release -p evnic -- info
 	$(CARGO) run --release -p evnic -- demo --pcap target/demo.pcap
 
-## Every test: unit and Verilator-model tests, lint, synthesis, docs freshness, the VFIO VM test.
-test: deps test-unit lint synth-check check-docs test-vm
+## Every test: unit and Verilator-model tests, the lease lock under loom, lint, synthesis, docs
+## freshness, the VFIO VM test.
+test: deps test-unit test-loom lint synth-check check-docs test-vm
 
 test-unit: deps
 	$(CARGO) test --workspace --release
+
+## The lease lock under the loom model checker (its own target dir: --cfg loom rebuilds all).
+test-loom:
+	RUSTFLAGS="--cfg loom" $(CARGO) test --release -p evnic-lease --test loom --target-dir target/loom
 
 test-vm:
 	bash tests/vm/run.sh
@@ -110,6 +115,7 @@ synth-check: deps verilog
 bench: deps
 	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx --bench tx
 	$(CARGO) bench -p evnic --bench wait
+	$(CARGO) bench -p evnic-lease --bench lease
 
 ## A longer differential run of the receive path (RTL against the reference model).
 fuzz: deps
