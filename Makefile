@@ -8,7 +8,7 @@ VERILOG := target/verilog/evnic.v
 # combinational loop between blocks wired both ways (valid/ready); it is a speed note, not a loop.
 LINT_FLAGS := -Wall -Wno-WIDTH -Wno-DECLFILENAME -Wno-UNUSEDSIGNAL -Wno-UNUSEDPARAM -Wno-UNOPTFLAT
 
-.PHONY: run test test-unit test-user test-vm test-pcie pcie-deps shell-verilog verilog lint fpga-tools synth bitstream synth-check bench docs check-docs deps fmt fmt-check clippy fuzz
+.PHONY: run test test-unit test-user test-loom test-vm test-pcie pcie-deps shell-verilog verilog lint fpga-tools synth bitstream synth-check bench docs check-docs deps fmt fmt-check clippy fuzz
 
 ## The main job: the demo on the simulated device (the captured frames go to target/demo.pcap).
 run: deps
@@ -16,8 +16,8 @@ run: deps
 	$(CARGO) run --release -p evnic-cli -- demo --pcap target/demo.pcap
 
 ## Every test: formatting, unit, Verilator-model and end-to-end tests, the library as a user's
-## dependency, clippy, lint, synthesis, docs freshness, the VFIO VM test.
-test: deps fmt-check test-unit test-user clippy lint synth-check check-docs test-vm
+## dependency, the lease lock under loom, clippy, lint, synthesis, docs freshness, the VFIO VM test.
+test: deps fmt-check test-unit test-user test-loom clippy lint synth-check check-docs test-vm
 
 test-unit: deps
 	$(CARGO) test --workspace --release
@@ -26,6 +26,10 @@ test-unit: deps
 ## library example builds and runs with the sim feature.
 test-user: deps
 	bash tests/e2e/user-crate.sh
+
+## The lease lock under the loom model checker (its own target dir: --cfg loom rebuilds all).
+test-loom:
+	RUSTFLAGS="--cfg loom" $(CARGO) test --release -p evnic-lease --test loom --target-dir target/loom
 
 test-vm:
 	bash tests/vm/run.sh
@@ -116,6 +120,7 @@ synth-check: deps verilog
 bench: deps
 	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx --bench tx
 	$(CARGO) bench -p evnic --features sim --bench wait
+	$(CARGO) bench -p evnic-lease --bench lease
 
 ## A longer differential run of the receive path (RTL against the reference model).
 fuzz: deps
