@@ -57,10 +57,15 @@ mod error;
 pub mod event;
 pub mod filter_spec;
 pub mod filters;
+#[cfg(feature = "mio")]
+mod mio;
+pub mod poller;
 pub mod receive;
 pub mod stats;
 pub mod timer;
 pub mod transmit;
+#[cfg(feature = "tokio")]
+mod async_endpoint;
 mod wait;
 
 pub use backend::{Backend, BackendError};
@@ -76,9 +81,12 @@ pub use evnic_proto::PciAddress;
 pub use evnic_regs::event::{ErrorCode, EventType};
 pub use filter_spec::{FilterAction, FilterSpec};
 pub use filters::{Filter, FilterHandle};
+pub use poller::{Interest, Poller, Ready, Token};
 pub use receive::{Receiver, RxCounters};
 pub use stats::{EndpointStats, Stats, TimerStats};
 pub use timer::{Ticks, Timer, TimerTarget};
+#[cfg(feature = "tokio")]
+pub use async_endpoint::AsyncEndpoint;
 pub use transmit::{Transmitter, TxCompletion, TxCounters, TxOptions};
 
 use evnic_proto::params;
