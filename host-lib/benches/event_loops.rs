@@ -87,20 +87,30 @@ fn workloads() -> Vec<(&'static str, usize, Vec<Change>)> {
         let fds = 64;
         let mut rng = Lcg(1);
         let mut w = vec![false; fds];
-        let mut v: Vec<Change> = (0..fds).map(|i| Change::Add(i, Interest::READABLE)).collect();
+        let mut v: Vec<Change> = (0..fds)
+            .map(|i| Change::Add(i, Interest::READABLE))
+            .collect();
         v.push(Change::Wait);
         let mut n = fds;
         while n < CHANGES {
             for _ in 0..10 {
                 let i = rng.below(fds / 4) * 4 % fds + rng.below(2);
                 w[i] = !w[i];
-                let interest = if w[i] { Interest::BOTH } else { Interest::READABLE };
+                let interest = if w[i] {
+                    Interest::BOTH
+                } else {
+                    Interest::READABLE
+                };
                 v.push(Change::Mod(i, interest));
                 n += 1;
             }
             v.push(Change::Wait);
         }
-        out.push(("64 fds, write interest toggled, 10 changes per round", fds, v));
+        out.push((
+            "64 fds, write interest toggled, 10 changes per round",
+            fds,
+            v,
+        ));
     }
     // Short-lived connections: each round adds 4, and deletes 4 it added (some in the same
     // round, some a round later).
@@ -129,15 +139,25 @@ fn workloads() -> Vec<(&'static str, usize, Vec<Change>)> {
             v.push(Change::Wait);
             round += 1;
         }
-        out.push(("short-lived fds, add and delete, 8 changes per round", fds, v));
+        out.push((
+            "short-lived fds, add and delete, 8 changes per round",
+            fds,
+            v,
+        ));
     }
     // Start-up: 1,000 fds added and each adjusted 9 times before the first wait.
     {
         let fds = 1000;
-        let mut v: Vec<Change> = (0..fds).map(|i| Change::Add(i, Interest::READABLE)).collect();
+        let mut v: Vec<Change> = (0..fds)
+            .map(|i| Change::Add(i, Interest::READABLE))
+            .collect();
         for k in 0..9 {
             for i in 0..fds {
-                let interest = if k % 2 == 0 { Interest::BOTH } else { Interest::READABLE };
+                let interest = if k % 2 == 0 {
+                    Interest::BOTH
+                } else {
+                    Interest::READABLE
+                };
                 v.push(Change::Mod(i, interest));
             }
         }
@@ -271,7 +291,10 @@ fn paced(
         let c0 = thread_cpu_ns();
         consume(&|i: usize| {
             let now = base.elapsed().as_nanos() as u64;
-            lat[i].store(now.saturating_sub(sent[i].load(Ordering::Acquire)), Ordering::Relaxed);
+            lat[i].store(
+                now.saturating_sub(sent[i].load(Ordering::Acquire)),
+                Ordering::Relaxed,
+            );
         });
         thread_cpu_ns() - c0
     });
@@ -358,7 +381,14 @@ fn hand_epoll_endpoint(nic: &Nic) -> Lat {
         u64: 0,
     };
     // SAFETY: plain epoll_ctl.
-    unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, cons.as_raw_fd(), &mut e) };
+    unsafe {
+        libc::epoll_ctl(
+            ep.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            cons.as_raw_fd(),
+            &mut e,
+        )
+    };
     let (lat, cpu) = paced(
         |i| prod.indicate(G, i as u32).unwrap(),
         |took| {
@@ -476,21 +506,56 @@ fn latency_table() {
         )
     };
     let base = hand_epoll_eventfd();
-    row("eventfd", "hand-written epoll loop (baseline)", &base, &base);
-    row("eventfd", "Poller, spin 0", &poller_eventfd(Duration::ZERO), &base);
+    row(
+        "eventfd",
+        "hand-written epoll loop (baseline)",
+        &base,
+        &base,
+    );
+    row(
+        "eventfd",
+        "Poller, spin 0",
+        &poller_eventfd(Duration::ZERO),
+        &base,
+    );
     let s = poller_eventfd(spin);
-    row("eventfd", &format!("Poller, spin {} µs", spin.as_micros()), &s, &base);
+    row(
+        "eventfd",
+        &format!("Poller, spin {} µs", spin.as_micros()),
+        &s,
+        &base,
+    );
 
     let nic = Nic::open(evnic::DeviceSpec::Sim).expect("simulated device");
     let base = hand_epoll_endpoint(&nic);
-    row("endpoint (sim)", "hand-written epoll loop with arm (baseline)", &base, &base);
-    row("endpoint (sim)", "Poller, spin 0", &poller_endpoint(&nic, Duration::ZERO), &base);
+    row(
+        "endpoint (sim)",
+        "hand-written epoll loop with arm (baseline)",
+        &base,
+        &base,
+    );
+    row(
+        "endpoint (sim)",
+        "Poller, spin 0",
+        &poller_endpoint(&nic, Duration::ZERO),
+        &base,
+    );
     let s = poller_endpoint(&nic, spin);
-    row("endpoint (sim)", &format!("Poller, spin {} µs", spin.as_micros()), &s, &base);
+    row(
+        "endpoint (sim)",
+        &format!("Poller, spin {} µs", spin.as_micros()),
+        &s,
+        &base,
+    );
 
     let base = tokio_eventfd();
     row("eventfd", "tokio AsyncFd (baseline)", &base, &base);
-    row("endpoint (sim)", "AsyncEndpoint::recv", &async_endpoint(&nic), &base);
+    row(
+        "endpoint (sim)",
+        "AsyncEndpoint::recv",
+        &async_endpoint(&nic),
+        &base,
+    );
 }
 
 #[derive(Clone, Copy)]

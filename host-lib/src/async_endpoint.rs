@@ -53,12 +53,13 @@ impl AsyncEndpoint {
         }
         // SAFETY: the fd is the endpoint's own eventfd, which stays open, and the same, for as
         // long as the endpoint lives: the AsyncFd owns the endpoint.
-        let fd = unsafe { AsyncFd::register_with_interest(ep, Interest::READABLE) }.map_err(
-            |e| Error::Os {
-                call: "register the endpoint's wake-up fd with tokio",
-                err: e.into_parts().1,
-            },
-        )?;
+        let fd =
+            unsafe { AsyncFd::register_with_interest(ep, Interest::READABLE) }.map_err(|e| {
+                Error::Os {
+                    call: "register the endpoint's wake-up fd with tokio",
+                    err: e.into_parts().1,
+                }
+            })?;
         Ok(AsyncEndpoint { fd, ended: false })
     }
 

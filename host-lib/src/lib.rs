@@ -46,6 +46,8 @@
 //! [`FilterHandle`] and [`Batch`] (receive filters), [`Receiver`] and [`Transmitter`]
 //! (an endpoint's receive and transmit rings), [`Stats`] (every counter of the device).
 
+#[cfg(feature = "tokio")]
+mod async_endpoint;
 pub mod backend;
 pub mod batch;
 mod clock;
@@ -64,10 +66,10 @@ pub mod receive;
 pub mod stats;
 pub mod timer;
 pub mod transmit;
-#[cfg(feature = "tokio")]
-mod async_endpoint;
 mod wait;
 
+#[cfg(feature = "tokio")]
+pub use async_endpoint::AsyncEndpoint;
 pub use backend::{Backend, BackendError};
 pub use batch::{Applied, Batch};
 pub use clock::DeviceClock;
@@ -85,8 +87,6 @@ pub use poller::{Interest, Poller, Ready, Token};
 pub use receive::{Receiver, RxCounters};
 pub use stats::{EndpointStats, Stats, TimerStats};
 pub use timer::{Ticks, Timer, TimerTarget};
-#[cfg(feature = "tokio")]
-pub use async_endpoint::AsyncEndpoint;
 pub use transmit::{Transmitter, TxCompletion, TxCounters, TxOptions};
 
 use evnic_proto::params;

@@ -45,7 +45,12 @@ fn readable_only(interests: Interest) -> io::Result<()> {
 
 /// The endpoint's wake-up fd, readable after [`Endpoint::arm`] when an event arrives.
 impl Source for Endpoint {
-    fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
         readable_only(interests)?;
         SourceFd(&self.as_raw_fd()).register(registry, token, interests)
     }

@@ -465,7 +465,9 @@ impl Poller {
         // SAFETY: epfd is our epoll fd; ev is a valid epoll_event for the call's duration.
         let r = unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), Self::ctl_code(op), fd, &mut ev) };
         if r < 0 {
-            -std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+            -std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO)
         } else {
             0
         }
@@ -795,7 +797,11 @@ mod tests {
 
     fn poller(mode: ApplyMode) -> Poller {
         let p = Poller::with_mode(mode).unwrap().with_spin(Duration::ZERO);
-        assert_eq!(p.apply_mode(), mode, "io_uring with IORING_OP_EPOLL_CTL is expected here");
+        assert_eq!(
+            p.apply_mode(),
+            mode,
+            "io_uring with IORING_OP_EPOLL_CTL is expected here"
+        );
         p
     }
 
@@ -975,9 +981,10 @@ mod tests {
             );
             assert_eq!(e.kind(), crate::ErrorKind::Os);
             assert_eq!(p.len(), 1);
-            assert_eq!(kernel_set(&p).keys().copied().collect::<Vec<_>>(), vec![
-                good.as_fd().as_raw_fd()
-            ]);
+            assert_eq!(
+                kernel_set(&p).keys().copied().collect::<Vec<_>>(),
+                vec![good.as_fd().as_raw_fd()]
+            );
             p.wait(&mut ready, Some(Duration::ZERO)).unwrap();
             assert_eq!(ready.len(), 1);
             assert_eq!(ready[0].token, Token(2));
@@ -998,7 +1005,12 @@ mod tests {
             p.flush().unwrap();
             // SAFETY: a plain epoll_ctl DEL on the poller's epoll fd.
             let r = unsafe {
-                libc::epoll_ctl(p.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, n, std::ptr::null_mut())
+                libc::epoll_ctl(
+                    p.epfd.as_raw_fd(),
+                    libc::EPOLL_CTL_DEL,
+                    n,
+                    std::ptr::null_mut(),
+                )
             };
             assert_eq!(r, 0);
             assert!(kernel_set(&p).is_empty());
@@ -1017,13 +1029,14 @@ mod tests {
     #[test]
     fn a_wait_with_nothing_ready_ends_at_its_timeout() {
         let a = Efd::new();
-        let mut p = Poller::new()
-            .unwrap()
-            .with_spin(Duration::from_micros(200));
+        let mut p = Poller::new().unwrap().with_spin(Duration::from_micros(200));
         p.add(&a, Token(0), Interest::READABLE).unwrap();
         let mut ready = Vec::new();
         let t = Instant::now();
-        assert_eq!(p.wait(&mut ready, Some(Duration::from_millis(20))).unwrap(), 0);
+        assert_eq!(
+            p.wait(&mut ready, Some(Duration::from_millis(20))).unwrap(),
+            0
+        );
         assert!(t.elapsed() >= Duration::from_millis(20));
         let c = p.counters();
         assert!(c.blocking_waits >= 1);

@@ -52,7 +52,11 @@ fn race_producer(p: &Endpoint, group: u32, taken: &AtomicU32) {
     for i in 0..RACES {
         let start = Instant::now();
         while taken.load(Ordering::Acquire) < i {
-            assert!(start.elapsed() < PATIENCE, "the consumer lost event {}", i - 1);
+            assert!(
+                start.elapsed() < PATIENCE,
+                "the consumer lost event {}",
+                i - 1
+            );
             std::thread::yield_now();
         }
         jitter(i);
@@ -349,7 +353,10 @@ fn a_poller_over_every_endpoint_of_the_device() {
     let params = *nic.params();
     let n = params.vis - 1;
     let eps: Vec<Endpoint> = (0..n).map(|_| endpoint(&nic)).collect();
-    assert!(nic.endpoint(EndpointConfig::default()).is_err(), "every VI is taken");
+    assert!(
+        nic.endpoint(EndpointConfig::default()).is_err(),
+        "every VI is taken"
+    );
     let group = |i: u32| i % params.groups;
     // The first endpoint also produces into every group.
     for i in 0..n {
