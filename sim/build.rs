@@ -34,8 +34,9 @@ const VERILATOR_FLAGS: &[&str] = &[
     "top",
 ];
 
-/// The Yosys pre-pass: flatten, optimise, keep memories as arrays. Cycle-identical logic.
-const YOSYS_PASSES: &str = "proc; flatten; opt; wreduce; memory -nomap; opt; opt_clean";
+/// The Yosys pre-pass: flatten, optimise, keep memories as arrays. Cycle-identical logic. The
+/// PCIe shell's Icarus test flattens its Verilog with the same passes (Makefile).
+const YOSYS_PASSES: &str = include_str!("flatten.yosys");
 
 fn fail(msg: &str) -> ! {
     eprintln!("\n*** evnic-sim build: {msg}\n");
@@ -52,6 +53,7 @@ fn tool_output(cmd: &str, args: &[&str]) -> Option<String> {
 fn main() {
     println!("cargo:rerun-if-changed=csrc/shim.cpp");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=flatten.yosys");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
 
     let version = tool_output("verilator", &["--version"]).unwrap_or_else(|| {
@@ -82,7 +84,7 @@ fn main() {
     let script = format!(
         "read_verilog -sv {}; hierarchy -check -top top; {}; write_verilog -noattr {}",
         rtl.display(),
-        YOSYS_PASSES,
+        YOSYS_PASSES.trim(),
         verilog.display()
     );
     let log = out.join("yosys.log");

@@ -16,7 +16,8 @@
 //! - device-space ports: `dsi_*` where FPGA logic indicates an event into a group, `dso_*` where
 //!   it is told of events in the groups it listens to
 //! - `dbg_*`: the parser and filter result of each frame, for the simulator's replay and
-//!   differential tests (left unconnected, and optimised away, on a board)
+//!   differential tests, and `dbg_ram_collision` (left unconnected, and optimised away, on a
+//!   board)
 //!
 //! # Timing
 //! See each block. Register accesses complete in 2 cycles (see [`crate::regbus`]).
@@ -33,9 +34,6 @@ use rust_hdl::prelude::*;
 
 /// Bits of the filter key (see `evnic_regs::key`).
 pub const KEY_BITS: usize = evnic_regs::key::KEY_BITS as usize;
-
-// The transmit path's events carry no group: the literal in `update` is this value.
-const _: () = assert!(evnic_regs::event::NO_GROUP == 0xFF);
 
 #[derive(LogicBlock, Default)]
 pub struct EvnicCore {
@@ -88,7 +86,7 @@ pub struct EvnicCore {
     pub dso_valid: Signal<Out, Bit>,
     pub dso_kind: Signal<Out, Bits<4>>,
     pub dso_group: Signal<Out, Bits<8>>,
-    pub dso_source: Signal<Out, Bits<8>>,
+    pub dso_source: Signal<Out, Bits<16>>,
     pub dso_payload: Signal<Out, Bits<32>>,
 
     pub dbg_valid: Signal<Out, Bit>,
@@ -98,6 +96,9 @@ pub struct EvnicCore {
     pub dbg_hit: Signal<Out, Bit>,
     pub dbg_filter: Signal<Out, Bits<8>>,
     pub dbg_action: Signal<Out, Bits<16>>,
+    /// A RAM was read at an address in the cycle it was written (see [`crate::ram`]): an RTL
+    /// bug the simulator reports. Never set on a correct design.
+    pub dbg_ram_collision: Signal<Out, Bit>,
 
     bus: RegBus,
     global: GlobalRegs,
@@ -130,7 +131,7 @@ impl Logic for EvnicCore {
         self.bar_rsp_valid.next = self.bus.rsp_valid.val();
         self.bar_rsp_rdata.next = self.bus.rsp_rdata.val();
 
-        // Register blocks: each sees the strobes; claims and read data are ORed.
+        // Register blocks: each sees the strobes; acknowledgements and read data are ORed.
         self.global.clock.next = self.clock.val();
         self.global.reset.next = self.reset.val();
         self.global.rd.next = self.bus.rd.val();
@@ -201,7 +202,8 @@ impl Logic for EvnicCore {
         self.rx_pack.kind.next = self.rx.ev_kind.val();
         self.rx_pack.flags.next = self.rx.ev_flags.val();
         self.rx_pack.source.next = self.rx.ev_source.val();
-        self.rx_pack.group.next = self.rx.ev_group.val();
+        self.rx_pack.has_group.next = self.rx.ev_to_group.val();
+        self.rx_pack.group.next = self.rx.ev_target.val();
         self.rx_pack.payload.next = self.rx.ev_payload.val();
         self.rx_pack.aux.next = self.rx.ev_aux.val();
         self.rx_pack.timestamp.next = self.global.cycles.val();
@@ -229,37 +231,39 @@ impl Logic for EvnicCore {
         self.tx.tx_ready.next = self.tx_ready.val();
         self.tx_pack.kind.next = self.tx.ev_kind.val();
         self.tx_pack.flags.next = self.tx.ev_flags.val();
-        self.tx_pack.source.next = self.tx.ev_vi.val();
-        self.tx_pack.group.next = 0xFF.into();
+        self.tx_pack.source.next = bit_cast::<16, 8>(self.tx.ev_vi.val());
+        self.tx_pack.has_group.next = false;
+        self.tx_pack.group.next = 0.into();
         self.tx_pack.payload.next = self.tx.ev_payload.val();
         self.tx_pack.aux.next = self.tx.ev_aux.val();
         self.tx_pack.timestamp.next = self.global.cycles.val();
 
-        // Claims and read data: at most one block claims an access.
-        self.bus.claim.next = false;
+        // Acknowledgements and read data: at most one block acknowledges an access.
+        self.bus.nak.next = false;
+        self.bus.ack.next = false;
         self.bus.rdata.next = 0.into();
-        if self.global.claim.val() {
-            self.bus.claim.next = true;
+        if self.global.ack.val() {
+            self.bus.ack.next = true;
             self.bus.rdata.next = self.global.rdata.val();
         }
-        if self.engine.claim.val() {
-            self.bus.claim.next = true;
+        if self.engine.ack.val() {
+            self.bus.ack.next = true;
             self.bus.rdata.next = self.engine.rdata.val();
         }
-        if self.multicast.claim.val() {
-            self.bus.claim.next = true;
+        if self.multicast.ack.val() {
+            self.bus.ack.next = true;
             self.bus.rdata.next = self.multicast.rdata.val();
         }
-        if self.timers.claim.val() {
-            self.bus.claim.next = true;
+        if self.timers.ack.val() {
+            self.bus.ack.next = true;
             self.bus.rdata.next = self.timers.rdata.val();
         }
-        if self.rx.claim.val() {
-            self.bus.claim.next = true;
+        if self.rx.ack.val() {
+            self.bus.ack.next = true;
             self.bus.rdata.next = self.rx.rdata.val();
         }
-        if self.tx.claim.val() {
-            self.bus.claim.next = true;
+        if self.tx.ack.val() {
+            self.bus.ack.next = true;
             self.bus.rdata.next = self.tx.rdata.val();
         }
 
@@ -308,5 +312,7 @@ impl Logic for EvnicCore {
         self.engine.dmaw_ready.next = self.dmaw_ready.val();
         self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
         self.irq.next = self.engine.irq.val();
+        // No block keeps its state in `Ram` yet.
+        self.dbg_ram_collision.next = false;
     }
 }

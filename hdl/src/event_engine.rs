@@ -3,7 +3,7 @@
 //!
 //! # Ports
 //! - `cycles` in: the cycle counter, for the timestamps of the events made here
-//! - register side `rd`, `wr`, `addr`, `wdata` in, `claim`, `rdata` out: every VI's `EVQ_*`
+//! - register side `rd`, `wr`, `addr`, `wdata` in, `ack`, `rdata` out: every VI's `EVQ_*`
 //!   registers (one [`EvQueue`] each) and the global page's `IRQ_*`, `WAKEUP_COUNT`,
 //!   `EVENTS_WRITTEN`, `EVENTS_DROPPED`
 //! - event input `in_valid`, `in_ready` (out), `in_vi` (the queue), `in_record` (the 128-bit
@@ -34,7 +34,7 @@
 
 use crate::event_pack::EventPack;
 use crate::evq::EvQueue;
-use crate::regbus::{word, ADDR_BITS};
+use crate::regbus::{word, ADDR_BITS, PAGE_BITS};
 use evnic_regs::event::{EventType, PHASE_BIT};
 use evnic_regs::map::global as g;
 use rust_hdl::prelude::*;
@@ -51,7 +51,7 @@ pub struct EventEngine {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
     pub in_valid: Signal<In, Bit>,
     pub in_ready: Signal<Out, Bit>,
@@ -109,7 +109,7 @@ pub struct EventEngine {
     own_claim: Signal<Local, Bit>,
     own_rdata: Signal<Local, Bits<32>>,
 
-    page: Constant<Bits<5>>,
+    page: Constant<Bits<PAGE_BITS>>,
     w_irq_queue: Constant<Bits<10>>,
     w_irq_holdoff: Constant<Bits<10>>,
     w_irq_count: Constant<Bits<10>>,
@@ -134,7 +134,7 @@ impl Default for EventEngine {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             in_valid: Default::default(),
             in_ready: Default::default(),
@@ -242,7 +242,7 @@ impl Logic for EventEngine {
         self.tgt_space.next = false;
         self.tgt_addr.next = 0.into();
         self.tgt_phase.next = false;
-        self.claim.next = false;
+        self.ack.next = false;
         self.rdata.next = 0.into();
         for i in 0..NV {
             self.queues[i].clock.next = self.clock.val();
@@ -251,8 +251,8 @@ impl Logic for EventEngine {
             self.queues[i].wr.next = self.wr.val();
             self.queues[i].addr.next = self.addr.val();
             self.queues[i].wdata.next = self.wdata.val();
-            if self.queues[i].claim.val() {
-                self.claim.next = true;
+            if self.queues[i].ack.val() {
+                self.ack.next = true;
                 self.rdata.next = self.queues[i].rdata.val();
             }
             if (self.queues[i].armed.val() & self.queues[i].unread.val())
@@ -299,17 +299,18 @@ impl Logic for EventEngine {
 
         // The WAKEUP or OVERFLOW record made here.
         self.internal.timestamp.next = self.cycles.val();
-        self.internal.group.next = 0xFF.into();
+        self.internal.has_group.next = false;
+        self.internal.group.next = 0.into();
         self.internal.aux.next = 0.into();
         self.internal.flags.next = 0.into();
         if self.act_wake.val() {
             self.internal.kind.next = self.k_wakeup.val();
-            self.internal.source.next = self.wake_idx.val();
+            self.internal.source.next = bit_cast::<16, 8>(self.wake_idx.val());
             self.internal.payload.next = 0.into();
             self.internal.flags.next = bit_cast::<8, 1>(self.wake_watchdog.val().into());
         } else {
             self.internal.kind.next = self.k_overflow.val();
-            self.internal.source.next = self.ovf_idx.val();
+            self.internal.source.next = bit_cast::<16, 8>(self.ovf_idx.val());
             self.internal.payload.next = self.ovf_drops.val();
         }
 
@@ -407,7 +408,7 @@ impl Logic for EventEngine {
         self.irq.next = self.irq_q.q.val();
 
         // Own registers in the global page.
-        self.in_page.next = self.addr.val().get_bits::<5>(12) == self.page.val();
+        self.in_page.next = self.addr.val().get_bits::<PAGE_BITS>(12) == self.page.val();
         self.word.next = self.addr.val().get_bits::<10>(2);
         self.own_claim.next = false;
         self.own_rdata.next = 0.into();
@@ -450,7 +451,7 @@ impl Logic for EventEngine {
             }
         }
         if self.own_claim.val() {
-            self.claim.next = true;
+            self.ack.next = true;
             self.rdata.next = self.own_rdata.val();
         }
         if !self.rd.val() {

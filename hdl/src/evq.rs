@@ -3,7 +3,7 @@
 //! this block keeps the pointers, the drop count, the arming and the watchdog.
 //!
 //! # Ports
-//! - register side `rd`, `wr`, `addr`, `wdata` in, `claim`, `rdata` out (see [`crate::regbus`])
+//! - register side `rd`, `wr`, `addr`, `wdata` in, `ack`, `rdata` out (see [`crate::regbus`])
 //! - to the engine: `write_addr` (where the next event goes), `phase` (its phase bit),
 //!   `space_ok` (a normal event fits: one slot stays reserved while an OVERFLOW is owed),
 //!   `ovf_due` (an OVERFLOW is owed and fits), `drops`, `armed`, `unread` (events written and
@@ -14,7 +14,7 @@
 //!
 //! # Contract
 //! A doorbell (`EVQ_RPTR`, `EVQ_PRIME`) that would move the read count backwards or past the
-//! write count is refused (not claimed: the bus counts an error) and changes nothing. `EVQ_SIZE`
+//! write count is refused (not acknowledged: the bus counts an error) and changes nothing. `EVQ_SIZE`
 //! accepts 0 (disabled) or `EVQ_SIZE_MIN..=EVQ_SIZE_MAX`; writing it restarts the queue.
 //! `drops` saturates at 2^32-1. The watchdog fires once per doorbell: after it fired, it waits
 //! for the host to return space.
@@ -23,7 +23,7 @@
 //! Outputs are combinational from registered state; strobes and register writes take effect
 //! at the next edge. The watchdog counts one per cycle while events are unread.
 
-use crate::regbus::{word, ADDR_BITS};
+use crate::regbus::{word, ADDR_BITS, PAGE_BITS};
 use evnic_regs::map::{vi, VI_PAGE_BASE};
 use rust_hdl::prelude::*;
 
@@ -35,7 +35,7 @@ pub struct EvQueue {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
 
     pub write_addr: Signal<Out, Bits<64>>,
@@ -78,7 +78,7 @@ pub struct EvQueue {
     writable: Signal<Local, Bit>,
     write_now: Signal<Local, Bit>,
 
-    page: Constant<Bits<5>>,
+    page: Constant<Bits<PAGE_BITS>>,
     w_base_lo: Constant<Bits<10>>,
     w_base_hi: Constant<Bits<10>>,
     w_size: Constant<Bits<10>>,
@@ -102,7 +102,7 @@ impl EvQueue {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             write_addr: Default::default(),
             phase: Default::default(),
@@ -198,7 +198,7 @@ impl Logic for EvQueue {
             & (self.wd_count.q.val() >= self.wd_limit.q.val());
 
         // Register decode.
-        self.in_page.next = self.addr.val().get_bits::<5>(12) == self.page.val();
+        self.in_page.next = self.addr.val().get_bits::<PAGE_BITS>(12) == self.page.val();
         self.word.next = self.addr.val().get_bits::<10>(2);
         self.doorbell_ok.next = self.fill_new.val() <= self.fill.val();
         self.size_ok.next = (self.wdata.val() == 0)
@@ -236,7 +236,7 @@ impl Logic for EvQueue {
         } else {
             self.readable.next = false;
         }
-        self.claim.next = self.in_page.val()
+        self.ack.next = self.in_page.val()
             & ((self.rd.val() & self.readable.val()) | (self.wr.val() & self.writable.val()));
         self.rdata.next = 0.into();
         if self.in_page.val() & self.rd.val() & self.readable.val() {

@@ -2,8 +2,8 @@
 //! bus error counter (see `evnic_regs::map::global` for the registers).
 //!
 //! # Ports
-//! - `rd`, `wr`, `addr`, `wdata` (in), `claim`, `rdata` (out): the register-bus block side (see
-//!   [`crate::regbus`]); `claim` is high when `addr` is in this page and names a register that
+//! - `rd`, `wr`, `addr`, `wdata` (in), `ack`, `rdata` (out): the register-bus block side (see
+//!   [`crate::regbus`]); `ack` is high when `addr` is in this page and names a register that
 //!   allows the access
 //! - `err_count`, `err_addr` (in), `err_clear` (out): the bus error counter kept by the bus
 //! - `enable` (out): `CONTROL.ENABLE`
@@ -11,7 +11,7 @@
 //! - `cycles` (out): the free-running 64-bit cycle counter (also the event timestamp)
 //!
 //! # Contract
-//! Read-only registers refuse writes (no claim, so the bus counts an error). Reading
+//! Read-only registers refuse writes (not acknowledged: the bus counts an error). Reading
 //! `CYCLES_LO` latches the high half, so `CYCLES_LO` then `CYCLES_HI` is one 64-bit sample.
 //! Writing `BUS_ERRORS` clears it. Only the hardware `reset` clears the cycle counter; a soft
 //! reset leaves it running so timestamps stay monotonic.
@@ -20,7 +20,7 @@
 //! Combinational answer in the bus's strobe cycle; register writes take effect the next cycle;
 //! `soft_reset` pulses the cycle after the write.
 
-use crate::regbus::{word, ADDR_BITS};
+use crate::regbus::{word, ADDR_BITS, PAGE_BITS};
 use evnic_regs::map::global as g;
 use rust_hdl::prelude::*;
 
@@ -32,7 +32,7 @@ pub struct GlobalRegs {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
     pub err_count: Signal<In, Bits<32>>,
     pub err_addr: Signal<In, Bits<32>>,
@@ -50,7 +50,7 @@ pub struct GlobalRegs {
     read_value: Signal<Local, Bits<32>>,
     readable: Signal<Local, Bit>,
     writable: Signal<Local, Bit>,
-    page_base: Constant<Bits<5>>,
+    page_base: Constant<Bits<PAGE_BITS>>,
     w_id: Constant<Bits<10>>,
     w_version: Constant<Bits<10>>,
     w_num_vis: Constant<Bits<10>>,
@@ -90,7 +90,7 @@ impl Default for GlobalRegs {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             err_count: Default::default(),
             err_addr: Default::default(),
@@ -149,7 +149,7 @@ impl Logic for GlobalRegs {
             cycle_count,
             cycles_hi_latch
         );
-        self.in_page.next = self.addr.val().get_bits::<5>(12) == self.page_base.val();
+        self.in_page.next = self.addr.val().get_bits::<PAGE_BITS>(12) == self.page_base.val();
         self.word.next = self.addr.val().get_bits::<10>(2);
 
         self.read_value.next = 0.into();
@@ -192,7 +192,7 @@ impl Logic for GlobalRegs {
             self.readable.next = false;
         }
 
-        self.claim.next = self.in_page.val()
+        self.ack.next = self.in_page.val()
             & ((self.rd.val() & self.readable.val()) | (self.wr.val() & self.writable.val()));
         self.rdata.next = 0.into();
         if self.in_page.val() & self.rd.val() {

@@ -4,7 +4,7 @@
 //!
 //! # Ports
 //! - `cycles` in: timestamps for the events made here
-//! - register side `rd`, `wr`, `addr`, `wdata` in, `claim`, `rdata` out: the group page
+//! - register side `rd`, `wr`, `addr`, `wdata` in, `ack`, `rdata` out: the group page
 //!   (`MEMBERS`, `PERMIT_*`, `SUBSCRIBE`, `LISTEN_*`, counters) and every VI page's `INDICATE`
 //!   doorbell and `INDICATE_REFUSED`
 //! - producers with packed records (`s{timer,rx,tx}_valid`, `_ready` out, `_to_group`,
@@ -29,8 +29,8 @@
 //! in cycle t (register-bus cycle 1) is offered at t+1.
 
 use crate::event_pack::EventPack;
-use crate::regbus::ADDR_BITS;
-use evnic_regs::event::{flags, ErrorCode, EventType, NO_GROUP};
+use crate::regbus::{ADDR_BITS, PAGE_BITS};
+use evnic_regs::event::{flags, w1, ErrorCode, EventType, SOURCE_NONE};
 use evnic_regs::map::{group as gr, vi, VI_PAGE_BASE};
 use rust_hdl::prelude::*;
 
@@ -48,7 +48,7 @@ pub struct Multicast {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
 
     pub stimer_valid: Signal<In, Bit>,
@@ -80,7 +80,7 @@ pub struct Multicast {
     pub dso_valid: Signal<Out, Bit>,
     pub dso_kind: Signal<Out, Bits<4>>,
     pub dso_group: Signal<Out, Bits<8>>,
-    pub dso_source: Signal<Out, Bits<8>>,
+    pub dso_source: Signal<Out, Bits<16>>,
     pub dso_payload: Signal<Out, Bits<32>>,
 
     members: [DFF<Bits<NV>>; NG],
@@ -134,9 +134,9 @@ pub struct Multicast {
     taking: Signal<Local, Bit>,
     free: Signal<Local, Bit>,
     load: Signal<Local, Bit>,
-    page: Signal<Local, Bits<5>>,
+    page: Signal<Local, Bits<PAGE_BITS>>,
     word: Signal<Local, Bits<10>>,
-    vi_of_page: Signal<Local, Bits<5>>,
+    vi_of_page: Signal<Local, Bits<PAGE_BITS>>,
     in_vi_page: Signal<Local, Bit>,
     in_members: Signal<Local, Bit>,
     member_idx: Signal<Local, Bits<ADDR_BITS>>,
@@ -162,7 +162,7 @@ pub struct Multicast {
     c_no_members: Constant<Bits<ADDR_BITS>>,
     c_port_events: Constant<Bits<ADDR_BITS>>,
     c_overruns: Constant<Bits<ADDR_BITS>>,
-    vi_page0: Constant<Bits<5>>,
+    vi_page0: Constant<Bits<PAGE_BITS>>,
     w_indicate: Constant<Bits<10>>,
     w_refused: Constant<Bits<10>>,
     num_vis: Constant<Bits<8>>,
@@ -171,7 +171,7 @@ pub struct Multicast {
     k_error: Constant<Bits<4>>,
     e_refused: Constant<Bits<32>>,
     f_device_port: Constant<Bits<8>>,
-    no_group: Constant<Bits<8>>,
+    source_none: Constant<Bits<16>>,
     sh_kind: Constant<Bits<8>>,
     sh_source: Constant<Bits<8>>,
     sh_group: Constant<Bits<8>>,
@@ -198,7 +198,7 @@ impl Default for Multicast {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             stimer_valid: Default::default(),
             stimer_ready: Default::default(),
@@ -311,10 +311,10 @@ impl Default for Multicast {
             k_error: Constant::new((EventType::Error as u64).into()),
             e_refused: Constant::new((ErrorCode::IndicationRefused as u64).into()),
             f_device_port: c8(flags::FROM_DEVICE_PORT as u32),
-            no_group: c8(NO_GROUP as u32),
+            source_none: Constant::new((SOURCE_NONE as u64).into()),
             sh_kind: c8(w0::TYPE.0),
             sh_source: c8(w0::SOURCE.0),
-            sh_group: c8(w0::GROUP.0),
+            sh_group: c8(64 + w1::GROUP.0),
             sh_payload: c8(w0::PAYLOAD.0),
             vi_index: array_init::array_init(|i| c8(i as u32)),
         }
@@ -362,11 +362,11 @@ impl Logic for Multicast {
         }
 
         // ---- Register decode.
-        self.page.next = self.addr.val().get_bits::<5>(12);
+        self.page.next = self.addr.val().get_bits::<PAGE_BITS>(12);
         self.word.next = self.addr.val().get_bits::<10>(2);
         self.vi_of_page.next = self.page.val() - self.vi_page0.val();
         self.in_vi_page.next = (self.page.val() >= self.vi_page0.val())
-            & (bit_cast::<8, 5>(self.vi_of_page.val()) < self.num_vis.val());
+            & (bit_cast::<8, PAGE_BITS>(self.vi_of_page.val()) < self.num_vis.val());
         self.in_members.next = (self.addr.val() >= self.members_base.val())
             & (self.addr.val() < self.members_end.val());
         self.member_idx.next = (self.addr.val() - self.members_base.val()) >> 2;
@@ -396,12 +396,12 @@ impl Logic for Multicast {
         } else {
             self.p_new.next = (self.p_sel.val() >> 32 << 32) | bit_cast::<64, 32>(self.wdata.val());
         }
-        self.claim.next = false;
+        self.ack.next = false;
         self.rdata.next = 0.into();
         self.indicate_wr.next = false;
         if self.rd.val() | self.wr.val() {
             if self.in_members.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = bit_cast::<32, NV>(self.m_sel.val());
                 for i in 0..NG {
                     if (self.member_idx.val().index() == i) & self.wr.val() {
@@ -410,7 +410,7 @@ impl Logic for Multicast {
                 }
             }
             if self.in_permit.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 if self.permit_hi.val() {
                     self.rdata.next = self.p_sel.val().get_bits::<32>(32);
                 } else {
@@ -424,7 +424,7 @@ impl Logic for Multicast {
             }
             if (self.ctrl_word.val() == self.c_subscribe.val()) & self.wr.val() & self.sub_ok.val()
             {
-                self.claim.next = true;
+                self.ack.next = true;
                 for i in 0..NG {
                     if self.wdata.val().get_bits::<8>(0).index() == i {
                         if self.wdata.val().get_bit(31) {
@@ -438,7 +438,7 @@ impl Logic for Multicast {
                 }
             }
             if self.ctrl_word.val() == self.c_listen_lo.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = self.listen.q.val().get_bits::<32>(0);
                 if self.wr.val() {
                     self.listen.d.next =
@@ -446,7 +446,7 @@ impl Logic for Multicast {
                 }
             }
             if self.ctrl_word.val() == self.c_listen_hi.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = self.listen.q.val().get_bits::<32>(32);
                 if self.wr.val() {
                     self.listen.d.next = bit_cast::<64, 32>(self.listen.q.val().get_bits::<32>(0))
@@ -455,25 +455,25 @@ impl Logic for Multicast {
             }
             if self.rd.val() {
                 if self.ctrl_word.val() == self.c_no_members.val() {
-                    self.claim.next = true;
+                    self.ack.next = true;
                     self.rdata.next = self.no_members.q.val();
                 }
                 if self.ctrl_word.val() == self.c_port_events.val() {
-                    self.claim.next = true;
+                    self.ack.next = true;
                     self.rdata.next = self.port_events.q.val();
                 }
                 if self.ctrl_word.val() == self.c_overruns.val() {
-                    self.claim.next = true;
+                    self.ack.next = true;
                     self.rdata.next = self.overruns.q.val();
                 }
             }
             if self.in_vi_page.val() {
                 if self.wr.val() & (self.word.val() == self.w_indicate.val()) {
-                    self.claim.next = true;
+                    self.ack.next = true;
                     self.indicate_wr.next = true;
                 }
                 if self.rd.val() & (self.word.val() == self.w_refused.val()) {
-                    self.claim.next = true;
+                    self.ack.next = true;
                     for i in 0..NV {
                         if self.vi_of_page.val().index() == i {
                             self.rdata.next = self.refused[i].q.val();
@@ -498,7 +498,7 @@ impl Logic for Multicast {
                 self.ind_wptr.d.next = self.ind_wptr.q.val() + 1;
                 for i in 0..IND_DEPTH {
                     if self.ind_wptr.q.val().get_bits::<3>(0).index() == i {
-                        self.ind_vi[i].d.next = bit_cast::<8, 5>(self.vi_of_page.val());
+                        self.ind_vi[i].d.next = bit_cast::<8, PAGE_BITS>(self.vi_of_page.val());
                         self.ind_group[i].d.next = self.wdata.val().get_bits::<8>(0);
                         self.ind_payload[i].d.next = self.wdata.val().get_bits::<24>(8);
                         self.ind_ts[i].d.next = self.cycles.val();
@@ -528,22 +528,23 @@ impl Logic for Multicast {
             & self.h_permit.val().get_bit(self.h_group.val().index());
         self.ind_pack.timestamp.next = self.h_ts.val();
         self.ind_pack.flags.next = 0.into();
-        self.ind_pack.source.next = self.h_vi.val();
+        self.ind_pack.source.next = bit_cast::<16, 8>(self.h_vi.val());
+        self.ind_pack.group.next = self.h_group.val();
+        self.ind_pack.has_group.next = self.h_allowed.val();
         if self.h_allowed.val() {
             self.ind_pack.kind.next = self.k_indication.val();
-            self.ind_pack.group.next = self.h_group.val();
             self.ind_pack.payload.next = bit_cast::<32, 24>(self.h_payload.val());
             self.ind_pack.aux.next = 0.into();
         } else {
             self.ind_pack.kind.next = self.k_error.val();
-            self.ind_pack.group.next = self.no_group.val();
             self.ind_pack.payload.next = self.e_refused.val();
             self.ind_pack.aux.next = bit_cast::<16, 8>(self.h_group.val());
         }
         self.dsi_pack.timestamp.next = self.cycles.val();
         self.dsi_pack.kind.next = self.k_indication.val();
         self.dsi_pack.flags.next = self.f_device_port.val();
-        self.dsi_pack.source.next = self.no_group.val();
+        self.dsi_pack.source.next = self.source_none.val();
+        self.dsi_pack.has_group.next = true;
         self.dsi_pack.group.next = self.dsi_group.val();
         self.dsi_pack.payload.next = self.dsi_payload.val();
         self.dsi_pack.aux.next = 0.into();
@@ -706,7 +707,7 @@ impl Logic for Multicast {
             .dso_record
             .q
             .val()
-            .get_bits::<8>(self.sh_source.val().index());
+            .get_bits::<16>(self.sh_source.val().index());
         self.dso_payload.next = self
             .dso_record
             .q

@@ -7,28 +7,47 @@
 //!   `req_wdata`, `req_strb` (byte strobes of the write)
 //! - `rsp_valid` (out, one-cycle pulse per request, reads and writes alike), `rsp_rdata` (out)
 //!
-//! Block side (every register block sees the same signals and answers combinationally):
+//! Block side (every register block sees the same signals):
 //! - `rd`, `wr` (out): one-cycle strobes for a well-formed access (4-byte aligned, all strobes set
 //!   on a write); a malformed access strobes neither
-//! - `addr`, `wdata` (out): the registered request
-//! - `claim` (in): OR of the blocks' claims: "this access names one of my registers and is allowed"
-//! - `rdata` (in): OR of the blocks' read data (a block drives 0 unless it claims a read)
+//! - `addr`, `wdata` (out): the registered request, held until the response
+//! - `ack` (in): OR of the blocks' acknowledgements. The block that owns the register named by
+//!   `addr` and allows the access raises `ack` for one cycle: in the strobe cycle (a register in
+//!   flip-flops) or up to [`ACK_TIMEOUT`] - 1 cycles later (a register held in RAM, read or
+//!   written through the block's pipeline)
+//! - `rdata` (in): OR of the blocks' read data, taken in the `ack` cycle (a block drives 0 unless
+//!   it acknowledges a read in that cycle)
+//! - `nak` (in): OR of the blocks' refusals: the owner of the register refuses the access (a
+//!   doorbell that lies, a write to a read-only register) for one cycle instead of `ack`; a
+//!   block may also just never acknowledge
 //! - `err_count`, `err_addr` (out), `err_clear` (in): the bus error counter of the global page
 //!
 //! # Contract
-//! Every request completes: an access no block claims, a misaligned or partial-strobe access, or
-//! a write to a read-only register returns `rsp_valid` like any other (reads give 0), increments
-//! `err_count` (saturating) and records its address in `err_addr`. The bus never waits on a block.
+//! Every request completes: an access that is refused (`nak`), that no block acknowledges
+//! within [`ACK_TIMEOUT`] cycles of its strobe, a misaligned or partial-strobe access, returns
+//! `rsp_valid` like any other (reads give 0), increments `err_count` (saturating) and records
+//! its address in `err_addr`. One access is in flight at a time; the next request is taken
+//! after the response.
 //!
 //! # Timing
-//! A request accepted in cycle 0 (valid && ready) strobes `rd`/`wr` in cycle 1 and answers with
-//! `rsp_valid` in cycle 2; `req_ready` is low in cycle 1 only, so one access completes every two
-//! cycles back to back.
+//! A request accepted in cycle 0 (valid && ready) strobes `rd`/`wr` in cycle 1. An access
+//! acknowledged (or refused) in cycle 1 + w answers with `rsp_valid` in cycle 2 + w and
+//! `req_ready` is high again in that cycle, so accesses to flip-flop registers (w = 0) complete
+//! one every two cycles back to back. Malformed accesses answer in cycle 2; accesses no block
+//! acknowledges answer in cycle 1 + [`ACK_TIMEOUT`].
 
 use rust_hdl::prelude::*;
 
 /// Byte-address bits decoded (BAR0 size is `1 << ADDR_BITS`).
 pub const ADDR_BITS: usize = evnic_regs::map::BAR_ADDR_BITS as usize;
+
+/// Bits of a page number (`addr[ADDR_BITS-1:12]`): blocks decode their page with
+/// `addr.get_bits::<PAGE_BITS>(12)`.
+pub const PAGE_BITS: usize = ADDR_BITS - 12;
+
+/// Cycles, counted from the strobe, within which the owner of a register acknowledges an
+/// access; an access not acknowledged by then completes as a bus error.
+pub const ACK_TIMEOUT: u64 = evnic_regs::map::BUS_ACK_TIMEOUT as u64;
 
 /// A register's word index within its page (`addr[11:2]`), as the constant a block decodes it
 /// with; every block takes its offsets from `evnic-regs` through this.
@@ -36,7 +55,7 @@ pub fn word(r: &evnic_regs::Reg) -> Constant<Bits<10>> {
     Constant::new((r.word() as u64).into())
 }
 
-#[derive(LogicBlock, Default)]
+#[derive(LogicBlock)]
 pub struct RegBus {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
@@ -52,12 +71,14 @@ pub struct RegBus {
     pub wr: Signal<Out, Bit>,
     pub addr: Signal<Out, Bits<ADDR_BITS>>,
     pub wdata: Signal<Out, Bits<32>>,
-    pub claim: Signal<In, Bit>,
+    pub ack: Signal<In, Bit>,
+    pub nak: Signal<In, Bit>,
     pub rdata: Signal<In, Bits<32>>,
     pub err_count: Signal<Out, Bits<32>>,
     pub err_addr: Signal<Out, Bits<32>>,
     pub err_clear: Signal<In, Bit>,
     busy: DFF<Bit>,
+    wait_count: DFF<Bits<6>>,
     r_write: DFF<Bit>,
     r_addr: DFF<Bits<ADDR_BITS>>,
     r_wdata: DFF<Bits<32>>,
@@ -68,6 +89,51 @@ pub struct RegBus {
     r_err_addr: DFF<Bits<32>>,
     accept: Signal<Local, Bit>,
     well_formed: Signal<Local, Bit>,
+    done: Signal<Local, Bit>,
+    good: Signal<Local, Bit>,
+    timeout: Constant<Bits<6>>,
+}
+
+impl Default for RegBus {
+    fn default() -> Self {
+        RegBus {
+            clock: Default::default(),
+            reset: Default::default(),
+            req_valid: Default::default(),
+            req_ready: Default::default(),
+            req_write: Default::default(),
+            req_addr: Default::default(),
+            req_wdata: Default::default(),
+            req_strb: Default::default(),
+            rsp_valid: Default::default(),
+            rsp_rdata: Default::default(),
+            rd: Default::default(),
+            wr: Default::default(),
+            addr: Default::default(),
+            wdata: Default::default(),
+            ack: Default::default(),
+            nak: Default::default(),
+            rdata: Default::default(),
+            err_count: Default::default(),
+            err_addr: Default::default(),
+            err_clear: Default::default(),
+            busy: Default::default(),
+            wait_count: Default::default(),
+            r_write: Default::default(),
+            r_addr: Default::default(),
+            r_wdata: Default::default(),
+            r_good: Default::default(),
+            r_rsp_valid: Default::default(),
+            r_rsp_rdata: Default::default(),
+            r_err_count: Default::default(),
+            r_err_addr: Default::default(),
+            accept: Default::default(),
+            well_formed: Default::default(),
+            done: Default::default(),
+            good: Default::default(),
+            timeout: Constant::new((ACK_TIMEOUT - 1).into()),
+        }
+    }
 }
 
 impl Logic for RegBus {
@@ -77,6 +143,7 @@ impl Logic for RegBus {
             self,
             clock,
             busy,
+            wait_count,
             r_write,
             r_addr,
             r_wdata,
@@ -94,22 +161,36 @@ impl Logic for RegBus {
         // Cycle 0: register the request.
         if self.accept.val() {
             self.busy.d.next = true;
+            self.wait_count.d.next = 0.into();
             self.r_write.d.next = self.req_write.val();
             self.r_addr.d.next = self.req_addr.val();
             self.r_wdata.d.next = self.req_wdata.val();
             self.r_good.d.next = self.well_formed.val();
         }
 
-        // Cycle 1: strobe the blocks, collect their answer.
-        self.rd.next = self.busy.q.val() & !self.r_write.q.val() & self.r_good.q.val();
-        self.wr.next = self.busy.q.val() & self.r_write.q.val() & self.r_good.q.val();
+        // Cycle 1: strobe the blocks. Cycles 1..: wait for the owner's answer.
+        self.rd.next = false;
+        self.wr.next = false;
+        if self.busy.q.val() & (self.wait_count.q.val() == 0) {
+            self.rd.next = !self.r_write.q.val() & self.r_good.q.val();
+            self.wr.next = self.r_write.q.val() & self.r_good.q.val();
+        }
         self.addr.next = self.r_addr.q.val();
         self.wdata.next = self.r_wdata.q.val();
-        self.r_rsp_valid.d.next = self.busy.q.val();
-        self.r_rsp_rdata.d.next = 0.into();
+        self.good.next = self.r_good.q.val() & self.ack.val();
+        self.done.next = self.busy.q.val()
+            & (!self.r_good.q.val()
+                | self.ack.val()
+                | self.nak.val()
+                | (self.wait_count.q.val() == self.timeout.val()));
         if self.busy.q.val() {
+            self.wait_count.d.next = self.wait_count.q.val() + 1;
+        }
+        self.r_rsp_valid.d.next = self.done.val();
+        self.r_rsp_rdata.d.next = 0.into();
+        if self.done.val() {
             self.busy.d.next = false;
-            if self.r_good.q.val() & self.claim.val() {
+            if self.good.val() {
                 if !self.r_write.q.val() {
                     self.r_rsp_rdata.d.next = self.rdata.val();
                 }
@@ -143,14 +224,18 @@ impl Logic for RegBus {
 mod tests {
     use super::*;
 
-    /// Drives one access through the bus in RustHDL's simulator, with `claim` answered by a
-    /// one-register device at word 1 that is read-write.
+    /// The bus with three registers behind it: word 1 read-write and acknowledged in the strobe
+    /// cycle, word 2 read-write and acknowledged [`DELAY`] cycles after the strobe (a register
+    /// in RAM), word 3 refused with `nak`. Nothing answers elsewhere.
     #[derive(LogicBlock, Default)]
     struct Bench {
         clock: Signal<In, Clock>,
         reset: Signal<In, Bit>,
         bus: RegBus,
         stored: DFF<Bits<32>>,
+        slow: DFF<Bits<32>>,
+        slow_pending: DFF<Bits<4>>,
+        slow_write: DFF<Bit>,
         req_valid: Signal<In, Bit>,
         req_write: Signal<In, Bit>,
         req_addr: Signal<In, Bits<ADDR_BITS>>,
@@ -162,10 +247,12 @@ mod tests {
         err_count: Signal<Out, Bits<32>>,
     }
 
+    const DELAY: u64 = 3;
+
     impl Logic for Bench {
         #[hdl_gen]
         fn update(&mut self) {
-            dff_setup!(self, clock, stored);
+            dff_setup!(self, clock, stored, slow, slow_pending, slow_write);
             self.bus.clock.next = self.clock.val();
             self.bus.reset.next = self.reset.val();
             self.bus.req_valid.next = self.req_valid.val();
@@ -178,13 +265,35 @@ mod tests {
             self.req_ready.next = self.bus.req_ready.val();
             self.err_count.next = self.bus.err_count.val();
             self.bus.err_clear.next = false;
-            self.bus.claim.next = self.bus.addr.val() == 4;
+            self.bus.ack.next = false;
+            self.bus.nak.next = false;
             self.bus.rdata.next = 0.into();
-            if (self.bus.addr.val() == 4) & self.bus.rd.val() {
-                self.bus.rdata.next = self.stored.q.val();
+            if (self.bus.addr.val() == 4) & (self.bus.rd.val() | self.bus.wr.val()) {
+                self.bus.ack.next = true;
+                if self.bus.rd.val() {
+                    self.bus.rdata.next = self.stored.q.val();
+                }
+                if self.bus.wr.val() {
+                    self.stored.d.next = self.bus.wdata.val();
+                }
             }
-            if (self.bus.addr.val() == 4) & self.bus.wr.val() {
-                self.stored.d.next = self.bus.wdata.val();
+            if (self.bus.addr.val() == 8) & (self.bus.rd.val() | self.bus.wr.val()) {
+                self.slow_pending.d.next = 3.into();
+                self.slow_write.d.next = self.bus.wr.val();
+            }
+            if self.slow_pending.q.val() != 0 {
+                self.slow_pending.d.next = self.slow_pending.q.val() - 1;
+            }
+            if self.slow_pending.q.val() == 1 {
+                self.bus.ack.next = true;
+                if self.slow_write.q.val() {
+                    self.slow.d.next = self.bus.wdata.val();
+                } else {
+                    self.bus.rdata.next = self.slow.q.val();
+                }
+            }
+            if (self.bus.addr.val() == 12) & (self.bus.rd.val() | self.bus.wr.val()) {
+                self.bus.nak.next = true;
             }
         }
     }
@@ -196,10 +305,30 @@ mod tests {
         strb: u64,
     }
 
-    fn run(accesses: Vec<Access>) -> (Vec<(u64, u64)>, Vec<u64>) {
+    fn wr(addr: u64, data: u64) -> Access {
+        Access {
+            write: true,
+            addr,
+            data,
+            strb: 15,
+        }
+    }
+    fn rd(addr: u64) -> Access {
+        Access {
+            write: false,
+            addr,
+            data: 0,
+            strb: 0,
+        }
+    }
+
+    /// Runs the accesses back to back, each issued as soon as `req_ready` allows; returns per
+    /// access (read data, cycles from acceptance to `rsp_valid`, `err_count` after it).
+    fn run(accesses: Vec<Access>) -> Vec<(u64, u64, u64)> {
         let mut sim = Simulation::new();
         sim.add_clock(5, |x: &mut Box<Bench>| x.clock.next = !x.clock.val());
-        let n = accesses.len();
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let o2 = out.clone();
         sim.add_testbench(move |mut ep: Sim<Bench>| {
             let mut x = ep.init()?;
             x.reset.next = true;
@@ -211,61 +340,40 @@ mod tests {
                 x.req_addr.next = a.addr.into();
                 x.req_wdata.next = a.data.into();
                 x.req_strb.next = a.strb.into();
-                // The bus is idle (ready) here, so the request is accepted at the next edge.
-                assert!(x.req_ready.val());
+                assert!(x.req_ready.val(), "idle bus is ready");
                 wait_clock_cycle!(ep, clock, x);
                 x.req_valid.next = false;
-                for _ in 0..4 {
+                let mut cycles = 0;
+                loop {
                     wait_clock_cycle!(ep, clock, x);
+                    cycles += 1;
+                    assert!(cycles < 100, "no response");
+                    assert!(!x.req_ready.val() || x.rsp_valid.val());
+                    if x.rsp_valid.val() {
+                        break;
+                    }
                 }
-            }
-            ep.done(x)
-        });
-        let responses = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let errs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (r2, e2) = (responses.clone(), errs.clone());
-        sim.add_testbench(move |mut ep: Sim<Bench>| {
-            let mut x = ep.init()?;
-            for _ in 0..n * 8 + 4 {
-                wait_clock_cycle!(ep, clock, x);
-                if x.rsp_valid.val() {
-                    r2.lock()
-                        .unwrap()
-                        .push((1, x.rsp_rdata.val().index() as u64));
-                    e2.lock().unwrap().push(x.err_count.val().index() as u64);
-                }
+                o2.lock().unwrap().push((
+                    x.rsp_rdata.val().index() as u64,
+                    cycles + 1,
+                    x.err_count.val().index() as u64,
+                ));
             }
             ep.done(x)
         });
         let mut uut = Bench::default();
         uut.connect_all();
-        sim.run(Box::new(uut), 10_000).unwrap();
-        let r = responses.lock().unwrap().clone();
-        let e = errs.lock().unwrap().clone();
-        (r, e)
+        sim.run(Box::new(uut), 100_000).unwrap();
+        let r = out.lock().unwrap().clone();
+        r
     }
 
     #[test]
-    fn write_then_read_back_and_errors_complete() {
-        let (rsp, errs) = run(vec![
-            Access {
-                write: true,
-                addr: 4,
-                data: 0xcafe_f00d,
-                strb: 15,
-            },
-            Access {
-                write: false,
-                addr: 4,
-                data: 0,
-                strb: 0,
-            },
-            Access {
-                write: false,
-                addr: 8,
-                data: 0,
-                strb: 0,
-            },
+    fn acknowledged_refused_unclaimed_and_malformed_accesses_all_complete() {
+        let r = run(vec![
+            wr(4, 0xcafe_f00d),
+            rd(4),
+            rd(0x10),
             Access {
                 write: true,
                 addr: 5,
@@ -278,19 +386,29 @@ mod tests {
                 data: 7,
                 strb: 3,
             },
-            Access {
-                write: false,
-                addr: 4,
-                data: 0,
-                strb: 0,
-            },
+            rd(4),
+            wr(8, 0x1234),
+            rd(8),
+            wr(12, 1),
         ]);
-        assert_eq!(rsp.len(), 6, "every access completes: {rsp:?}");
-        assert_eq!(rsp[1].1, 0xcafe_f00d);
-        assert_eq!(rsp[2].1, 0, "unmapped read returns 0");
-        assert_eq!(rsp[5].1, 0xcafe_f00d, "partial-strobe write is refused");
-        // err_count is sampled with the response, one cycle after it is updated.
-        assert_eq!(errs, vec![0, 0, 1, 2, 3, 3]);
+        // (read data, the cycle of the response counted from acceptance, errors counted
+        // including this access).
+        assert_eq!(r[0], (0, 2, 0), "immediate write");
+        assert_eq!(r[1], (0xcafe_f00d, 2, 0), "immediate read");
+        assert_eq!(r[2], (0, 1 + ACK_TIMEOUT, 1), "unclaimed read times out");
+        assert_eq!(r[3], (0, 2, 2), "misaligned access answers at once");
+        assert_eq!(r[4], (0, 2, 3), "partial-strobe write answers at once");
+        assert_eq!(r[5], (0xcafe_f00d, 2, 3), "refused writes changed nothing");
+        assert_eq!(r[6], (0, 2 + DELAY, 3), "delayed write");
+        assert_eq!(r[7], (0x1234, 2 + DELAY, 3), "delayed read");
+        assert_eq!(r[8], (0, 2, 4), "refused at once (nak)");
+    }
+
+    #[test]
+    fn error_count_follows_each_failed_access() {
+        let r = run(vec![rd(0x10), wr(12, 0), rd(4), rd(8)]);
+        let errs: Vec<u64> = r.iter().map(|a| a.2).collect();
+        assert_eq!(errs, vec![1, 2, 2, 2]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! # Ports
 //! - `enable` in: `CONTROL.ENABLE`; while low every frame is taken and dropped (DROP_DISABLED)
-//! - register side `rd`, `wr`, `addr`, `wdata` in, `claim`, `rdata` out (see [`crate::regbus`]):
+//! - register side `rd`, `wr`, `addr`, `wdata` in, `ack`, `rdata` out (see [`crate::regbus`]):
 //!   the filter page ([`crate::rx_regs::RxRegs`]) and every VI page's `RXQ_*` registers
 //!   ([`crate::rx_ring::RxRing`])
 //! - MAC receive stream `rx_data` (64), `rx_keep` (8), `rx_valid`, `rx_last`, `rx_err` in,
@@ -15,7 +15,7 @@
 //! - frame data writes `dw_valid`, `dw_ready` (in), `dw_addr` (64, 16-byte aligned),
 //!   `dw_data` (128, byte i of the beat in bits 8i+7:8i), `dw_strb` (16)
 //! - RX events `ev_valid`, `ev_ready` (in), `ev_to_group` (the target is a group), `ev_target`
-//!   (VI or group), `ev_kind`, `ev_flags`, `ev_source`, `ev_group` (0xFF unless a group event),
+//!   (VI or group), `ev_kind`, `ev_flags`, `ev_source` (16),
 //!   `ev_payload`, `ev_aux`: the fields of the event record (`evnic_regs::event`) but the
 //!   timestamp, which the core adds
 //! - `dbg_valid`, `dbg_key` (416), `dbg_flags`, `dbg_len`, `dbg_hit`, `dbg_filter` (8),
@@ -42,7 +42,7 @@
 //! the ring's next descriptor (which must be 16-byte aligned), cut to the buffer length (then
 //! flagged TRUNCATED): no byte outside `[address, address + length)` is written. Then the RX
 //! event: flags = parser flags | FCS_BAD | TRUNCATED | DROPPED_BEFORE; source = the filter entry
-//! (0xFF for the default action); aux = the bytes written (`L` when not stored); payload bits
+//! (`SOURCE_NONE`, 0xFFFF, for the default action); aux = the bytes written (`L` when not stored); payload bits
 //! 15:0 = the descriptor count value used (`RXQ_RPTR` before it advanced; the slot is this
 //! modulo the ring size), bits 23:16 = the VI whose ring holds the data, bit 31 = the data was
 //! not stored (`evnic_regs::map::filter::RX_PAYLOAD_*`). The event is produced after the
@@ -98,7 +98,7 @@ pub struct RxPath {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
 
     pub rx_data: Signal<In, Bits<64>>,
@@ -129,8 +129,7 @@ pub struct RxPath {
     pub ev_target: Signal<Out, Bits<8>>,
     pub ev_kind: Signal<Out, Bits<4>>,
     pub ev_flags: Signal<Out, Bits<8>>,
-    pub ev_source: Signal<Out, Bits<8>>,
-    pub ev_group: Signal<Out, Bits<8>>,
+    pub ev_source: Signal<Out, Bits<16>>,
     pub ev_payload: Signal<Out, Bits<32>>,
     pub ev_aux: Signal<Out, Bits<16>>,
 
@@ -261,8 +260,7 @@ pub struct RxPath {
     act_group: Constant<Bits<16>>,
     ev_rx: Constant<Bits<4>>,
     not_stored: Constant<Bits<32>>,
-    no_group: Constant<Bits<8>>,
-    src_default: Constant<Bits<8>>,
+    src_default: Constant<Bits<16>>,
 }
 
 fn c8(v: u8) -> Constant<Bits<8>> {
@@ -287,7 +285,7 @@ impl Default for RxPath {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             rx_data: Default::default(),
             rx_keep: Default::default(),
@@ -315,7 +313,6 @@ impl Default for RxPath {
             ev_kind: Default::default(),
             ev_flags: Default::default(),
             ev_source: Default::default(),
-            ev_group: Default::default(),
             ev_payload: Default::default(),
             ev_aux: Default::default(),
             dbg_valid: Default::default(),
@@ -429,8 +426,7 @@ impl Default for RxPath {
             act_group: Constant::new((fr::action_group(0) as u64).into()),
             ev_rx: Constant::new((EventType::Rx as u64).into()),
             not_stored: Constant::new((fr::RX_PAYLOAD_NOT_STORED as u64).into()),
-            no_group: c8(evnic_regs::event::NO_GROUP),
-            src_default: c8(fr::RX_SOURCE_DEFAULT),
+            src_default: Constant::new((fr::RX_SOURCE_DEFAULT as u64).into()),
         }
     }
 }
@@ -485,8 +481,8 @@ impl Logic for RxPath {
         self.filter.lk_valid.next = self.parser.out_valid.val();
         self.filter.lk_key.next = self.parser.out_key.val();
 
-        // Register claims and read data: ORed.
-        self.claim.next = self.regs.claim.val();
+        // Register acknowledgements and read data: ORed.
+        self.ack.next = self.regs.ack.val();
         self.rdata.next = self.regs.rdata.val();
         for i in 0..NV {
             self.rings[i].clock.next = self.clock.val();
@@ -495,7 +491,7 @@ impl Logic for RxPath {
             self.rings[i].wr.next = self.wr.val();
             self.rings[i].addr.next = self.addr.val();
             self.rings[i].wdata.next = self.wdata.val();
-            self.claim.next = self.claim.val() | self.rings[i].claim.val();
+            self.ack.next = self.ack.val() | self.rings[i].ack.val();
             self.rdata.next = self.rdata.val() | self.rings[i].rdata.val();
         }
 
@@ -785,11 +781,7 @@ impl Logic for RxPath {
         }
         self.ev_source.next = self.src_default.val();
         if self.h_hit.val() {
-            self.ev_source.next = bit_cast::<8, 5>(self.h_filter.val());
-        }
-        self.ev_group.next = self.no_group.val();
-        if self.h_is_group.val() {
-            self.ev_group.next = self.h_target.val();
+            self.ev_source.next = bit_cast::<16, 5>(self.h_filter.val());
         }
         self.ev_payload.next = self.not_stored.val();
         self.ev_aux.next = self.h_len.val();

@@ -3,7 +3,7 @@
 //! filter block, read and cleared through it) and the receive path's frame and drop counters.
 //!
 //! # Ports
-//! - register side `rd`, `wr`, `addr`, `wdata` in, `claim`, `rdata` out (see [`crate::regbus`])
+//! - register side `rd`, `wr`, `addr`, `wdata` in, `ack`, `rdata` out (see [`crate::regbus`])
 //! - to the filter block: `f_wr_en`, `f_wr_index`, `f_wr_value`, `f_wr_mask`, `f_wr_enable`,
 //!   `f_wr_action` (one whole entry at one edge), `f_cnt_index`, `f_cnt_clear`; from it
 //!   `f_cnt_value`
@@ -14,7 +14,7 @@
 //!
 //! # Contract
 //! `COMMIT` with an index >= the number of entries, and `DEFAULT_ACTION` of a kind other than
-//! VI or DROP, are refused (not claimed: the bus counts an error). Counters saturate at
+//! VI or DROP, are refused (not acknowledged: the bus counts an error). Counters saturate at
 //! 2^32-1; any write to one clears it (a clear wins over a count at the same edge).
 //!
 //! # Timing
@@ -24,7 +24,7 @@
 //!
 //! [`DropReason`]: evnic_regs::map::filter::DropReason
 
-use crate::regbus::ADDR_BITS;
+use crate::regbus::{ADDR_BITS, PAGE_BITS};
 use evnic_regs::map::filter as f;
 use evnic_regs::map::filter::DropReason;
 use rust_hdl::prelude::*;
@@ -55,7 +55,7 @@ pub struct RxRegs {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
 
     pub f_wr_en: Signal<Out, Bit>,
@@ -105,7 +105,7 @@ pub struct RxRegs {
     cnt_sel: Signal<Local, Bits<4>>,
     cnt_hit: Signal<Local, Bit>,
 
-    page: Constant<Bits<5>>,
+    page: Constant<Bits<PAGE_BITS>>,
     ones32: Constant<Bits<KEY_BITS>>,
     w_value: Constant<Bits<10>>,
     w_mask: Constant<Bits<10>>,
@@ -141,7 +141,7 @@ impl Default for RxRegs {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             f_wr_en: Default::default(),
             f_wr_index: Default::default(),
@@ -212,7 +212,7 @@ impl Logic for RxRegs {
             self.counts[i].clock.next = self.clock.val();
             self.counts[i].d.next = self.counts[i].q.val();
         }
-        self.in_page.next = self.addr.val().get_bits::<5>(12) == self.page.val();
+        self.in_page.next = self.addr.val().get_bits::<PAGE_BITS>(12) == self.page.val();
         self.word.next = self.addr.val().get_bits::<10>(2);
         self.vidx.next = self.word.val() - self.w_value.val();
         self.midx.next = self.word.val() - self.w_mask.val();
@@ -280,7 +280,7 @@ impl Logic for RxRegs {
         } else {
             self.readable.next = false;
         }
-        self.claim.next = self.in_page.val()
+        self.ack.next = self.in_page.val()
             & ((self.rd.val() & self.readable.val()) | (self.wr.val() & self.writable.val()));
         self.rdata.next = 0.into();
         if self.in_page.val() & self.rd.val() & self.readable.val() {

@@ -3,7 +3,7 @@
 //! descriptors themselves in its descriptor cache ([`CACHE`] per VI).
 //!
 //! # Ports
-//! - register side `rd`, `wr`, `addr`, `wdata` in, `claim`, `rdata` out (see [`crate::regbus`])
+//! - register side `rd`, `wr`, `addr`, `wdata` in, `ack`, `rdata` out (see [`crate::regbus`])
 //! - prefetch: `need` (a descriptor the host posted is not yet requested and the cache has
 //!   room), `fetch_addr` (its address), `issue` in (the request was accepted this cycle)
 //! - responses: `resp` in (a response for this VI arrives), `resp_keep` out (it belongs to the
@@ -27,7 +27,7 @@
 //! Outputs are combinational from registered state; strobes and register writes act at the
 //! next edge.
 
-use crate::regbus::{word, ADDR_BITS};
+use crate::regbus::{word, ADDR_BITS, PAGE_BITS};
 use evnic_regs::map::{vi, VI_PAGE_BASE};
 use rust_hdl::prelude::*;
 
@@ -44,7 +44,7 @@ pub struct RxRing {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
 
     pub need: Signal<Out, Bit>,
@@ -83,7 +83,7 @@ pub struct RxRing {
     writable: Signal<Local, Bit>,
     write_now: Signal<Local, Bit>,
 
-    page: Constant<Bits<5>>,
+    page: Constant<Bits<PAGE_BITS>>,
     w_base_lo: Constant<Bits<10>>,
     w_base_hi: Constant<Bits<10>>,
     w_size: Constant<Bits<10>>,
@@ -104,7 +104,7 @@ impl RxRing {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             need: Default::default(),
             fetch_addr: Default::default(),
@@ -176,7 +176,7 @@ impl Logic for RxRing {
         self.dropped_before.next = self.db.q.val();
 
         // Register decode.
-        self.in_page.next = self.addr.val().get_bits::<5>(12) == self.page.val();
+        self.in_page.next = self.addr.val().get_bits::<PAGE_BITS>(12) == self.page.val();
         self.word.next = self.addr.val().get_bits::<10>(2);
         self.read_value.next = 0.into();
         self.readable.next = true;
@@ -203,7 +203,7 @@ impl Logic for RxRing {
         } else {
             self.readable.next = false;
         }
-        self.claim.next = self.in_page.val()
+        self.ack.next = self.in_page.val()
             & ((self.rd.val() & self.readable.val()) | (self.wr.val() & self.writable.val()));
         self.rdata.next = 0.into();
         if self.in_page.val() & self.rd.val() & self.readable.val() {

@@ -3,7 +3,7 @@
 //!
 //! # Ports
 //! - `cycles` in: the cycle counter; firing times are absolute cycle numbers
-//! - register side `rd`, `wr`, `addr`, `wdata` in, `claim`, `rdata` out: the timer page
+//! - register side `rd`, `wr`, `addr`, `wdata` in, `ack`, `rdata` out: the timer page
 //! - event output `ev_valid`, `ev_ready` in, `ev_to_group`, `ev_target`, `ev_record` (packed,
 //!   timestamp = the firing cycle)
 //!
@@ -20,7 +20,7 @@
 
 use crate::event_pack::EventPack;
 use crate::regbus::ADDR_BITS;
-use evnic_regs::event::{EventType, NO_GROUP};
+use evnic_regs::event::EventType;
 use evnic_regs::map::timer as t;
 use rust_hdl::prelude::*;
 
@@ -37,10 +37,10 @@ pub struct Timer {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
     pub pending: Signal<Out, Bit>,
-    pub ack: Signal<In, Bit>,
+    pub taken: Signal<In, Bit>,
     pub target: Signal<Out, Bits<9>>,
     pub payload: Signal<Out, Bits<32>>,
     pub fired_at: Signal<Out, Bits<64>>,
@@ -93,10 +93,10 @@ impl Timer {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             pending: Default::default(),
-            ack: Default::default(),
+            taken: Default::default(),
             target: Default::default(),
             payload: Default::default(),
             fired_at: Default::default(),
@@ -153,39 +153,39 @@ impl Logic for Timer {
         );
         self.in_block.next = (self.addr.val() & !self.stride_mask.val()) == self.base.val();
         self.offset.next = self.addr.val() & self.stride_mask.val();
-        self.claim.next = false;
+        self.ack.next = false;
         self.rdata.next = 0.into();
         if self.in_block.val() & (self.rd.val() | self.wr.val()) {
             if self.offset.val() == self.o_first.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = self.first.q.val();
             }
             if self.offset.val() == self.o_period.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = self.period.q.val();
             }
             if self.offset.val() == self.o_period_frac.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = bit_cast::<32, 16>(self.period_frac.q.val());
             }
             if self.offset.val() == self.o_target.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = bit_cast::<32, 9>(self.target_q.q.val());
             }
             if self.offset.val() == self.o_payload.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = self.payload_q.q.val();
             }
             if self.offset.val() == self.o_control.val() {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = bit_cast::<32, 1>(self.armed.q.val().into());
             }
             if self.rd.val() & (self.offset.val() == self.o_fires.val()) {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = self.fires.q.val();
             }
             if self.rd.val() & (self.offset.val() == self.o_missed.val()) {
-                self.claim.next = true;
+                self.ack.next = true;
                 self.rdata.next = self.missed.q.val();
             }
         }
@@ -199,7 +199,7 @@ impl Logic for Timer {
         self.one_shot.next = (self.period.q.val() == 0) & (self.period_frac.q.val() == 0);
         if self.fire.val() {
             self.fires.d.next = self.fires.q.val() + 1;
-            if self.pending_q.q.val() & !self.ack.val() {
+            if self.pending_q.q.val() & !self.taken.val() {
                 self.missed.d.next = self.missed.q.val() + 1;
             } else {
                 self.fired_at_q.d.next = self.next_fire.q.val();
@@ -213,7 +213,7 @@ impl Logic for Timer {
                 self.frac_acc.d.next = bit_cast::<17, 16>(self.frac_sum.val().get_bits::<16>(0));
             }
         }
-        if self.ack.val() {
+        if self.taken.val() {
             self.pending_q.d.next = false;
         }
         if self.fire.val() {
@@ -280,7 +280,7 @@ pub struct Timers {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
     pub ev_valid: Signal<Out, Bit>,
     pub ev_ready: Signal<In, Bit>,
@@ -294,7 +294,6 @@ pub struct Timers {
     sel_payload: Signal<Local, Bits<32>>,
     sel_at: Signal<Local, Bits<64>>,
     k_timer: Constant<Bits<4>>,
-    no_group: Constant<Bits<8>>,
     index: [Constant<Bits<8>>; NT],
 }
 
@@ -308,7 +307,7 @@ impl Default for Timers {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             ev_valid: Default::default(),
             ev_ready: Default::default(),
@@ -322,7 +321,6 @@ impl Default for Timers {
             sel_payload: Default::default(),
             sel_at: Default::default(),
             k_timer: Constant::new((EventType::Timer as u64).into()),
-            no_group: Constant::new((NO_GROUP as u64).into()),
             index: array_init::array_init(|i| Constant::new((i as u64).into())),
         }
     }
@@ -331,7 +329,7 @@ impl Default for Timers {
 impl Logic for Timers {
     #[hdl_gen]
     fn update(&mut self) {
-        self.claim.next = false;
+        self.ack.next = false;
         self.rdata.next = 0.into();
         self.ev_valid.next = false;
         self.sel.next = 0.into();
@@ -346,8 +344,8 @@ impl Logic for Timers {
             self.timers[i].wr.next = self.wr.val();
             self.timers[i].addr.next = self.addr.val();
             self.timers[i].wdata.next = self.wdata.val();
-            if self.timers[i].claim.val() {
-                self.claim.next = true;
+            if self.timers[i].ack.val() {
+                self.ack.next = true;
                 self.rdata.next = self.timers[i].rdata.val();
             }
             if self.timers[i].pending.val() {
@@ -359,19 +357,16 @@ impl Logic for Timers {
             }
         }
         for i in 0..NT {
-            self.timers[i].ack.next =
+            self.timers[i].taken.next =
                 self.ev_ready.val() & (self.sel.val().index() == i) & self.timers[i].pending.val();
         }
         self.ev_to_group.next = self.sel_target.val().get_bit(8);
         self.ev_target.next = self.sel_target.val().get_bits::<8>(0);
         self.pack.kind.next = self.k_timer.val();
         self.pack.flags.next = 0.into();
-        self.pack.source.next = self.sel.val();
-        if self.sel_target.val().get_bit(8) {
-            self.pack.group.next = self.sel_target.val().get_bits::<8>(0);
-        } else {
-            self.pack.group.next = self.no_group.val();
-        }
+        self.pack.source.next = bit_cast::<16, 8>(self.sel.val());
+        self.pack.has_group.next = self.sel_target.val().get_bit(8);
+        self.pack.group.next = self.sel_target.val().get_bits::<8>(0);
         self.pack.payload.next = self.sel_payload.val();
         self.pack.aux.next = 0.into();
         self.pack.timestamp.next = self.sel_at.val();

@@ -9,7 +9,7 @@
 //! | `clock`, `reset` | in | | rising edge; synchronous active-high reset of all state |
 //! | `enable` | in | 1 | `CONTROL.ENABLE`: no descriptor is fetched while low (work already fetched finishes) |
 //! | `rd`, `wr`, `addr`, `wdata` | in | 1,1,17,32 | register bus (see [`crate::regbus`]) |
-//! | `claim`, `rdata` | out | 1, 32 | the `TXQ_*` registers of every VI page (see [`crate::tx_ring`]) |
+//! | `ack`, `rdata` | out | 1, 32 | the `TXQ_*` registers of every VI page (see [`crate::tx_ring`]) |
 //! | `dmar_req_valid`, `dmar_req_ready` | out, in | 1 | DMA read request handshake |
 //! | `dmar_req_addr`, `dmar_req_tag` | out | 64, 8 | 16-byte aligned address (16 bytes read); tag, bit 7 always set |
 //! | `dmar_rsp_valid`, `dmar_rsp_tag`, `dmar_rsp_data`, `dmar_rsp_err` | in | 1, 8, 128, 1 | responses, in request order; those with tag bit 7 clear are not ours and ignored |
@@ -77,7 +77,7 @@
 //!   (no combinational path through either engine, so the Verilog has no false loop).
 
 use crate::crc::CrcEngine;
-use crate::regbus::ADDR_BITS;
+use crate::regbus::{ADDR_BITS, PAGE_BITS};
 use crate::tx_ring::TxRing;
 use evnic_regs::desc;
 use evnic_regs::event::{ErrorCode, EventType};
@@ -118,7 +118,7 @@ pub struct TxPath {
     pub wr: Signal<In, Bit>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
     pub dmar_req_valid: Signal<Out, Bit>,
     pub dmar_req_ready: Signal<In, Bit>,
@@ -143,10 +143,10 @@ pub struct TxPath {
 
     rings: [TxRing; VIS],
     // Register decode.
-    vi_page: Signal<Local, Bits<5>>,
+    vi_page: Signal<Local, Bits<PAGE_BITS>>,
     in_vi_pages: Signal<Local, Bit>,
-    page_first: Constant<Bits<5>>,
-    num_vis: Constant<Bits<5>>,
+    page_first: Constant<Bits<PAGE_BITS>>,
+    num_vis: Constant<Bits<PAGE_BITS>>,
 
     // DMA request register.
     rq_valid: DFF<Bit>,
@@ -359,7 +359,7 @@ impl Default for TxPath {
             wr: Default::default(),
             addr: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             dmar_req_valid: Default::default(),
             dmar_req_ready: Default::default(),
@@ -650,10 +650,11 @@ impl Logic for TxPath {
         self.buf_hi.write_clock.next = self.clock.val();
 
         // ---- Register side: the VI pages.
-        self.vi_page.next = self.addr.val().get_bits::<5>(12) - self.page_first.val();
-        self.in_vi_pages.next = (self.addr.val().get_bits::<5>(12) >= self.page_first.val())
+        self.vi_page.next = self.addr.val().get_bits::<PAGE_BITS>(12) - self.page_first.val();
+        self.in_vi_pages.next = (self.addr.val().get_bits::<PAGE_BITS>(12)
+            >= self.page_first.val())
             & (self.vi_page.val() < self.num_vis.val());
-        self.claim.next = false;
+        self.ack.next = false;
         self.rdata.next = 0.into();
         for i in 0..VIS {
             self.rings[i].clock.next = self.clock.val();
@@ -667,7 +668,7 @@ impl Logic for TxPath {
             self.rings[i].fetch.next = false;
             self.rings[i].complete.next = false;
             self.rings[i].error.next = false;
-            self.claim.next = self.claim.val() | self.rings[i].claim.val();
+            self.ack.next = self.ack.val() | self.rings[i].ack.val();
             self.rdata.next = self.rdata.val() | self.rings[i].rdata.val();
         }
 
@@ -1378,7 +1379,7 @@ mod tests {
             self.cycle += 1;
         }
 
-        /// A register access in one cycle (traffic goes on); returns (claim, rdata).
+        /// A register access in one cycle (traffic goes on); returns (ack, rdata).
         fn reg(&mut self, write: bool, addr: u32, data: u32) -> (bool, u32) {
             let u = &mut self.uut;
             u.rd.next = !write;
@@ -1386,7 +1387,7 @@ mod tests {
             u.addr.next = (addr as u64).into();
             u.wdata.next = (data as u64).into();
             self.settle();
-            let r = (self.uut.claim.val(), self.uut.rdata.val().to_u64() as u32);
+            let r = (self.uut.ack.val(), self.uut.rdata.val().to_u64() as u32);
             self.step();
             let u = &mut self.uut;
             u.rd.next = false;

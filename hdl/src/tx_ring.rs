@@ -5,7 +5,7 @@
 //! - `clock`, `reset` (synchronous, active high: every register and count to 0)
 //! - `sel` (in): the access on the register bus is in this VI's page
 //! - `rd`, `wr`, `word` (register word index within the page, `addr[11:2]`), `wdata` (in);
-//!   `claim`, `rdata` (out): the register-bus block side (see [`crate::regbus`]). Reads of the
+//!   `ack`, `rdata` (out): the register-bus block side (see [`crate::regbus`]). Reads of the
 //!   six registers and writes of the four writable ones are claimed; a write to `TXQ_RPTR` or
 //!   `TXQ_ERRORS` is not (the bus counts the error). `rdata` is 0 unless a read is claimed.
 //! - `can_fetch` (out): the ring is enabled (`TXQ_SIZE` != 0) and holds a posted descriptor not
@@ -41,7 +41,7 @@ pub struct TxRing {
     pub wr: Signal<In, Bit>,
     pub word: Signal<In, Bits<10>>,
     pub wdata: Signal<In, Bits<32>>,
-    pub claim: Signal<Out, Bit>,
+    pub ack: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
     pub can_fetch: Signal<Out, Bit>,
     pub fetch_addr: Signal<Out, Bits<64>>,
@@ -83,7 +83,7 @@ impl Default for TxRing {
             wr: Default::default(),
             word: Default::default(),
             wdata: Default::default(),
-            claim: Default::default(),
+            ack: Default::default(),
             rdata: Default::default(),
             can_fetch: Default::default(),
             fetch_addr: Default::default(),
@@ -140,7 +140,7 @@ impl Logic for TxRing {
             self.readable.next = false;
             self.writable.next = false;
         }
-        self.claim.next = self.sel.val()
+        self.ack.next = self.sel.val()
             & ((self.rd.val() & self.readable.val()) | (self.wr.val() & self.writable.val()));
         self.rdata.next = 0.into();
         if self.sel.val() & self.rd.val() {

@@ -137,14 +137,7 @@ pub enum EventKind {
 
 /// The error codes the device writes, by code.
 pub(crate) fn error_code(code: u32) -> Option<ErrorCode> {
-    [
-        ErrorCode::IndicationRefused,
-        ErrorCode::TxBadLength,
-        ErrorCode::DmaFault,
-        ErrorCode::BadDoorbell,
-    ]
-    .into_iter()
-    .find(|c| *c as u32 == code)
+    ErrorCode::ALL.into_iter().find(|c| *c as u32 == code)
 }
 
 /// An event from the device.
@@ -319,7 +312,14 @@ impl fmt::Display for Event {
 mod tests {
     use super::*;
 
-    fn raw(kind: EventType, flags: u8, source: u8, group: u8, payload: u32, aux: u16) -> Event {
+    fn raw(
+        kind: EventType,
+        flags: u8,
+        source: u16,
+        group: Option<u8>,
+        payload: u32,
+        aux: u16,
+    ) -> Event {
         Event::from_raw(ev::Event {
             kind: kind as u8,
             phase: true,
@@ -338,7 +338,7 @@ mod tests {
             EventType::Rx,
             ev::rx_flags::TRUNCATED,
             3,
-            5,
+            Some(5),
             2 << 16 | 7,
             100,
         );
@@ -356,7 +356,7 @@ mod tests {
             EventType::Rx,
             0,
             fr::RX_SOURCE_DEFAULT,
-            ev::NO_GROUP,
+            None,
             fr::RX_PAYLOAD_NOT_STORED,
             60,
         );
@@ -378,7 +378,7 @@ mod tests {
             EventType::Indication,
             ev::flags::FROM_DEVICE_PORT,
             0,
-            9,
+            Some(9),
             0x42,
             0,
         );
@@ -393,7 +393,7 @@ mod tests {
             EventType::Error,
             0,
             1,
-            ev::NO_GROUP,
+            None,
             ErrorCode::TxBadLength as u32,
             3,
         );

@@ -103,7 +103,7 @@ pub struct DeviceNotification {
     /// The event's group.
     pub group: u8,
     /// The event's source.
-    pub source: u8,
+    pub source: u16,
     /// The event's payload.
     pub payload: u32,
 }
@@ -150,6 +150,8 @@ pub struct SimDevice {
     dso_log: Vec<DeviceNotification>,
     verdicts: Vec<FrameVerdict>,
     irq_count: u64,
+    /// The first cycle at which a RAM was read at an address written in that cycle.
+    ram_collision_at: Option<u64>,
     irq_fd: Option<RawFd>,
     tx_ready: bool,
     dmaw_log: Option<Vec<(u64, u64)>>,
@@ -198,6 +200,7 @@ impl SimDevice {
             dso_log: Vec::new(),
             verdicts: Vec::new(),
             irq_count: 0,
+            ram_collision_at: None,
             irq_fd: None,
             tx_ready: true,
             dmaw_log: None,
@@ -308,6 +311,11 @@ impl SimDevice {
         unsafe { ffi::evnic_model_step(self.model, &self.pins, &mut self.out) };
         let o = self.out;
         let c = self.cycle;
+
+        if o.dbg_ram_collision == 1 && self.ram_collision_at.is_none() {
+            self.ram_collision_at = Some(c);
+            eprintln!("evnic-sim: RTL bug: a RAM was read at the address written in cycle {c}");
+        }
 
         // Handshakes of this cycle.
         if self.pins.bar_req_valid == 1 && o.bar_req_ready == 1 {
@@ -529,6 +537,12 @@ impl SimDevice {
             .unwrap_or_default()
     }
 
+    /// The first cycle in which a RAM of the core was read at the address written in that
+    /// cycle (an RTL bug; dropping the device panics when there was one).
+    pub fn ram_collision_at(&self) -> Option<u64> {
+        self.ram_collision_at
+    }
+
     /// Interrupts raised so far.
     pub fn irq_count(&self) -> u64 {
         self.irq_count
@@ -580,5 +594,12 @@ impl Drop for SimDevice {
     fn drop(&mut self) {
         // SAFETY: model was created by evnic_model_new and is freed once.
         unsafe { ffi::evnic_model_free(self.model) };
+        // Every test that runs the model checks the RAM rule: a read of an address in the
+        // cycle it is written returns undefined data on the synthesised design.
+        if let Some(c) = self.ram_collision_at {
+            if !std::thread::panicking() {
+                panic!("evnic-sim: a RAM was read at the address written in cycle {c} (RTL bug)");
+            }
+        }
     }
 }

@@ -1,19 +1,34 @@
 //! Register-map conformance, generated over `evnic_regs::map::PAGES`: on the Verilator model
-//! of the core, every readable register of every copy of every page is claimed by some block
-//! (reading it raises no bus error) and reads its reset value; a write-only register reads 0
-//! and its read is counted, as the map says; a read-only register refuses a write (counted in
-//! `BUS_ERRORS` with its address; the register does not change); every offset of BAR0 that no
-//! register claims reads 0 and is counted.
+//! of the core, every readable register of every copy of every page of the core is
+//! acknowledged by some block before the bus's acknowledgement timeout (reading it raises no bus
+//! error and completes sooner than an access nobody answers) and reads its reset value; a
+//! write-only register reads 0 and its read is counted, as the map says; a read-only register
+//! refuses a write (counted in `BUS_ERRORS` with its address; the register does not change);
+//! every offset of BAR0 that no register of the core claims reads 0, completes after the
+//! timeout and is counted. The PCIe shell's page is answered by the shell around the core, so
+//! on the core alone it is unmapped.
 
 mod common;
 use common::device;
 use evnic_regs::map::{self, global as g, global_reg, Access, PAGES};
 use evnic_sim::SimDevice;
 
-/// Every register of the map, with its BAR0 offset and a name for messages.
+/// The pages the core itself answers: all but the PCIe shell's.
+fn core_pages() -> impl Iterator<Item = &'static map::Page> {
+    PAGES.iter().filter(|p| p.base != map::SHELL_PAGE_BASE)
+}
+
+/// A register of the core at `offset`, if any.
+fn core_register(offset: u32) -> Option<&'static evnic_regs::Reg> {
+    map::lookup(offset)
+        .filter(|(page, _, _)| page.base != map::SHELL_PAGE_BASE)
+        .map(|(_, _, reg)| reg)
+}
+
+/// Every register of the core's pages, with its BAR0 offset and a name for messages.
 fn registers() -> Vec<(u32, String, &'static evnic_regs::Reg)> {
     let mut out = Vec::new();
-    for page in PAGES {
+    for page in core_pages() {
         for copy in 0..page.count {
             for reg in page.regs {
                 let name = if page.count > 1 {
@@ -32,16 +47,40 @@ fn errors(d: &mut SimDevice) -> u32 {
     d.read32(global_reg(&g::BUS_ERRORS)).unwrap()
 }
 
+/// A read of `offset`: the value and the cycles it took.
+fn timed_read(d: &mut SimDevice, offset: u32) -> (u32, u64, u64) {
+    let before = d.cycle();
+    let v = d.read32(offset).unwrap();
+    (v, before, d.cycle())
+}
+
+/// The cycles a read of an offset no block answers takes: the bus's acknowledgement timeout
+/// and the request and response around it.
+fn unanswered_read_cycles(d: &mut SimDevice) -> u64 {
+    let offset = (0..map::VI_PAGE_BASE)
+        .step_by(4)
+        .find(|o| core_register(*o).is_none())
+        .unwrap();
+    let (v, before, after) = timed_read(d, offset);
+    assert_eq!((v, errors(d)), (0, 1), "{offset:#x} is unmapped");
+    d.write32(global_reg(&g::BUS_ERRORS), 0).unwrap();
+    let cycles = after - before;
+    assert!(
+        cycles >= u64::from(map::BUS_ACK_TIMEOUT),
+        "an unanswered read took {cycles} cycles, less than the timeout"
+    );
+    cycles
+}
+
 #[test]
 fn every_register_is_claimed_and_reads_its_reset_value() {
     let mut d = device();
     let regs = registers();
     assert!(regs.len() > 100, "the map has {} registers", regs.len());
+    let unanswered = unanswered_read_cycles(&mut d);
     let mut wrong = Vec::new();
     for (offset, name, reg) in &regs {
-        let before = d.cycle();
-        let v = d.read32(*offset).unwrap();
-        let after = d.cycle();
+        let (v, before, after) = timed_read(&mut d, *offset);
         let errs = errors(&mut d);
         let write_only = reg.access == Access::Wo;
         if write_only {
@@ -59,6 +98,13 @@ fn every_register_is_claimed_and_reads_its_reset_value() {
             ));
             d.write32(global_reg(&g::BUS_ERRORS), 0).unwrap();
             continue;
+        }
+        if after - before >= unanswered {
+            wrong.push(format!(
+                "{name} at {offset:#x}: its read took {} cycles, as long as an access no block \
+                 acknowledges ({unanswered})",
+                after - before
+            ));
         }
         if *offset == global_reg(&g::CYCLES_LO) {
             // The free-running counter: it reads a cycle of the access.
@@ -128,8 +174,9 @@ fn writes_to_read_only_registers_are_refused_and_counted() {
 }
 
 #[test]
-fn offsets_no_register_claims_read_zero_and_are_counted() {
+fn offsets_no_register_claims_read_zero_after_the_timeout_and_are_counted() {
     let mut d = device();
+    let unanswered = unanswered_read_cycles(&mut d);
     let vi_pages = map::vi::PAGE;
     let end = vi_pages.base + vi_pages.count * vi_pages.stride;
     // The whole map below the VI pages, and the first and last VI page (the others are copies).
@@ -143,13 +190,16 @@ fn offsets_no_register_claims_read_zero_and_are_counted() {
     let mut wrong = Vec::new();
     for range in ranges {
         for offset in range.step_by(4) {
-            if map::lookup(offset).is_some() {
+            if core_register(offset).is_some() {
                 continue;
             }
-            let v = d.read32(offset).unwrap();
+            let (v, before, after) = timed_read(&mut d, offset);
             let errs = errors(&mut d);
-            if (v, errs) != (0, 1) {
-                wrong.push(format!("{offset:#x}: reads {v:#x}, BUS_ERRORS {errs}"));
+            if (v, errs, after - before) != (0, 1, unanswered) {
+                wrong.push(format!(
+                    "{offset:#x}: reads {v:#x} in {} cycles, BUS_ERRORS {errs}",
+                    after - before
+                ));
             }
             d.write32(global_reg(&g::BUS_ERRORS), 0).unwrap();
             checked += 1;

@@ -3,7 +3,7 @@
 
 mod common;
 use common::{device, iova, TestQueue};
-use evnic_regs::event::{flags, ErrorCode, EventType, NO_GROUP};
+use evnic_regs::event::{flags, ErrorCode, EventType};
 use evnic_regs::map::{global as g, global_reg, group as gr, timer as t, vi, vi_reg};
 use evnic_regs::params::NUM_VIS;
 use evnic_sim::SimDevice;
@@ -61,15 +61,15 @@ fn indication_reaches_every_subscriber_and_no_one_else() {
     indicate(&mut d, 0, 7, 0x33);
     d.run(100);
     for (v, q) in qs.iter_mut().enumerate() {
-        let got: Vec<(u8, u32)> = q.poll().iter().map(|e| (e.group, e.payload)).collect();
+        let got: Vec<(Option<u8>, u32)> = q.poll().iter().map(|e| (e.group, e.payload)).collect();
         let mut want = Vec::new();
         if v == 3 {
-            want.push((5, 0x11));
+            want.push((Some(5), 0x11));
         }
         if [1, 2, 9].contains(&v) {
-            want.push((6, 0x22));
+            want.push((Some(6), 0x22));
         }
-        want.push((7, 0x33));
+        want.push((Some(7), 0x33));
         assert_eq!(got, want, "VI {v}");
     }
     let e = {
@@ -89,7 +89,7 @@ fn indication_reaches_every_subscriber_and_no_one_else() {
     let e = qs[15].poll()[0];
     assert_eq!(
         (e.event_type(), e.source, e.group, e.payload, e.flags),
-        (Some(EventType::Indication), 0, 7, 0xabcdef, 0)
+        (Some(EventType::Indication), 0, Some(7), 0xabcdef, 0)
     );
     assert!(e.timestamp > 0 && e.timestamp < d.cycle());
     assert!(d.faults().is_empty());
@@ -141,7 +141,7 @@ fn refused_indication_is_an_error_to_the_indicating_vi_only() {
     assert_eq!(kinds(&e), vec![Some(EventType::Error)]);
     assert_eq!(
         (e[0].payload, e[0].aux, e[0].group),
-        (ErrorCode::IndicationRefused as u32, 40, NO_GROUP)
+        (ErrorCode::IndicationRefused as u32, 40, None)
     );
     assert_eq!(d.read32(vi_reg(0, &vi::INDICATE_REFUSED)).unwrap(), 1);
     permit(&mut d, 0, 40);
@@ -177,7 +177,7 @@ fn device_space_ports_both_ways() {
             e[0].group,
             e[0].flags & flags::FROM_DEVICE_PORT
         ),
-        (0x1234, 9, flags::FROM_DEVICE_PORT)
+        (0x1234, Some(9), flags::FROM_DEVICE_PORT)
     );
     let n = d.take_device_notifications();
     let seen: Vec<(u8, u32)> = n.iter().map(|n| (n.group, n.payload)).collect();
@@ -333,7 +333,7 @@ fn timers_fire_at_the_programmed_cycles() {
         .collect();
     let got: Vec<u64> = b.iter().map(|e| e.timestamp).collect();
     assert_eq!(got, want);
-    assert!(b.iter().all(|e| e.group == 12 && e.source == 7));
+    assert!(b.iter().all(|e| e.group == Some(12) && e.source == 7));
     // Cancel.
     d.write32(t::PAGE.at(7, &t::CONTROL), 0).unwrap();
     d.run(2000);

@@ -12,7 +12,7 @@ use etherparse::PacketBuilder;
 use evnic_model::filter::{Entry, FilterTable};
 use evnic_model::{fcs, parse, FrameGen};
 use evnic_proto::rings::Queue;
-use evnic_regs::event::{rx_flags, Event, EventType, NO_GROUP};
+use evnic_regs::event::{rx_flags, Event, EventType};
 use evnic_regs::key::{self, KeyBits, KeyField};
 use evnic_regs::map::filter::{self as fr, DropReason};
 use evnic_regs::map::{global as g, global_reg, group as gr, vi, vi_reg};
@@ -412,10 +412,7 @@ fn priority_masks_actions_and_disabled_entries() {
     // VI 2: the exact-port frame, by entry 1, in its ring's descriptor 0.
     assert_eq!(ev[2].len(), 1);
     let e = ev[2][0];
-    assert_eq!(
-        (e.source, e.group, e.aux),
-        (1, NO_GROUP, f_exact.len() as u16)
-    );
+    assert_eq!((e.source, e.group, e.aux), (1, None, f_exact.len() as u16));
     assert_eq!(e.payload, 2 << 16);
     assert_eq!(e.flags, 0);
     assert_eq!(rings[2].data(0, f_exact.len()), f_exact);
@@ -432,7 +429,7 @@ fn priority_masks_actions_and_disabled_entries() {
     assert_eq!(rings[1].data(1, f_other.len()), f_other);
     // The group event, in VIs 0 and 3: data in the default VI's (1) descriptor 0.
     for g in [&ev[0][0], &ev[3][1]] {
-        assert_eq!((g.source, g.group, g.payload), (3, 5, 1 << 16));
+        assert_eq!((g.source, g.group, g.payload), (3, Some(5), 1 << 16));
         assert_eq!(g.aux, f_oam.len() as u16);
     }
     assert_eq!(ev[0].len(), 1);

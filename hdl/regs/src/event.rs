@@ -5,14 +5,18 @@
 //! | word | bits | field |
 //! |---|---|---|
 //! | 0 | 3:0 | type ([`EventType`]) |
-//! | 0 | 6:4 | reserved, 0 |
+//! | 0 | 4 | has group: the group field names the event's group |
+//! | 0 | 6:5 | reserved, 0 |
 //! | 0 | 7 | phase: 1 on the first pass through the ring, flipping on every wrap |
 //! | 0 | 15:8 | flags (per type) |
-//! | 0 | 23:16 | source: VI, filter index, timer or queue, per type |
-//! | 0 | 31:24 | group, or [`NO_GROUP`] |
+//! | 0 | 31:16 | source: VI, filter index, timer or queue, per type ([`SOURCE_NONE`]: none) |
 //! | 0 | 63:32 | payload |
-//! | 1 | 47:0 | device timestamp: the cycle counter when the event was produced |
+//! | 1 | 39:0 | device timestamp: low 40 bits of the cycle counter (per type: when the event was produced, or the cycle it reports) |
+//! | 1 | 47:40 | group (with "has group") |
 //! | 1 | 63:48 | aux (per type: frame length, overflow count high bits...) |
+//!
+//! The timestamp wraps every 2^40 cycles (about 1.95 hours at 156.25 MHz); the host extends it
+//! against a recent reading of the 64-bit cycle counter.
 //!
 //! Host memory starts zeroed, so an unwritten slot has phase 0 and type 0 on the first pass:
 //! the host knows a slot holds a new event when its phase bit equals the phase it expects
@@ -86,27 +90,48 @@ pub enum ErrorCode {
     BadDoorbell = 4,
 }
 
-/// Group byte value meaning "no group".
-pub const NO_GROUP: u8 = 0xff;
+impl ErrorCode {
+    /// All codes, in code order.
+    pub const ALL: [ErrorCode; 4] = [
+        ErrorCode::IndicationRefused,
+        ErrorCode::TxBadLength,
+        ErrorCode::DmaFault,
+        ErrorCode::BadDoorbell,
+    ];
+    /// Name as printed by tools.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::IndicationRefused => "INDICATION_REFUSED",
+            ErrorCode::TxBadLength => "TX_BAD_LENGTH",
+            ErrorCode::DmaFault => "DMA_FAULT",
+            ErrorCode::BadDoorbell => "BAD_DOORBELL",
+        }
+    }
+}
+
+/// Source value meaning "no source": an RX event of the default action (no filter entry), an
+/// indication from a device-space port.
+pub const SOURCE_NONE: u16 = 0xffff;
 /// Bytes per event.
 pub const EVENT_BYTES: usize = 16;
 /// Bit position of the phase bit in word 0.
 pub const PHASE_BIT: u32 = 7;
 /// Bits of the timestamp field.
-pub const TIMESTAMP_BITS: u32 = 48;
+pub const TIMESTAMP_BITS: u32 = 40;
 
 /// Field positions in word 0 (lsb, width).
 pub mod w0 {
     pub const TYPE: (u32, u32) = (0, 4);
+    pub const HAS_GROUP: (u32, u32) = (4, 1);
     pub const PHASE: (u32, u32) = (super::PHASE_BIT, 1);
     pub const FLAGS: (u32, u32) = (8, 8);
-    pub const SOURCE: (u32, u32) = (16, 8);
-    pub const GROUP: (u32, u32) = (24, 8);
+    pub const SOURCE: (u32, u32) = (16, 16);
     pub const PAYLOAD: (u32, u32) = (32, 32);
 }
 /// Field positions in word 1 (lsb, width).
 pub mod w1 {
     pub const TIMESTAMP: (u32, u32) = (0, super::TIMESTAMP_BITS);
+    pub const GROUP: (u32, u32) = (40, 8);
     pub const AUX: (u32, u32) = (48, 16);
 }
 
@@ -120,6 +145,16 @@ pub mod rx_flags {
     pub const MAC_ERROR: u8 = 1 << 5;
     /// A frame before this one was dropped for lack of a receive buffer.
     pub const DROPPED_BEFORE: u8 = 1 << 6;
+    /// Every flag with its name, for tools and the machine-readable map.
+    pub const ALL: [(&str, u8); 7] = [
+        ("FCS_BAD", FCS_BAD),
+        ("TRUNCATED", TRUNCATED),
+        ("BAD_IPV4", BAD_IPV4),
+        ("RUNT", RUNT),
+        ("OVERSIZE", OVERSIZE),
+        ("MAC_ERROR", MAC_ERROR),
+        ("DROPPED_BEFORE", DROPPED_BEFORE),
+    ];
 }
 
 /// Event flags valid for every type.
@@ -142,8 +177,9 @@ pub struct Event {
     pub kind: u8,
     pub phase: bool,
     pub flags: u8,
-    pub source: u8,
-    pub group: u8,
+    pub source: u16,
+    /// The event's group, for events that have one.
+    pub group: Option<u8>,
     pub payload: u32,
     pub timestamp: u64,
     pub aux: u16,
@@ -157,8 +193,8 @@ impl Event {
             kind: get(a, w0::TYPE) as u8,
             phase: get(a, w0::PHASE) == 1,
             flags: get(a, w0::FLAGS) as u8,
-            source: get(a, w0::SOURCE) as u8,
-            group: get(a, w0::GROUP) as u8,
+            source: get(a, w0::SOURCE) as u16,
+            group: (get(a, w0::HAS_GROUP) == 1).then_some(get(b, w1::GROUP) as u8),
             payload: get(a, w0::PAYLOAD) as u32,
             timestamp: get(b, w1::TIMESTAMP),
             aux: get(b, w1::AUX) as u16,
@@ -170,10 +206,12 @@ impl Event {
             put(self.kind as u64, w0::TYPE)
                 | put(self.phase as u64, w0::PHASE)
                 | put(self.flags as u64, w0::FLAGS)
+                | put(self.group.is_some() as u64, w0::HAS_GROUP)
                 | put(self.source as u64, w0::SOURCE)
-                | put(self.group as u64, w0::GROUP)
                 | put(self.payload as u64, w0::PAYLOAD),
-            put(self.timestamp, w1::TIMESTAMP) | put(self.aux as u64, w1::AUX),
+            put(self.timestamp, w1::TIMESTAMP)
+                | put(self.group.unwrap_or(0) as u64, w1::GROUP)
+                | put(self.aux as u64, w1::AUX),
         ]
     }
     /// The type, if the code is known.
@@ -182,7 +220,11 @@ impl Event {
     }
     /// The group, if the event has one.
     pub fn group(&self) -> Option<u8> {
-        (self.group != NO_GROUP).then_some(self.group)
+        self.group
+    }
+    /// The source, unless it is [`SOURCE_NONE`].
+    pub fn source(&self) -> Option<u16> {
+        (self.source != SOURCE_NONE).then_some(self.source)
     }
 }
 
@@ -198,12 +240,17 @@ pub fn render_markdown() -> String {
     out.push_str("| word | bits | field |\n|---|---|---|\n");
     for (word, name, (lsb, width)) in [
         (0, "type", w0::TYPE),
+        (0, "has group", w0::HAS_GROUP),
         (0, "phase", w0::PHASE),
         (0, "flags", w0::FLAGS),
-        (0, "source", w0::SOURCE),
-        (0, "group (0xff: none)", w0::GROUP),
+        (0, "source (0xffff: none)", w0::SOURCE),
         (0, "payload", w0::PAYLOAD),
-        (1, "timestamp (cycles)", w1::TIMESTAMP),
+        (
+            1,
+            "timestamp (low bits of the cycle counter)",
+            w1::TIMESTAMP,
+        ),
+        (1, "group (with has group)", w1::GROUP),
         (1, "aux", w1::AUX),
     ] {
         let _ = writeln!(out, "| {word} | {}:{lsb} | {name} |", lsb + width - 1);
@@ -226,24 +273,27 @@ mod tests {
             kind: EventType::Indication as u8,
             phase: true,
             flags: 0x81,
-            source: 3,
-            group: 42,
+            source: 0x1234,
+            group: Some(255),
             payload: 0xdead_beef,
-            timestamp: (1 << 48) - 1,
+            timestamp: (1 << TIMESTAMP_BITS) - 1,
             aux: 0xabcd,
         };
         assert_eq!(Event::decode(e.encode()), e);
-        assert_eq!(e.encode()[0] & 0xff, 0x84);
+        assert_eq!(e.encode()[0] & 0xff, 0x94);
+        let none = Event { group: None, ..e };
+        assert_eq!(Event::decode(none.encode()), none);
+        assert_eq!(none.encode()[0] & 0xff, 0x84);
     }
 
     #[test]
     fn fields_tile_the_words() {
         let w0_bits: u64 = [
             w0::TYPE,
+            w0::HAS_GROUP,
             w0::PHASE,
             w0::FLAGS,
             w0::SOURCE,
-            w0::GROUP,
             w0::PAYLOAD,
         ]
         .iter()
@@ -252,11 +302,15 @@ mod tests {
             assert_eq!(acc & m, 0);
             acc | m
         });
-        assert_eq!(w0_bits, !0x70, "only bits 6:4 are reserved");
-        assert_eq!(
-            put(u64::MAX, w1::TIMESTAMP) | put(u64::MAX, w1::AUX),
-            u64::MAX
-        );
+        assert_eq!(w0_bits, !0x60, "only bits 6:5 are reserved");
+        let w1_bits = [w1::TIMESTAMP, w1::GROUP, w1::AUX]
+            .iter()
+            .map(|&f| put(u64::MAX, f))
+            .fold(0, |acc, m| {
+                assert_eq!(acc & m, 0);
+                acc | m
+            });
+        assert_eq!(w1_bits, u64::MAX);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub mod desc;
 pub mod event;
+pub mod json;
 pub mod key;
 pub mod map;
 pub mod pins;

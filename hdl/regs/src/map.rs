@@ -1,4 +1,5 @@
-//! BAR0: a global page, a filter page, a group page, a timer page, then one 4 KiB page per VI.
+//! BAR0: a global page, a filter page, a group page, a timer page, the PCIe shell page, then
+//! one 4 KiB page per VI.
 //!
 //! Every register is 32 bits wide and 4-byte aligned. Accesses to an offset no register claims,
 //! misaligned accesses, accesses with partial byte strobes, writes to read-only registers and
@@ -8,6 +9,7 @@
 pub mod filter;
 pub mod global;
 pub mod group;
+pub mod shell;
 pub mod timer;
 pub mod vi;
 
@@ -21,11 +23,19 @@ pub const FILTER_PAGE_BASE: u32 = 0x1000;
 pub const GROUP_PAGE_BASE: u32 = 0x2000;
 /// Offset of the timer page.
 pub const TIMER_PAGE_BASE: u32 = 0x3000;
+/// Offset of the PCIe shell page (answered by the shell around the core, see [`shell`]).
+pub const SHELL_PAGE_BASE: u32 = 0x4000;
 /// Offset of VI 0's page; VI n's page is at `VI_PAGE_BASE + n * PAGE_BYTES`, so that a VI's
-/// doorbells can be mapped into a process on their own. Pages 4..15 are reserved.
+/// doorbells can be mapped into a process on their own. Pages 5..15 are reserved.
 pub const VI_PAGE_BASE: u32 = 0x10000;
-/// Number of address bits the core decodes (BAR0 is `1 << BAR_ADDR_BITS` bytes).
-pub const BAR_ADDR_BITS: u32 = 17;
+/// Number of address bits the core decodes (BAR0 is `1 << BAR_ADDR_BITS` bytes): enough for
+/// every VI page.
+pub const BAR_ADDR_BITS: u32 = 32 - (crate::params::BAR0_BYTES - 1).leading_zeros();
+
+/// Cycles, counted from the register bus's strobe, within which the block owning a register
+/// answers an access; an access nobody answers by then completes as a bus error (reads give 0),
+/// so an access to an unmapped offset takes about this long.
+pub const BUS_ACK_TIMEOUT: u32 = 32;
 
 /// How software may access a register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +139,7 @@ pub const PAGES: &[Page] = &[
     group::PERMIT_PAGE,
     group::CONTROL_PAGE,
     timer::PAGE,
+    shell::PAGE,
     vi::PAGE,
 ];
 
@@ -211,6 +222,7 @@ pub fn render_markdown() -> String {
             out.push('\n');
         }
     }
+    out.push_str(&shell::render_markdown());
     out.push_str(&crate::event::render_markdown());
     out.push_str(&crate::key::render_markdown());
     out.push_str(&crate::pins::render_markdown());

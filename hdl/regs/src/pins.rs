@@ -61,7 +61,7 @@ use Dir::{In, Out};
 const BAR_ADDR: u32 = crate::map::BAR_ADDR_BITS;
 const KEY: u32 = crate::key::KEY_BITS;
 const EV_TYPE: u32 = crate::event::w0::TYPE.1;
-const EV_GROUP: u32 = crate::event::w0::GROUP.1;
+const EV_GROUP: u32 = crate::event::w1::GROUP.1;
 const EV_SOURCE: u32 = crate::event::w0::SOURCE.1;
 const EV_FLAGS: u32 = crate::event::w0::FLAGS.1;
 const ACTION: u32 = crate::map::filter::ENTRY_ACTION.width;
@@ -133,6 +133,12 @@ pub const PINS: &[Pin] = &[
     pin("dbg_hit", Out, 1, "A filter entry matched."),
     pin("dbg_filter", Out, 8, "The matching entry."),
     pin("dbg_action", Out, ACTION, "The action word decided."),
+    pin(
+        "dbg_ram_collision",
+        Out,
+        1,
+        "A RAM was read at the address written in the same cycle (an RTL bug).",
+    ),
 ];
 
 /// Renders the pin table as Markdown for `docs/registers.md`.

@@ -107,7 +107,7 @@ pub const RX_PAYLOAD_VI: (u32, u32) = (16, 8);
 /// action is DROP); bits 23:0 are then 0.
 pub const RX_PAYLOAD_NOT_STORED: u32 = 1 << 31;
 /// RX event source when no filter entry matched (the default action delivered the frame).
-pub const RX_SOURCE_DEFAULT: u8 = 0xff;
+pub const RX_SOURCE_DEFAULT: u16 = crate::event::SOURCE_NONE;
 
 const fn rw(name: &'static str, offset: u32, doc: &'static str) -> Reg {
     Reg {
