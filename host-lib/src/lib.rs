@@ -45,6 +45,11 @@
 //! producer rights, indications, polling and waiting), [`Dispatcher`] (callbacks), [`Timer`],
 //! [`FilterHandle`] and [`Batch`] (receive filters), [`Receiver`] and [`Transmitter`]
 //! (an endpoint's receive and transmit rings), [`Stats`] (every counter of the device).
+//!
+//! In event loops: an endpoint is `AsFd`; [`Poller`] waits on many endpoints and plain fds with
+//! deferred, coalesced interest changes (one io_uring submit per wait); with feature `tokio`,
+//! `AsyncEndpoint` (`recv().await`, a `Stream`); with feature `mio`, an endpoint is a
+//! `mio::event::Source`.
 
 #[cfg(feature = "tokio")]
 mod async_endpoint;
