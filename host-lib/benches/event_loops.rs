@@ -18,6 +18,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod support;
+use support::Load;
+
 const CHANGES: usize = 10_000;
 
 struct EventFd(OwnedFd);
@@ -558,12 +561,6 @@ fn latency_table() {
     );
 }
 
-#[derive(Clone, Copy)]
-enum Load {
-    Bursty,
-    Steady(u64),
-}
-
 /// Interrupts taken by a Poller's endpoint over 10,000 events.
 fn interrupts(nic: &Nic, load: Load, spin: Duration) -> (u64, u64) {
     const EVENTS: u32 = 10_000;
@@ -575,28 +572,7 @@ fn interrupts(nic: &Nic, load: Load, spin: Duration) -> (u64, u64) {
     let mut p = Poller::new().unwrap().with_spin(spin);
     p.add_endpoint(&cons, Token(0)).unwrap();
     std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut sent = 0;
-            while sent < EVENTS {
-                match load {
-                    Load::Bursty => {
-                        for _ in 0..100 {
-                            prod.indicate(G, sent).unwrap();
-                            sent += 1;
-                        }
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Load::Steady(us) => {
-                        let next = Instant::now() + Duration::from_micros(us);
-                        prod.indicate(G, sent).unwrap();
-                        sent += 1;
-                        while Instant::now() < next {
-                            std::hint::spin_loop();
-                        }
-                    }
-                }
-            }
-        });
+        s.spawn(|| load.drive(EVENTS, |i| prod.indicate(G, i).unwrap()));
         let mut got = 0u64;
         let mut ready = Vec::new();
         while got < u64::from(EVENTS) {
@@ -621,11 +597,8 @@ fn interrupt_table() {
     println!("| load | policy | interrupts | primes |");
     println!("|---|---|---:|---:|");
     let nic = Nic::open(evnic::DeviceSpec::Sim).expect("simulated device");
-    for (lname, load) in [
-        ("bursty (100 back to back, every 2 ms)", Load::Bursty),
-        ("steady (one every 20 µs)", Load::Steady(20)),
-        ("steady (one every 200 µs)", Load::Steady(200)),
-    ] {
+    for load in [Load::Bursty, Load::Steady(20), Load::Steady(200)] {
+        let lname = load.name();
         for (pname, s) in [
             (format!("wait policy (spin {} µs)", spin.as_micros()), spin),
             ("always arm (spin 0)".to_string(), Duration::ZERO),

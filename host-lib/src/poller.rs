@@ -40,7 +40,7 @@
 //! A plain fd must stay open while it is a member: delete it before closing it (as with
 //! `epoll`). An endpoint member is kept open by the poller until it is deleted.
 
-use crate::batch::{coalesce, Op};
+use crate::batch::Op;
 use crate::endpoint::Endpoint;
 use crate::engine::lock;
 use crate::Error;
@@ -303,21 +303,8 @@ impl Poller {
     }
 
     fn record(&mut self, fd: RawFd, op: Op<u32>) -> Result<(), Error> {
-        let prev = self.pending.remove(&fd);
-        let kept = prev.clone();
-        match coalesce(prev, op) {
-            Ok(Some(p)) => {
-                self.pending.insert(fd, p);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                // Cannot happen after the membership checks; keep the state as it was.
-                if let Some(k) = kept {
-                    self.pending.insert(fd, k);
-                }
-                return Err(Error::Batch(e));
-            }
-        }
+        // Refusals cannot happen after the membership checks; the table decides all the same.
+        crate::batch::record(&mut self.pending, fd, op)?;
         self.counters.changes += 1;
         Ok(())
     }

@@ -46,9 +46,9 @@ fn jitter(i: u32) {
     }
 }
 
-/// Sends `RACES` indications into `group`, each only after the consumer took the one before
+/// Calls `send(i)` for `i` in 0..RACES, each only after the consumer took the one before
 /// (`taken`), after a jitter.
-fn race_producer(p: &Endpoint, group: u32, taken: &AtomicU32) {
+fn race_producer(taken: &AtomicU32, send: impl Fn(u32)) {
     for i in 0..RACES {
         let start = Instant::now();
         while taken.load(Ordering::Acquire) < i {
@@ -60,7 +60,7 @@ fn race_producer(p: &Endpoint, group: u32, taken: &AtomicU32) {
             std::thread::yield_now();
         }
         jitter(i);
-        p.indicate(Group(group), i).unwrap();
+        send(i);
     }
 }
 
@@ -183,7 +183,7 @@ fn async_endpoint_loses_no_event_racing_its_arm() {
     let taken = AtomicU32::new(0);
     let rt = current_thread();
     std::thread::scope(|s| {
-        s.spawn(|| race_producer(&prod, 4, &taken));
+        s.spawn(|| race_producer(&taken, |i| prod.indicate(Group(4), i).unwrap()));
         rt.block_on(async {
             let ep = AsyncEndpoint::new(ep).unwrap();
             for i in 0..RACES {
@@ -231,18 +231,8 @@ fn a_mio_loop_loses_no_event_racing_its_arm() {
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     let taken = AtomicU32::new(0);
     std::thread::scope(|s| {
-        s.spawn(|| {
-            // Alternate the groups: each event goes to the other endpoint.
-            for i in 0..RACES {
-                let start = Instant::now();
-                while taken.load(Ordering::Acquire) < i {
-                    assert!(start.elapsed() < PATIENCE, "lost event {}", i - 1);
-                    std::thread::yield_now();
-                }
-                jitter(i);
-                prod.indicate(Group(5 + i % 2), i).unwrap();
-            }
-        });
+        // Alternate the groups: each event goes to the other endpoint.
+        s.spawn(|| race_producer(&taken, |i| prod.indicate(Group(5 + i % 2), i).unwrap()));
         let mut events = mio::Events::with_capacity(8);
         let mut next = 0;
         while next < RACES {
@@ -309,17 +299,7 @@ fn a_poller_over_two_endpoints_and_an_eventfd() {
     // The race, alternating the endpoints.
     let taken = AtomicU32::new(0);
     std::thread::scope(|s| {
-        s.spawn(|| {
-            for i in 0..RACES {
-                let start = Instant::now();
-                while taken.load(Ordering::Acquire) < i {
-                    assert!(start.elapsed() < PATIENCE, "lost event {}", i - 1);
-                    std::thread::yield_now();
-                }
-                jitter(i);
-                prod.indicate(Group(7 + i % 2), i).unwrap();
-            }
-        });
+        s.spawn(|| race_producer(&taken, |i| prod.indicate(Group(7 + i % 2), i).unwrap()));
         let mut got = Vec::new();
         while got.len() < RACES as usize {
             let n = poller.wait(&mut ready, Some(PATIENCE)).unwrap();
