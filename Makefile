@@ -121,6 +121,7 @@ bench: deps
 	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx --bench tx
 	$(CARGO) bench -p evnic --features sim --bench wait
 	$(CARGO) bench -p evnic-lease --bench lease
+	$(CARGO) bench -p evnic --features sim,tokio --bench event_loops
 
 ## A longer differential run of the receive path (RTL against the reference model).
 fuzz: deps

@@ -14,23 +14,11 @@ use evnic::{EndpointConfig, EventType, Group, Nic};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+mod support;
+use support::Load;
+
 const EVENTS: u32 = 10_000;
 const GROUP: Group = Group(1);
-
-#[derive(Clone, Copy)]
-enum Load {
-    Bursty,
-    Steady(u64),
-}
-
-impl Load {
-    fn name(self) -> String {
-        match self {
-            Load::Bursty => "bursty (100 back to back, every 2 ms)".into(),
-            Load::Steady(us) => format!("steady (one every {us} µs)"),
-        }
-    }
-}
 
 struct Run {
     interrupts: u64,
@@ -55,28 +43,7 @@ fn run(load: Load, spin: Duration) -> Run {
     consumer.subscribe(GROUP).unwrap();
     let start = Instant::now();
     let overflowed = std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut sent = 0;
-            while sent < EVENTS {
-                match load {
-                    Load::Bursty => {
-                        for _ in 0..100 {
-                            producer.indicate(GROUP, sent).unwrap();
-                            sent += 1;
-                        }
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Load::Steady(us) => {
-                        let next = Instant::now() + Duration::from_micros(us);
-                        producer.indicate(GROUP, sent).unwrap();
-                        sent += 1;
-                        while Instant::now() < next {
-                            std::hint::spin_loop();
-                        }
-                    }
-                }
-            }
-        });
+        s.spawn(|| load.drive(EVENTS, |i| producer.indicate(GROUP, i).unwrap()));
         let mut got = 0u64;
         let mut lost = 0u64;
         let mut batch = Vec::with_capacity(256);

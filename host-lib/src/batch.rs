@@ -84,6 +84,20 @@ pub fn coalesce<T>(pending: Option<Op<T>>, next: Op<T>) -> Result<Option<Op<T>>,
     })
 }
 
+/// Records `op` for `key` in `pending`, coalesced with the operation already pending for it.
+/// A refused operation leaves `pending` as it was.
+pub(crate) fn record<K: Ord, T: Clone>(
+    pending: &mut BTreeMap<K, Op<T>>,
+    key: K,
+    op: Op<T>,
+) -> Result<(), CoalesceError> {
+    match coalesce(pending.get(&key).cloned(), op)? {
+        Some(p) => pending.insert(key, p),
+        None => pending.remove(&key),
+    };
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Target {
     Filter(u32),
@@ -131,25 +145,7 @@ impl Nic {
 
 impl<'a> Batch<'a> {
     fn record(&mut self, target: Target, op: Op<Value>) -> Result<&mut Self, Error> {
-        let prev = self.pending.remove(&target);
-        // A refused operation leaves the target's pending operation as it was.
-        let kept = prev.as_ref().map(|p| match p {
-            Op::Add(v) => Op::Add(v.clone()),
-            Op::Mod(v) => Op::Mod(v.clone()),
-            Op::Del => Op::Del,
-        });
-        match coalesce(prev, op) {
-            Ok(Some(p)) => {
-                self.pending.insert(target, p);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                if let Some(k) = kept {
-                    self.pending.insert(target, k);
-                }
-                return Err(Error::Batch(e));
-            }
-        }
+        record(&mut self.pending, target, op)?;
         self.recorded += 1;
         Ok(self)
     }

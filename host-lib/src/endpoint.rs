@@ -35,7 +35,7 @@ use evnic_proto::rings::{DescRing, Queue};
 use evnic_proto::{evq, group as gp};
 use evnic_regs::desc::DESC_BYTES;
 use std::collections::BTreeSet;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -476,6 +476,13 @@ impl Endpoint {
 impl AsRawFd for Endpoint {
     fn as_raw_fd(&self) -> RawFd {
         self.inner.waker.fd.as_raw_fd()
+    }
+}
+
+/// The same wake-up fd as [`AsRawFd`], borrowed.
+impl AsFd for Endpoint {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.waker.fd.as_fd()
     }
 }
 

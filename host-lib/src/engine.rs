@@ -18,7 +18,7 @@ use evnic_proto::params::DeviceParams;
 use evnic_proto::rings::{self, Queue};
 use evnic_regs::event::EVENT_BYTES;
 use evnic_regs::map::{global as g, global_reg, group as gr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -79,6 +79,12 @@ impl EventFd {
     /// Makes the fd unreadable again (reads and discards its count).
     pub(crate) fn clear(&self) {
         drain_fd(self.0.as_raw_fd());
+    }
+}
+
+impl AsFd for EventFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
     }
 }
 

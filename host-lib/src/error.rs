@@ -254,6 +254,28 @@ pub enum Error {
         #[source]
         cause: Arc<BackendError>,
     },
+    /// A [`crate::Poller`] change that does not fit its members (nothing was recorded).
+    #[error("{op} of fd {fd} in the poller: the fd {why}")]
+    PollerMember {
+        /// The fd.
+        fd: i32,
+        /// ADD, MOD or DEL.
+        op: &'static str,
+        /// Why not.
+        why: &'static str,
+    },
+    /// The kernel refused a [`crate::Poller`]'s interest change (every other change was
+    /// applied; the fd is no longer a member).
+    #[error("{op} of fd {fd} in the poller's epoll set failed: {err}")]
+    PollerCtl {
+        /// The fd.
+        fd: i32,
+        /// ADD, MOD or DEL.
+        op: &'static str,
+        /// What the kernel said.
+        #[source]
+        err: std::io::Error,
+    },
     /// A system call of the library failed.
     #[error("{call} failed: {err}")]
     Os {
@@ -300,7 +322,7 @@ impl Error {
             | E::NoFreeTimer { .. }
             | E::NoFreeFilter { .. }
             | E::TxRingFull { .. } => ErrorKind::Exhausted,
-            E::Os { .. } => ErrorKind::Os,
+            E::Os { .. } | E::PollerCtl { .. } => ErrorKind::Os,
             _ => ErrorKind::Config,
         }
     }

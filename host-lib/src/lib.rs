@@ -45,7 +45,14 @@
 //! producer rights, indications, polling and waiting), [`Dispatcher`] (callbacks), [`Timer`],
 //! [`FilterHandle`] and [`Batch`] (receive filters), [`Receiver`] and [`Transmitter`]
 //! (an endpoint's receive and transmit rings), [`Stats`] (every counter of the device).
+//!
+//! In event loops: an endpoint is `AsFd`; [`Poller`] waits on many endpoints and plain fds with
+//! deferred, coalesced interest changes (one io_uring submit per wait); with feature `tokio`,
+//! `AsyncEndpoint` (`recv().await`, a `Stream`); with feature `mio`, an endpoint is a
+//! `mio::event::Source`.
 
+#[cfg(feature = "tokio")]
+mod async_endpoint;
 pub mod backend;
 pub mod batch;
 mod clock;
@@ -57,12 +64,17 @@ mod error;
 pub mod event;
 pub mod filter_spec;
 pub mod filters;
+#[cfg(feature = "mio")]
+mod mio;
+pub mod poller;
 pub mod receive;
 pub mod stats;
 pub mod timer;
 pub mod transmit;
 mod wait;
 
+#[cfg(feature = "tokio")]
+pub use async_endpoint::AsyncEndpoint;
 pub use backend::{Backend, BackendError};
 pub use batch::{Applied, Batch};
 pub use clock::DeviceClock;
@@ -76,6 +88,7 @@ pub use evnic_proto::PciAddress;
 pub use evnic_regs::event::{ErrorCode, EventType};
 pub use filter_spec::{FilterAction, FilterSpec};
 pub use filters::{Filter, FilterHandle};
+pub use poller::{Interest, Poller, Ready, Token};
 pub use receive::{Receiver, RxCounters};
 pub use stats::{EndpointStats, Stats, TimerStats};
 pub use timer::{Ticks, Timer, TimerTarget};
