@@ -285,9 +285,9 @@ fn paced(
     let lat: Vec<AtomicU64> = (0..LAT_EVENTS).map(|_| AtomicU64::new(0)).collect();
     let cpu = std::thread::scope(|s| {
         s.spawn(|| {
-            for i in 0..LAT_EVENTS {
+            for (i, at) in sent.iter().enumerate() {
                 std::thread::sleep(PACE);
-                sent[i].store(base.elapsed().as_nanos() as u64, Ordering::Release);
+                at.store(base.elapsed().as_nanos() as u64, Ordering::Release);
                 send(i);
             }
         });

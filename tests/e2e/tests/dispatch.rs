@@ -5,6 +5,9 @@ use evnic_e2e::{nic, PATIENCE};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// What a handler saw: the endpoint's VI, the event's group and its payload.
+type Seen = (Vi, Option<Group>, u32);
+
 fn cfg(spin: Duration) -> EndpointConfig {
     EndpointConfig::default()
         .with_ring_events(128)
@@ -25,7 +28,7 @@ fn callbacks_from_several_endpoints_get_their_own_events() {
     b.subscribe(Group(21)).unwrap();
     a.subscribe(Group(22)).unwrap();
     b.subscribe(Group(22)).unwrap();
-    let seen: Arc<Mutex<Vec<(Vi, Option<Group>, u32)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let mut d = Dispatcher::new().with_max_batch(4);
     for ep in [a.clone(), b.clone()] {
         let seen = seen.clone();
