@@ -733,32 +733,8 @@ impl std::fmt::Debug for Poller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::EventFd;
     use std::collections::BTreeMap;
-
-    /// A plain eventfd (non-blocking), readable once signalled.
-    struct Efd(OwnedFd);
-
-    impl Efd {
-        fn new() -> Efd {
-            // SAFETY: plain eventfd creation; owned below.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-            assert!(fd >= 0, "eventfd: {}", std::io::Error::last_os_error());
-            // SAFETY: a fresh fd nothing else owns.
-            Efd(unsafe { OwnedFd::from_raw_fd(fd) })
-        }
-        fn signal(&self) {
-            let one = 1u64;
-            // SAFETY: 8 bytes from a valid u64.
-            let r = unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
-            assert_eq!(r, 8);
-        }
-    }
-
-    impl AsFd for Efd {
-        fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-            self.0.as_fd()
-        }
-    }
 
     /// What the kernel holds for the poller's epoll set, read independently of the poller:
     /// `/proc/self/fdinfo/<epfd>` lists each registered fd with its event mask.
@@ -812,7 +788,7 @@ mod tests {
             Call::Mod(Interest::READABLE),
             Call::Del,
         ];
-        let efd = Efd::new();
+        let efd = EventFd::new().unwrap();
         efd.signal(); // readable and writable from the start
         let fd = efd.as_fd().as_raw_fd();
         let mut checked = 0;
@@ -890,7 +866,7 @@ mod tests {
     #[test]
     fn many_changes_take_one_submit_through_io_uring() {
         for mode in modes() {
-            let fds: Vec<Efd> = (0..300).map(|_| Efd::new()).collect();
+            let fds: Vec<EventFd> = (0..300).map(|_| EventFd::new().unwrap()).collect();
             let mut p = poller(mode);
             for (i, f) in fds.iter().enumerate() {
                 p.add(f, Token(i as u64), Interest::READABLE).unwrap();
@@ -936,7 +912,7 @@ mod tests {
 
     #[test]
     fn membership_mistakes_are_refused_at_once() {
-        let (a, b) = (Efd::new(), Efd::new());
+        let (a, b) = (EventFd::new().unwrap(), EventFd::new().unwrap());
         let mut p = poller(ApplyMode::Uring);
         p.add(&a, Token(0), Interest::READABLE).unwrap();
         let e = p.add(&a, Token(0), Interest::READABLE).unwrap_err();
@@ -954,7 +930,7 @@ mod tests {
     fn a_change_the_kernel_refuses_is_reported_and_the_rest_applied() {
         for mode in modes() {
             let file = std::fs::File::open("/proc/self/cmdline").unwrap();
-            let good = Efd::new();
+            let good = EventFd::new().unwrap();
             good.signal();
             let mut p = poller(mode);
             p.add(&file, Token(1), Interest::READABLE).unwrap();
@@ -986,7 +962,7 @@ mod tests {
     fn a_delete_then_add_of_an_fd_the_kernel_forgot_registers_it() {
         for mode in modes() {
             let mut p = poller(mode);
-            let f = Efd::new();
+            let f = EventFd::new().unwrap();
             let n = f.as_fd().as_raw_fd();
             p.add(&f, Token(1), Interest::READABLE).unwrap();
             p.flush().unwrap();
@@ -1015,7 +991,7 @@ mod tests {
 
     #[test]
     fn a_wait_with_nothing_ready_ends_at_its_timeout() {
-        let a = Efd::new();
+        let a = EventFd::new().unwrap();
         let mut p = Poller::new().unwrap().with_spin(Duration::from_micros(200));
         p.add(&a, Token(0), Interest::READABLE).unwrap();
         let mut ready = Vec::new();
