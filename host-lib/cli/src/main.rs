@@ -194,24 +194,28 @@ enum FilterCommand {
     },
 }
 
-const FILTER_HELP: &str = "\
+/// The filter syntax, written once for `filter`, `listen`, `capture` and `replay`.
+macro_rules! filter_syntax {
+    () => {
+        "\
 Filter syntax: TERM... -> ACTION
   TERM:   udp [src|dst PORT] | tcp [src|dst PORT] | icmp | proto N | ethertype N
           | ipv4 [src|dst ADDR[/LEN]] | ipv6 [src|dst ADDR[/LEN]] | vlan N | vlan inner N
           | mac AA:BB:CC:DD:EE:FF (destination) | oam [level N] [opcode N] | any
   ACTION: vi N | group N | drop
-Terms combine with AND; numbers are decimal or 0x-hex.";
+Terms combine with AND; numbers are decimal or 0x-hex."
+    };
+}
 
-const REPLAY_HELP: &str = "\
-Filter syntax: TERM... -> ACTION
-  TERM:   udp [src|dst PORT] | tcp [src|dst PORT] | icmp | proto N | ethertype N
-          | ipv4 [src|dst ADDR[/LEN]] | ipv6 [src|dst ADDR[/LEN]] | vlan N | vlan inner N
-          | mac AA:BB:CC:DD:EE:FF (destination) | oam [level N] [opcode N] | any
-  ACTION: vi N | group N | drop
-Terms combine with AND; numbers are decimal or 0x-hex. Examples:
+const FILTER_HELP: &str = filter_syntax!();
+
+const REPLAY_HELP: &str = concat!(
+    filter_syntax!(),
+    " Examples:
   --filter 'udp dst 319 -> vi 2' --filter 'ethertype 0x8902 -> group 5'
   --filter 'ipv4 dst 10.0.0.0/8 -> drop' --default 'vi 0'
-Drop reasons: filter, no-match, no-buffer, fcs-bad, overrun, disabled, bad-descriptor.";
+Drop reasons: filter, no-match, no-buffer, fcs-bad, overrun, disabled, bad-descriptor."
+);
 
 /// Why the tool failed; each kind has its exit code.
 #[derive(Debug, thiserror::Error)]
