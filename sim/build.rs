@@ -178,68 +178,44 @@ struct PinStructs {
     cpp: String,
 }
 
-/// The C and Rust type of a pin of `width` bits, as Verilator stores it: 8/16/32/64-bit
-/// integers, or an array of 32-bit words for wider ports. Returns (Rust type, C type, C array
-/// suffix, Rust zero, size, alignment, words when an array).
-fn pin_type(
-    width: u32,
-) -> (
-    String,
-    &'static str,
-    String,
-    String,
-    usize,
-    usize,
-    Option<usize>,
-) {
+/// The C and Rust type of a pin, as Verilator stores it.
+struct PinType {
+    rust: String,
+    c: &'static str,
+    /// The C array suffix (`[n]`), empty for a scalar.
+    c_suffix: String,
+    size: usize,
+    align: usize,
+    /// The number of 32-bit words when an array.
+    words: Option<usize>,
+}
+
+/// A pin of `width` bits: an 8/16/32/64-bit integer, or an array of 32-bit words for wider
+/// ports.
+fn pin_type(width: u32) -> PinType {
+    let scalar = |rust: &str, c, size| PinType {
+        rust: rust.into(),
+        c,
+        c_suffix: String::new(),
+        size,
+        align: size,
+        words: None,
+    };
     match width {
-        0..=8 => (
-            "u8".into(),
-            "uint8_t",
-            String::new(),
-            "0".into(),
-            1,
-            1,
-            None,
-        ),
-        9..=16 => (
-            "u16".into(),
-            "uint16_t",
-            String::new(),
-            "0".into(),
-            2,
-            2,
-            None,
-        ),
-        17..=32 => (
-            "u32".into(),
-            "uint32_t",
-            String::new(),
-            "0".into(),
-            4,
-            4,
-            None,
-        ),
-        33..=64 => (
-            "u64".into(),
-            "uint64_t",
-            String::new(),
-            "0".into(),
-            8,
-            8,
-            None,
-        ),
+        0..=8 => scalar("u8", "uint8_t", 1),
+        9..=16 => scalar("u16", "uint16_t", 2),
+        17..=32 => scalar("u32", "uint32_t", 4),
+        33..=64 => scalar("u64", "uint64_t", 8),
         _ => {
             let n = width.div_ceil(32) as usize;
-            (
-                format!("[u32; {n}]"),
-                "uint32_t",
-                format!("[{n}]"),
-                format!("[0; {n}]"),
-                4 * n,
-                4,
-                Some(n),
-            )
+            PinType {
+                rust: format!("[u32; {n}]"),
+                c: "uint32_t",
+                c_suffix: format!("[{n}]"),
+                size: 4 * n,
+                align: 4,
+                words: Some(n),
+            }
         }
     }
 }
@@ -270,31 +246,29 @@ fn pin_structs() -> PinStructs {
     ] {
         // Widest alignment first: no padding, and the same layout in both languages.
         let mut pins: Vec<_> = PINS.iter().filter(|p| p.dir == dir).collect();
-        pins.sort_by_key(|p| std::cmp::Reverse(pin_type(p.width).5));
+        pins.sort_by_key(|p| std::cmp::Reverse(pin_type(p.width).align));
         let _ = writeln!(
             rust,
-            "/// {doc}\n#[repr(C)]\n#[derive(Clone, Copy, Debug)]\npub struct {name} {{"
+            "/// {doc}\n#[repr(C)]\n#[derive(Clone, Copy, Debug, Default)]\npub struct {name} {{"
         );
         let _ = writeln!(cpp, "struct {name} {{");
         let mut offset = 0usize;
         let mut asserts = Vec::new();
-        let mut zero = String::new();
         for p in &pins {
-            let (rt, ct, suffix, z, size, _, words) = pin_type(p.width);
+            let t = pin_type(p.width);
             let _ = writeln!(
                 rust,
-                "    /// {} ({} bits)\n    pub {}: {rt},",
-                p.doc, p.width, p.name
+                "    /// {} ({} bits)\n    pub {}: {},",
+                p.doc, p.width, p.name, t.rust
             );
-            let _ = writeln!(cpp, "    {ct} {}{suffix};", p.name);
-            let _ = writeln!(zero, "            {}: {z},", p.name);
+            let _ = writeln!(cpp, "    {} {}{};", t.c, p.name, t.c_suffix);
             asserts.push((p.name, offset));
             let (src, dst, lines) = if dir == Dir::In {
                 ("in", "t", &mut apply)
             } else {
                 ("t", "o", &mut sample)
             };
-            match words {
+            match t.words {
                 None => {
                     let _ = writeln!(lines, "    {dst}->{0} = {src}->{0};", p.name);
                 }
@@ -306,11 +280,15 @@ fn pin_structs() -> PinStructs {
                     );
                 }
             }
-            offset += size;
+            offset += t.size;
         }
-        let align = pins.iter().map(|p| pin_type(p.width).5).max().unwrap_or(1);
+        let align = pins
+            .iter()
+            .map(|p| pin_type(p.width).align)
+            .max()
+            .unwrap_or(1);
         let size = offset.next_multiple_of(align);
-        let _ = writeln!(rust, "}}\n\nimpl Default for {name} {{\n    fn default() -> Self {{\n        {name} {{\n{zero}        }}\n    }}\n}}\n");
+        let _ = writeln!(rust, "}}\n");
         let _ = writeln!(
             rust,
             "const _: () = {{\n    assert!(std::mem::size_of::<{name}>() == {size});"

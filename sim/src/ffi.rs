@@ -2,13 +2,7 @@
 //! the build script from `evnic_regs::pins::PINS`, with the same layout as the shim's C++ structs
 //! (size and offset assertions on both sides).
 
-/// The generated structs (their `Default` impls spell out every pin's zero on purpose: the
-/// generator writes one line per pin, derived or not).
-#[allow(clippy::derivable_impls)]
-mod pins {
-    include!(concat!(env!("OUT_DIR"), "/pins.rs"));
-}
-pub use pins::*;
+include!(concat!(env!("OUT_DIR"), "/pins.rs"));
 
 /// The Verilated model behind the shim (opaque).
 #[repr(C)]
