@@ -325,13 +325,17 @@ pub struct Ecp5EvnRegs {
 impl Ecp5EvnRegs {
     /// With the bit time and command timeout in cycles (tests use short ones).
     pub fn with_bit_cycles(cycles_per_bit: u64, timeout_cycles: u64) -> Self {
+        Self::with_host(SerialHost::with_bit_cycles(cycles_per_bit, timeout_cycles))
+    }
+
+    fn with_host(host: SerialHost) -> Self {
         Self {
             clk12: Default::default(),
             rst_n: Default::default(),
             uart_rx: Default::default(),
             uart_tx: Default::default(),
             led: Default::default(),
-            host: SerialHost::with_bit_cycles(cycles_per_bit, timeout_cycles),
+            host,
             bus: Default::default(),
             global: Default::default(),
         }
@@ -340,16 +344,7 @@ impl Ecp5EvnRegs {
 
 impl Default for Ecp5EvnRegs {
     fn default() -> Self {
-        Self {
-            clk12: Default::default(),
-            rst_n: Default::default(),
-            uart_rx: Default::default(),
-            uart_tx: Default::default(),
-            led: Default::default(),
-            host: SerialHost::new(EVN_CLOCK_HZ, BAUD),
-            bus: Default::default(),
-            global: Default::default(),
-        }
+        Self::with_host(SerialHost::new(EVN_CLOCK_HZ, BAUD))
     }
 }
 
