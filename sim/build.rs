@@ -1,6 +1,9 @@
 //! Generates the core's Verilog from the RustHDL design, flattens and optimises it with Yosys,
 //! verilates it and compiles the model with the C++ shim in `csrc/`. Verilator's runtime is
-//! compiled once per Verilator version and reused across design changes.
+//! compiled once per Verilator version and reused across design changes; a built model is kept
+//! in a cache keyed by everything it is built from (`EVNIC_MODEL_CACHE`, default
+//! `target/evnic-model-cache`), so that the several build hashes of this crate in one workspace
+//! (tests, clippy, benches) and a revert to an earlier design build it once.
 //!
 //! Why Yosys first: RustHDL writes one module per block instance with one `always @(*)` per
 //! module and one module per DFF. Verilator then sees false combinational loops between blocks
@@ -76,8 +79,43 @@ fn main() {
     std::fs::write(out.join("pins.rs"), &pins.rust).expect("write pins.rs");
     std::fs::write(out.join("evnic_pins.h"), &pins.cpp).expect("write evnic_pins.h");
 
-    // 1b. Flatten and optimise it with Yosys (see the top of this file).
+    // 1b-4. The model itself, from the cache when this exact Verilog, shim and tool set were
+    //       built before (the workspace builds this crate under several build hashes: tests,
+    //       clippy, benches), else flattened, verilated and compiled here.
+    let shim = std::fs::read_to_string("csrc/shim.cpp").expect("read csrc/shim.cpp");
+    let key = model_key(&[
+        &rtl_text,
+        YOSYS_PASSES,
+        &shim,
+        &pins.cpp,
+        &VERILATOR_FLAGS.join(" "),
+        &version,
+        &std::env::var("CXX").unwrap_or_default(),
+        &std::env::var("TARGET").unwrap_or_default(),
+        include_str!("build.rs"),
+    ]);
+    let cache = model_cache_dir(&out);
+    let rt_name = runtime_name(&version);
     let verilog = out.join("evnic_flat.v");
+    if !restore_model(&cache, &key, &out, &rt_name) {
+        build_model(&rtl, &verilog, &out, &include, &rt_name);
+        store_model(&cache, &key, &out, &rt_name);
+    }
+    println!("cargo:rustc-link-lib=static=evnic_model");
+    // After the model: a static library must follow the one that uses it.
+    println!("cargo:rustc-link-search=native={}", out.display());
+    println!("cargo:rustc-link-lib=static={rt_name}");
+    println!("cargo:rustc-link-lib=dylib=stdc++");
+    println!("cargo:rustc-link-lib=dylib=pthread");
+    println!("cargo:rustc-env=EVNIC_VERILATOR_VERSION={}", version.trim());
+    println!("cargo:rustc-env=EVNIC_VERILOG={}", rtl.display());
+    println!("cargo:rustc-env=EVNIC_VERILOG_FLAT={}", verilog.display());
+}
+
+/// Yosys, Verilator and the C++ compiler: `rtl` in, the flattened Verilog, `libevnic_model.a`
+/// and Verilator's runtime library in `out`.
+fn build_model(rtl: &Path, verilog: &Path, out: &Path, include: &Path, rt_name: &str) {
+    // Flatten and optimise it with Yosys (see the top of this file).
     if tool_output("yosys", &["-V"]).is_none() {
         fail("yosys not found; the simulator flattens the generated Verilog with Yosys before Verilator. Run `make deps` (installs it with apt-get) or `apt-get install yosys`");
     }
@@ -101,7 +139,7 @@ fn main() {
             log.display()
         ));
     }
-    match std::fs::read_to_string(&verilog) {
+    match std::fs::read_to_string(verilog) {
         Ok(flat) => {
             if let Err(e) = evnic_regs::pins::check_module(&flat, "top") {
                 fail(&format!("after Yosys: {e}"));
@@ -117,7 +155,7 @@ fn main() {
         .args(VERILATOR_FLAGS)
         .arg("--Mdir")
         .arg(&mdir)
-        .arg(&verilog)
+        .arg(verilog)
         .status()
         .unwrap_or_else(|e| fail(&format!("cannot run verilator: {e}")));
     if !status.success() {
@@ -125,14 +163,6 @@ fn main() {
     }
 
     // 3. Verilator's runtime, once per Verilator version.
-    let tag: String = version
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("unknown")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
-        .collect();
-    let rt_name = format!("verilated_rt_{}", tag.replace('.', "_"));
     let rt_lib = out.join(format!("lib{rt_name}.a"));
     let defines = [
         ("VM_TRACE", "1"),
@@ -141,7 +171,7 @@ fn main() {
         ("VM_SC", "0"),
     ];
     if !rt_lib.exists() {
-        let mut b = base_build(&include, &defines);
+        let mut b = base_build(include, &defines);
         for f in [
             "verilated.cpp",
             "verilated_vcd_c.cpp",
@@ -149,27 +179,140 @@ fn main() {
         ] {
             b.file(include.join(f));
         }
-        b.out_dir(&out).cargo_metadata(false).compile(&rt_name);
+        b.out_dir(out).cargo_metadata(false).compile(rt_name);
     }
 
     // 4. The model and the shim.
-    let mut b = base_build(&include, &defines);
-    b.include(&mdir).include(&out).file("csrc/shim.cpp");
+    let mut b = base_build(include, &defines);
+    b.include(&mdir).include(out).file("csrc/shim.cpp");
     for entry in std::fs::read_dir(&mdir).expect("read verilator output") {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "cpp") {
             b.file(p);
         }
     }
-    b.compile("evnic_model");
-    // After the model: a static library must follow the one that uses it.
-    println!("cargo:rustc-link-search=native={}", out.display());
-    println!("cargo:rustc-link-lib=static={rt_name}");
-    println!("cargo:rustc-link-lib=dylib=stdc++");
-    println!("cargo:rustc-link-lib=dylib=pthread");
-    println!("cargo:rustc-env=EVNIC_VERILATOR_VERSION={}", version.trim());
-    println!("cargo:rustc-env=EVNIC_VERILOG={}", rtl.display());
-    println!("cargo:rustc-env=EVNIC_VERILOG_FLAT={}", verilog.display());
+    b.cargo_metadata(false).compile("evnic_model");
+}
+
+/// The runtime library's name, one per Verilator version.
+fn runtime_name(version: &str) -> String {
+    let tag: String = version
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("unknown")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect();
+    format!("verilated_rt_{}", tag.replace('.', "_"))
+}
+
+/// The files a built model consists of, kept in the cache.
+fn model_files(rt_name: &str) -> [String; 4] {
+    [
+        "evnic_flat.v".into(),
+        "yosys.log".into(),
+        "libevnic_model.a".into(),
+        format!("lib{rt_name}.a"),
+    ]
+}
+
+/// Cached models kept; older ones are removed when a new one is stored.
+const CACHE_KEEP: usize = 8;
+
+/// A 128-bit key over every input of the model build (two SipHash passes with distinct
+/// prefixes; the hasher is deterministic for a given toolchain, which is all a cache needs).
+fn model_key(parts: &[&str]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut words = [0u64; 2];
+    for (salt, word) in words.iter_mut().enumerate() {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        for part in parts {
+            part.hash(&mut h);
+        }
+        *word = h.finish();
+    }
+    format!("{:016x}{:016x}", words[0], words[1])
+}
+
+/// `EVNIC_MODEL_CACHE`, else `evnic-model-cache` beside the profile directories of the target
+/// directory that holds `out` (`<target>/<profile>/build/<crate>/out`).
+fn model_cache_dir(out: &Path) -> PathBuf {
+    println!("cargo:rerun-if-env-changed=EVNIC_MODEL_CACHE");
+    match std::env::var_os("EVNIC_MODEL_CACHE") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => out
+            .ancestors()
+            .nth(4)
+            .unwrap_or(out)
+            .join("evnic-model-cache"),
+    }
+}
+
+/// Copies a cached model into `out`; false when there is none (or it is incomplete).
+fn restore_model(cache: &Path, key: &str, out: &Path, rt_name: &str) -> bool {
+    let entry = cache.join(key);
+    let files = model_files(rt_name);
+    if !files.iter().all(|f| entry.join(f).is_file()) {
+        return false;
+    }
+    for f in &files {
+        if std::fs::copy(entry.join(f), out.join(f)).is_err() {
+            return false;
+        }
+    }
+    // Touch the entry so that pruning keeps the models in use.
+    let _ = std::fs::File::open(entry.join(&files[0]))
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    println!(
+        "cargo:warning=evnic-sim: model {key} taken from {}",
+        cache.display()
+    );
+    true
+}
+
+/// Stores the model built in `out` under `key`: written to a private directory, then renamed,
+/// so that concurrent builds never see a partial entry. A failure only costs the next build.
+fn store_model(cache: &Path, key: &str, out: &Path, rt_name: &str) {
+    let tmp = cache.join(format!(".tmp-{key}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    if std::fs::create_dir_all(&tmp).is_err() {
+        return;
+    }
+    let copied = model_files(rt_name)
+        .iter()
+        .all(|f| std::fs::copy(out.join(f), tmp.join(f)).is_ok());
+    if !copied || std::fs::rename(&tmp, cache.join(key)).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return;
+    }
+    prune_cache(cache, key, rt_name);
+}
+
+/// Removes all but the `CACHE_KEEP` most recently used entries.
+fn prune_cache(cache: &Path, keep: &str, rt_name: &str) {
+    let first = &model_files(rt_name)[0];
+    let Ok(dir) = std::fs::read_dir(cache) else {
+        return;
+    };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = dir
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n != keep && !n.to_string_lossy().starts_with('.'))
+        })
+        .map(|p| {
+            let t = std::fs::metadata(p.join(first))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (t, p)
+        })
+        .collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+    for (_, p) in entries.into_iter().skip(CACHE_KEEP - 1) {
+        let _ = std::fs::remove_dir_all(p);
+    }
 }
 
 /// The generated pin structs: Rust (`repr(C)`) and C++, from `evnic_regs::pins::PINS`.
