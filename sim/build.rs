@@ -1,6 +1,9 @@
 //! Generates the core's Verilog from the RustHDL design, flattens and optimises it with Yosys,
 //! verilates it and compiles the model with the C++ shim in `csrc/`. Verilator's runtime is
-//! compiled once per Verilator version and reused across design changes.
+//! compiled once per Verilator version and reused across design changes; a built model is kept
+//! in a cache keyed by everything it is built from (`EVNIC_MODEL_CACHE`, default
+//! `target/evnic-model-cache`), so that the several build hashes of this crate in one workspace
+//! (tests, clippy, benches) and a revert to an earlier design build it once.
 //!
 //! Why Yosys first: RustHDL writes one module per block instance with one `always @(*)` per
 //! module and one module per DFF. Verilator then sees false combinational loops between blocks
@@ -34,8 +37,9 @@ const VERILATOR_FLAGS: &[&str] = &[
     "top",
 ];
 
-/// The Yosys pre-pass: flatten, optimise, keep memories as arrays. Cycle-identical logic.
-const YOSYS_PASSES: &str = "proc; flatten; opt; wreduce; memory -nomap; opt; opt_clean";
+/// The Yosys pre-pass: flatten, optimise, keep memories as arrays. Cycle-identical logic. The
+/// PCIe shell's Icarus test flattens its Verilog with the same passes (Makefile).
+const YOSYS_PASSES: &str = include_str!("flatten.yosys");
 
 fn fail(msg: &str) -> ! {
     eprintln!("\n*** evnic-sim build: {msg}\n");
@@ -52,6 +56,7 @@ fn tool_output(cmd: &str, args: &[&str]) -> Option<String> {
 fn main() {
     println!("cargo:rerun-if-changed=csrc/shim.cpp");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=flatten.yosys");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
 
     let version = tool_output("verilator", &["--version"]).unwrap_or_else(|| {
@@ -62,19 +67,62 @@ fn main() {
         .unwrap_or_else(|| PathBuf::from("/usr/share/verilator"));
     let include = root.join("include");
 
-    // 1. Verilog from the RustHDL design.
+    // 1. Verilog from the RustHDL design, its ports checked against the pin table, and the
+    //    pin structs of both sides generated from the table.
     let rtl = out.join("evnic.v");
-    std::fs::write(&rtl, evnic_hdl::verilog()).expect("write Verilog");
+    let rtl_text = evnic_hdl::verilog();
+    std::fs::write(&rtl, &rtl_text).expect("write Verilog");
+    if let Err(e) = evnic_regs::pins::check_module(&rtl_text, "top") {
+        fail(&e);
+    }
+    let pins = pin_structs();
+    std::fs::write(out.join("pins.rs"), &pins.rust).expect("write pins.rs");
+    std::fs::write(out.join("evnic_pins.h"), &pins.cpp).expect("write evnic_pins.h");
 
-    // 1b. Flatten and optimise it with Yosys (see the top of this file).
+    // 1b-4. The model itself, from the cache when this exact Verilog, shim and tool set were
+    //       built before (the workspace builds this crate under several build hashes: tests,
+    //       clippy, benches), else flattened, verilated and compiled here.
+    let shim = std::fs::read_to_string("csrc/shim.cpp").expect("read csrc/shim.cpp");
+    let key = model_key(&[
+        &rtl_text,
+        YOSYS_PASSES,
+        &shim,
+        &pins.cpp,
+        &VERILATOR_FLAGS.join(" "),
+        &version,
+        &std::env::var("CXX").unwrap_or_default(),
+        &std::env::var("TARGET").unwrap_or_default(),
+        include_str!("build.rs"),
+    ]);
+    let cache = model_cache_dir(&out);
+    let rt_name = runtime_name(&version);
     let verilog = out.join("evnic_flat.v");
+    if !restore_model(&cache, &key, &out, &rt_name) {
+        build_model(&rtl, &verilog, &out, &include, &rt_name);
+        store_model(&cache, &key, &out, &rt_name);
+    }
+    println!("cargo:rustc-link-lib=static=evnic_model");
+    // After the model: a static library must follow the one that uses it.
+    println!("cargo:rustc-link-search=native={}", out.display());
+    println!("cargo:rustc-link-lib=static={rt_name}");
+    println!("cargo:rustc-link-lib=dylib=stdc++");
+    println!("cargo:rustc-link-lib=dylib=pthread");
+    println!("cargo:rustc-env=EVNIC_VERILATOR_VERSION={}", version.trim());
+    println!("cargo:rustc-env=EVNIC_VERILOG={}", rtl.display());
+    println!("cargo:rustc-env=EVNIC_VERILOG_FLAT={}", verilog.display());
+}
+
+/// Yosys, Verilator and the C++ compiler: `rtl` in, the flattened Verilog, `libevnic_model.a`
+/// and Verilator's runtime library in `out`.
+fn build_model(rtl: &Path, verilog: &Path, out: &Path, include: &Path, rt_name: &str) {
+    // Flatten and optimise it with Yosys (see the top of this file).
     if tool_output("yosys", &["-V"]).is_none() {
         fail("yosys not found; the simulator flattens the generated Verilog with Yosys before Verilator. Run `make deps` (installs it with apt-get) or `apt-get install yosys`");
     }
     let script = format!(
         "read_verilog -sv {}; hierarchy -check -top top; {}; write_verilog -noattr {}",
         rtl.display(),
-        YOSYS_PASSES,
+        YOSYS_PASSES.trim(),
         verilog.display()
     );
     let log = out.join("yosys.log");
@@ -91,6 +139,14 @@ fn main() {
             log.display()
         ));
     }
+    match std::fs::read_to_string(verilog) {
+        Ok(flat) => {
+            if let Err(e) = evnic_regs::pins::check_module(&flat, "top") {
+                fail(&format!("after Yosys: {e}"));
+            }
+        }
+        Err(e) => fail(&format!("cannot read {}: {e}", verilog.display())),
+    }
 
     // 2. Verilate.
     let mdir = out.join("vobj");
@@ -99,7 +155,7 @@ fn main() {
         .args(VERILATOR_FLAGS)
         .arg("--Mdir")
         .arg(&mdir)
-        .arg(&verilog)
+        .arg(verilog)
         .status()
         .unwrap_or_else(|e| fail(&format!("cannot run verilator: {e}")));
     if !status.success() {
@@ -107,14 +163,6 @@ fn main() {
     }
 
     // 3. Verilator's runtime, once per Verilator version.
-    let tag: String = version
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("unknown")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
-        .collect();
-    let rt_name = format!("verilated_rt_{}", tag.replace('.', "_"));
     let rt_lib = out.join(format!("lib{rt_name}.a"));
     let defines = [
         ("VM_TRACE", "1"),
@@ -123,7 +171,7 @@ fn main() {
         ("VM_SC", "0"),
     ];
     if !rt_lib.exists() {
-        let mut b = base_build(&include, &defines);
+        let mut b = base_build(include, &defines);
         for f in [
             "verilated.cpp",
             "verilated_vcd_c.cpp",
@@ -131,25 +179,281 @@ fn main() {
         ] {
             b.file(include.join(f));
         }
-        b.out_dir(&out).cargo_metadata(false).compile(&rt_name);
+        b.out_dir(out).cargo_metadata(false).compile(rt_name);
     }
 
     // 4. The model and the shim.
-    let mut b = base_build(&include, &defines);
-    b.include(&mdir).file("csrc/shim.cpp");
+    let mut b = base_build(include, &defines);
+    b.include(&mdir).include(out).file("csrc/shim.cpp");
     for entry in std::fs::read_dir(&mdir).expect("read verilator output") {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "cpp") {
             b.file(p);
         }
     }
-    b.compile("evnic_model");
-    // After the model: a static library must follow the one that uses it.
-    println!("cargo:rustc-link-search=native={}", out.display());
-    println!("cargo:rustc-link-lib=static={rt_name}");
-    println!("cargo:rustc-link-lib=dylib=stdc++");
-    println!("cargo:rustc-link-lib=dylib=pthread");
-    println!("cargo:rustc-env=EVNIC_VERILATOR_VERSION={}", version.trim());
+    b.cargo_metadata(false).compile("evnic_model");
+}
+
+/// The runtime library's name, one per Verilator version.
+fn runtime_name(version: &str) -> String {
+    let tag: String = version
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("unknown")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect();
+    format!("verilated_rt_{}", tag.replace('.', "_"))
+}
+
+/// The files a built model consists of, kept in the cache.
+fn model_files(rt_name: &str) -> [String; 4] {
+    [
+        "evnic_flat.v".into(),
+        "yosys.log".into(),
+        "libevnic_model.a".into(),
+        format!("lib{rt_name}.a"),
+    ]
+}
+
+/// Cached models kept; older ones are removed when a new one is stored.
+const CACHE_KEEP: usize = 8;
+
+/// A 128-bit key over every input of the model build (two SipHash passes with distinct
+/// prefixes; the hasher is deterministic for a given toolchain, which is all a cache needs).
+fn model_key(parts: &[&str]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut words = [0u64; 2];
+    for (salt, word) in words.iter_mut().enumerate() {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        for part in parts {
+            part.hash(&mut h);
+        }
+        *word = h.finish();
+    }
+    format!("{:016x}{:016x}", words[0], words[1])
+}
+
+/// `EVNIC_MODEL_CACHE`, else `evnic-model-cache` beside the profile directories of the target
+/// directory that holds `out` (`<target>/<profile>/build/<crate>/out`).
+fn model_cache_dir(out: &Path) -> PathBuf {
+    println!("cargo:rerun-if-env-changed=EVNIC_MODEL_CACHE");
+    match std::env::var_os("EVNIC_MODEL_CACHE") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => out
+            .ancestors()
+            .nth(4)
+            .unwrap_or(out)
+            .join("evnic-model-cache"),
+    }
+}
+
+/// Copies a cached model into `out`; false when there is none (or it is incomplete).
+fn restore_model(cache: &Path, key: &str, out: &Path, rt_name: &str) -> bool {
+    let entry = cache.join(key);
+    let files = model_files(rt_name);
+    if !files.iter().all(|f| entry.join(f).is_file()) {
+        return false;
+    }
+    for f in &files {
+        if std::fs::copy(entry.join(f), out.join(f)).is_err() {
+            return false;
+        }
+    }
+    // Touch the entry so that pruning keeps the models in use.
+    let _ = std::fs::File::open(entry.join(&files[0]))
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    println!(
+        "cargo:warning=evnic-sim: model {key} taken from {}",
+        cache.display()
+    );
+    true
+}
+
+/// Stores the model built in `out` under `key`: written to a private directory, then renamed,
+/// so that concurrent builds never see a partial entry. A failure only costs the next build.
+fn store_model(cache: &Path, key: &str, out: &Path, rt_name: &str) {
+    let tmp = cache.join(format!(".tmp-{key}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    if std::fs::create_dir_all(&tmp).is_err() {
+        return;
+    }
+    let copied = model_files(rt_name)
+        .iter()
+        .all(|f| std::fs::copy(out.join(f), tmp.join(f)).is_ok());
+    if !copied || std::fs::rename(&tmp, cache.join(key)).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return;
+    }
+    prune_cache(cache, key, rt_name);
+}
+
+/// Removes all but the `CACHE_KEEP` most recently used entries.
+fn prune_cache(cache: &Path, keep: &str, rt_name: &str) {
+    let first = &model_files(rt_name)[0];
+    let Ok(dir) = std::fs::read_dir(cache) else {
+        return;
+    };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = dir
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n != keep && !n.to_string_lossy().starts_with('.'))
+        })
+        .map(|p| {
+            let t = std::fs::metadata(p.join(first))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (t, p)
+        })
+        .collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+    for (_, p) in entries.into_iter().skip(CACHE_KEEP - 1) {
+        let _ = std::fs::remove_dir_all(p);
+    }
+}
+
+/// The generated pin structs: Rust (`repr(C)`) and C++, from `evnic_regs::pins::PINS`.
+struct PinStructs {
+    rust: String,
+    cpp: String,
+}
+
+/// The C and Rust type of a pin, as Verilator stores it.
+struct PinType {
+    rust: String,
+    c: &'static str,
+    /// The C array suffix (`[n]`), empty for a scalar.
+    c_suffix: String,
+    size: usize,
+    align: usize,
+    /// The number of 32-bit words when an array.
+    words: Option<usize>,
+}
+
+/// A pin of `width` bits: an 8/16/32/64-bit integer, or an array of 32-bit words for wider
+/// ports.
+fn pin_type(width: u32) -> PinType {
+    let scalar = |rust: &str, c, size| PinType {
+        rust: rust.into(),
+        c,
+        c_suffix: String::new(),
+        size,
+        align: size,
+        words: None,
+    };
+    match width {
+        0..=8 => scalar("u8", "uint8_t", 1),
+        9..=16 => scalar("u16", "uint16_t", 2),
+        17..=32 => scalar("u32", "uint32_t", 4),
+        33..=64 => scalar("u64", "uint64_t", 8),
+        _ => {
+            let n = width.div_ceil(32) as usize;
+            PinType {
+                rust: format!("[u32; {n}]"),
+                c: "uint32_t",
+                c_suffix: format!("[{n}]"),
+                size: 4 * n,
+                align: 4,
+                words: Some(n),
+            }
+        }
+    }
+}
+
+fn pin_structs() -> PinStructs {
+    use evnic_regs::pins::{Dir, PINS};
+    use std::fmt::Write;
+    let mut rust =
+        String::from("// Generated by sim/build.rs from evnic_regs::pins::PINS; do not edit.\n\n");
+    let mut cpp = String::from(
+        "// Generated by sim/build.rs from evnic_regs::pins::PINS; do not edit.\n#pragma once\n#include <cstddef>\n#include <cstdint>\n\n",
+    );
+    let mut apply =
+        String::from("static inline void evnic_apply(Vevnic* t, const EvnicIn* in) {\n");
+    let mut sample =
+        String::from("static inline void evnic_sample(const Vevnic* t, EvnicOut* o) {\n");
+    for (dir, name, doc) in [
+        (
+            Dir::In,
+            "EvnicIn",
+            "Input pins of the model, driven by the simulator.",
+        ),
+        (
+            Dir::Out,
+            "EvnicOut",
+            "Output pins of the model, sampled before each rising edge.",
+        ),
+    ] {
+        // Widest alignment first: no padding, and the same layout in both languages.
+        let mut pins: Vec<_> = PINS.iter().filter(|p| p.dir == dir).collect();
+        pins.sort_by_key(|p| std::cmp::Reverse(pin_type(p.width).align));
+        let _ = writeln!(
+            rust,
+            "/// {doc}\n#[repr(C)]\n#[derive(Clone, Copy, Debug, Default)]\npub struct {name} {{"
+        );
+        let _ = writeln!(cpp, "struct {name} {{");
+        let mut offset = 0usize;
+        let mut asserts = Vec::new();
+        for p in &pins {
+            let t = pin_type(p.width);
+            let _ = writeln!(
+                rust,
+                "    /// {} ({} bits)\n    pub {}: {},",
+                p.doc, p.width, p.name, t.rust
+            );
+            let _ = writeln!(cpp, "    {} {}{};", t.c, p.name, t.c_suffix);
+            asserts.push((p.name, offset));
+            let (src, dst, lines) = if dir == Dir::In {
+                ("in", "t", &mut apply)
+            } else {
+                ("t", "o", &mut sample)
+            };
+            match t.words {
+                None => {
+                    let _ = writeln!(lines, "    {dst}->{0} = {src}->{0};", p.name);
+                }
+                Some(n) => {
+                    let _ = writeln!(
+                        lines,
+                        "    for (int i = 0; i < {n}; i++) {dst}->{0}[i] = {src}->{0}[i];",
+                        p.name
+                    );
+                }
+            }
+            offset += t.size;
+        }
+        let align = pins
+            .iter()
+            .map(|p| pin_type(p.width).align)
+            .max()
+            .unwrap_or(1);
+        let size = offset.next_multiple_of(align);
+        let _ = writeln!(rust, "}}\n");
+        let _ = writeln!(
+            rust,
+            "const _: () = {{\n    assert!(std::mem::size_of::<{name}>() == {size});"
+        );
+        let _ = writeln!(cpp, "}};\nstatic_assert(sizeof({name}) == {size}, \"{name}: size differs from the Rust struct\");");
+        for (field, off) in asserts {
+            let _ = writeln!(
+                rust,
+                "    assert!(std::mem::offset_of!({name}, {field}) == {off});"
+            );
+            let _ = writeln!(cpp, "static_assert(offsetof({name}, {field}) == {off}, \"{name}.{field}: offset differs from the Rust struct\");");
+        }
+        rust.push_str("};\n\n");
+        cpp.push('\n');
+    }
+    apply.push_str("}\n\n");
+    sample.push_str("}\n");
+    cpp.push_str("#ifdef EVNIC_PINS_WITH_MODEL\n");
+    cpp.push_str(&apply);
+    cpp.push_str(&sample);
+    cpp.push_str("#endif\n");
+    PinStructs { rust, cpp }
 }
 
 fn base_build(include: &Path, defines: &[(&str, &str)]) -> cc::Build {

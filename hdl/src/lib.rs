@@ -5,6 +5,7 @@
 //! none of its own); streams transfer a beat when `valid && ready`; register offsets and the
 //! event format come from `evnic-regs`, never written here.
 
+pub mod board;
 pub mod core;
 pub mod crc;
 pub mod event_engine;
@@ -23,6 +24,7 @@ pub mod regbus;
 pub mod rx;
 pub mod rx_regs;
 pub mod rx_ring;
+pub mod shell;
 pub mod tcam;
 pub mod timers;
 pub mod tx;

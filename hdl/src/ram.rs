@@ -36,6 +36,8 @@ pub struct Ram<D: Synth, const N: usize> {
     pub wr_addr: Signal<In, Bits<N>>,
     pub wr_data: Signal<In, D>,
     pub collision: Signal<Out, Bit>,
+    // The RustHDL simulation's contents (not synthesised).
+    #[allow(clippy::box_collection)]
     _mem: Box<Vec<D>>,
 }
 

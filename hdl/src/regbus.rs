@@ -47,7 +47,7 @@ pub const PAGE_BITS: usize = ADDR_BITS - 12;
 
 /// Cycles, counted from the strobe, within which the owner of a register acknowledges an
 /// access; an access not acknowledged by then completes as a bus error.
-pub const ACK_TIMEOUT: u64 = 32;
+pub const ACK_TIMEOUT: u64 = evnic_regs::map::BUS_ACK_TIMEOUT as u64;
 
 /// A register's word index within its page (`addr[11:2]`), as the constant a block decodes it
 /// with; every block takes its offsets from `evnic-regs` through this.

@@ -10,27 +10,15 @@
 //! Prints Markdown tables. The figures depend on the machine and on how fast the simulated
 //! device runs on it; the ratios and the interrupt counts are what to compare.
 
-use evnic::{EndpointConfig, EventType, Nic};
+use evnic::{EndpointConfig, EventType, Group, Nic};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+mod support;
+use support::Load;
+
 const EVENTS: u32 = 10_000;
-const GROUP: u32 = 1;
-
-#[derive(Clone, Copy)]
-enum Load {
-    Bursty,
-    Steady(u64),
-}
-
-impl Load {
-    fn name(self) -> String {
-        match self {
-            Load::Bursty => "bursty (100 back to back, every 2 ms)".into(),
-            Load::Steady(us) => format!("steady (one every {us} µs)"),
-        }
-    }
-}
+const GROUP: Group = Group(1);
 
 struct Run {
     interrupts: u64,
@@ -55,28 +43,7 @@ fn run(load: Load, spin: Duration) -> Run {
     consumer.subscribe(GROUP).unwrap();
     let start = Instant::now();
     let overflowed = std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut sent = 0;
-            while sent < EVENTS {
-                match load {
-                    Load::Bursty => {
-                        for _ in 0..100 {
-                            producer.indicate(GROUP, sent).unwrap();
-                            sent += 1;
-                        }
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Load::Steady(us) => {
-                        let next = Instant::now() + Duration::from_micros(us);
-                        producer.indicate(GROUP, sent).unwrap();
-                        sent += 1;
-                        while Instant::now() < next {
-                            std::hint::spin_loop();
-                        }
-                    }
-                }
-            }
-        });
+        s.spawn(|| load.drive(EVENTS, |i| producer.indicate(GROUP, i).unwrap()));
         let mut got = 0u64;
         let mut lost = 0u64;
         let mut batch = Vec::with_capacity(256);
@@ -89,7 +56,7 @@ fn run(load: Load, spin: Duration) -> Run {
             for e in &batch {
                 match e.event_type() {
                     Some(EventType::Indication) => got += 1,
-                    Some(EventType::Overflow) => lost += e.payload as u64,
+                    Some(EventType::Overflow) => lost += u64::from(e.payload()),
                     _ => {}
                 }
             }
@@ -204,7 +171,7 @@ fn main() {
     );
     println!(
         "\n{} on {}",
-        nic.info().map(|i| i.backend).unwrap_or_default(),
+        nic.describe(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 }

@@ -9,17 +9,21 @@
 //! On the simulated device each `Nic::open` is its own device, so this example also produces
 //! its events (a periodic timer into the first group); run `producer` for indications.
 
-use evnic::{Dispatcher, EndpointConfig, EventType, Nic, Ticks, TimerTarget};
+use evnic::{Dispatcher, EndpointConfig, Group, Nic, Ticks, TimerTarget};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let groups: Vec<u32> = std::env::args()
+    let groups: Vec<Group> = std::env::args()
         .skip(1)
-        .map(|a| a.parse())
+        .map(|a| a.parse().map(Group))
         .collect::<Result<_, _>>()?;
-    let groups = if groups.is_empty() { vec![5] } else { groups };
+    let groups = if groups.is_empty() {
+        vec![Group(5)]
+    } else {
+        groups
+    };
     let device = std::env::var("EVNIC_DEVICE").unwrap_or_else(|_| "sim".into());
     let nic = Nic::open(device.parse()?)?;
 
@@ -28,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ep.subscribe(g)?;
     }
     println!(
-        "listening on VI {} to groups {:?} (spin {:?} before blocking)",
+        "listening on {} to {:?} (spin {:?} before blocking)",
         ep.vi(),
         groups,
         ep.spin()
@@ -47,14 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut d = Dispatcher::new();
     let h = heard.clone();
     d.register(ep.clone(), move |_ep, e| {
-        let kind = e.event_type().map_or("?", EventType::name);
-        println!(
-            "{kind:<10} group {:>4} source {:>5} payload {:#08x} at cycle {}",
-            e.group.map_or("-".to_string(), |g| g.to_string()),
-            e.source,
-            e.payload,
-            e.timestamp
-        );
+        println!("{e}");
         h.fetch_add(1, Ordering::Relaxed);
     });
     d.run_until(Duration::from_millis(100), || {

@@ -9,14 +9,10 @@
 //! On a board the frames come from the network; here they are injected into the MAC receive
 //! port of the Verilator model (only the simulated device can do that).
 
-use evnic::backend::sim::SimBackend;
-use evnic::filter_spec::FilterAction;
-use evnic::filters::Filter;
-use evnic::{EndpointConfig, EventType, Nic};
-use std::sync::Arc;
+use evnic::{DeviceSpec, EndpointConfig, EventType, Filter, FilterAction, Group, Nic};
 use std::time::Duration;
 
-const PTP_GROUP: u32 = 3;
+const PTP_GROUP: Group = Group(3);
 
 fn ptp_frame(seq: u16) -> Vec<u8> {
     let b =
@@ -26,14 +22,15 @@ fn ptp_frame(seq: u16) -> Vec<u8> {
     let payload = [&seq.to_be_bytes()[..], &[0u8; 40]].concat();
     let mut f = Vec::new();
     b.write(&mut f, &payload).expect("a frame in memory");
+    // The FCS, computed by an independent implementation (the `crc` crate).
     let fcs = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&f);
     f.extend_from_slice(&fcs.to_le_bytes());
     f
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sim = Arc::new(SimBackend::start(Default::default())?);
-    let nic = Nic::with_backend(sim.clone())?;
+    let nic = Nic::open(DeviceSpec::Sim)?;
+    let sim = nic.sim().expect("the simulated device");
     let capture = nic.endpoint(EndpointConfig::default())?;
     let listeners: Vec<_> = (0..3)
         .map(|_| nic.endpoint(EndpointConfig::default()))
@@ -42,21 +39,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The pipeline: UDP 319 -> group 3 (data into the default VI's ring); the rest dropped.
     let mut batch = nic.configure();
-    batch.add_filter(0, Filter::new().udp_dst(319).to_group(PTP_GROUP as u8)?)?;
+    batch.add_filter(0, Filter::new().udp_dst(319).to_group(PTP_GROUP)?)?;
     for l in &listeners {
         batch.subscribe(l, PTP_GROUP)?;
     }
     batch.subscribe(&capture, PTP_GROUP)?;
+    // The filter entries stay while their handles (in `applied`) live.
     let applied = batch.apply()?;
     println!("configured: {} operations in one burst", applied.written);
-    nic.set_default_action(FilterAction::Vi(capture.vi() as u8))?;
+    nic.set_default_action(FilterAction::Vi(capture.vi()))?;
     nic.set_enabled(true)?;
 
     // Let the device prefetch the receive descriptors before traffic (a DMA round trip).
     sim.handle().with(|d| d.run(500));
     for seq in 0..5u16 {
         let f = ptp_frame(seq);
-        sim.handle().with(move |d| d.inject_frame(f, false));
+        sim.inject(f, false);
     }
     for l in &listeners {
         let mut n = 0;
@@ -68,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 n += 1;
             }
         }
-        println!("listener on VI {}: {n} PTP frames notified", l.vi());
+        println!("listener on {}: {n} PTP frames notified", l.vi());
     }
     let mut frames = 0;
     while frames < 5 {

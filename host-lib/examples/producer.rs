@@ -6,10 +6,10 @@
 //! cargo run --release -p evnic --example producer -- 1000   # 1000 indications into group 9
 //! ```
 
-use evnic::{EndpointConfig, Nic};
+use evnic::{EndpointConfig, Group, Nic};
 use std::time::{Duration, Instant};
 
-const GROUP: u32 = 9;
+const GROUP: Group = Group(9);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u32 = std::env::args()
@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut sum = 0u64;
             for _ in 0..n {
                 match waiter.wait(Some(Duration::from_secs(30)))? {
-                    Some(e) => sum += e.payload as u64,
+                    Some(e) => sum += u64::from(e.payload()),
                     None => break,
                 }
             }
@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             while got < n as usize && Instant::now() < deadline {
                 batch.clear();
                 got += poller.poll_batch(&mut batch, 64);
-                sum += batch.iter().map(|e| e.payload as u64).sum::<u64>();
+                sum += batch.iter().map(|e| u64::from(e.payload())).sum::<u64>();
             }
             sum
         });
@@ -60,12 +60,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let want: u64 = (0..n as u64).sum();
     println!(
-        "{n} indications into group {GROUP} from VI {} in {:.1} ms",
+        "{n} indications into {GROUP} from {} in {:.1} ms",
         producer.vi(),
         start.elapsed().as_secs_f64() * 1e3
     );
     println!(
-        "waiter VI {}: payload sum {} ({}), {:?}",
+        "waiter {}: payload sum {} ({}), {:?}",
         waiter.vi(),
         listeners.0,
         if listeners.0 == want {
@@ -76,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         waiter.counters()
     );
     println!(
-        "poller VI {}: payload sum {} ({}), {:?}",
+        "poller {}: payload sum {} ({}), {:?}",
         poller.vi(),
         listeners.1,
         if listeners.1 == want {
@@ -86,6 +86,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         poller.counters()
     );
-    print!("{}", nic.stats()?);
+    println!("{}", nic.stats()?);
     Ok(())
 }

@@ -1,7 +1,7 @@
-//! Batched configuration (seed 004): configuration calls are recorded, coalesced per target,
-//! and applied in one burst.
+//! Batched configuration: configuration calls are recorded, coalesced per target, and applied
+//! in one burst.
 //!
-//! Operations on the same target combine as epoll's deferred `epoll_ctl` calls do:
+//! Operations on the same target combine as deferred `epoll_ctl` calls can:
 //!
 //! | first | then | recorded as |
 //! |---|---|---|
@@ -19,9 +19,13 @@
 //! back to back: deletions first, then replacements, then additions, so a frame never meets
 //! two entries for one target. Each filter entry changes in one clock edge (staged, then
 //! committed); the burst as a whole is not one edge (the hardware commits an entry at a time).
+//! The entries a batch adds are returned as [`FilterHandle`]s in [`Applied::filters`]: dropping
+//! one removes its entry, like any filter handle.
 
 use crate::endpoint::Endpoint;
+use crate::event::Group;
 use crate::filter_spec::FilterSpec;
+use crate::filters::FilterHandle;
 use crate::{Error, Nic};
 use std::collections::BTreeMap;
 
@@ -29,8 +33,11 @@ use std::collections::BTreeMap;
 /// after coalescing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op<T> {
+    /// Create the target with this value.
     Add(T),
+    /// Change the existing target to this value.
     Mod(T),
+    /// Remove the target.
     Del,
 }
 
@@ -77,6 +84,20 @@ pub fn coalesce<T>(pending: Option<Op<T>>, next: Op<T>) -> Result<Option<Op<T>>,
     })
 }
 
+/// Records `op` for `key` in `pending`, coalesced with the operation already pending for it.
+/// A refused operation leaves `pending` as it was.
+pub(crate) fn record<K: Ord, T: Clone>(
+    pending: &mut BTreeMap<K, Op<T>>,
+    key: K,
+    op: Op<T>,
+) -> Result<(), CoalesceError> {
+    match coalesce(pending.get(&key).cloned(), op)? {
+        Some(p) => pending.insert(key, p),
+        None => pending.remove(&key),
+    };
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Target {
     Filter(u32),
@@ -99,12 +120,15 @@ pub struct Batch<'a> {
 }
 
 /// What [`Batch::apply`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Applied {
     /// Operations recorded.
     pub recorded: usize,
     /// Operations left after coalescing, all written.
     pub written: usize,
+    /// The filter entries the batch added, by index: each removes its entry when dropped
+    /// ([`FilterHandle::keep`] leaves it).
+    pub filters: Vec<FilterHandle>,
 }
 
 impl Nic {
@@ -121,77 +145,47 @@ impl Nic {
 
 impl<'a> Batch<'a> {
     fn record(&mut self, target: Target, op: Op<Value>) -> Result<&mut Self, Error> {
-        let prev = self.pending.remove(&target);
-        // A refused operation leaves the target's pending operation as it was.
-        let kept = prev.as_ref().map(|p| match p {
-            Op::Add(v) => Op::Add(v.clone()),
-            Op::Mod(v) => Op::Mod(v.clone()),
-            Op::Del => Op::Del,
-        });
-        match coalesce(prev, op) {
-            Ok(Some(p)) => {
-                self.pending.insert(target, p);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                if let Some(k) = kept {
-                    self.pending.insert(target, k);
-                }
-                return Err(Error::Batch(e));
-            }
-        }
+        record(&mut self.pending, target, op)?;
         self.recorded += 1;
         Ok(self)
     }
 
     /// ADD: install filter entry `index`.
     pub fn add_filter(&mut self, index: u32, spec: FilterSpec) -> Result<&mut Self, Error> {
-        self.check_filter(index)?;
+        self.nic.filters.check(index, &spec)?;
         self.record(Target::Filter(index), Op::Add(Value::Filter(spec)))
     }
     /// MOD: replace filter entry `index`.
     pub fn modify_filter(&mut self, index: u32, spec: FilterSpec) -> Result<&mut Self, Error> {
-        self.check_filter(index)?;
+        self.nic.filters.check(index, &spec)?;
         self.record(Target::Filter(index), Op::Mod(Value::Filter(spec)))
     }
     /// DEL: clear filter entry `index`.
     pub fn delete_filter(&mut self, index: u32) -> Result<&mut Self, Error> {
-        self.check_filter(index)?;
+        if index >= self.nic.filter_count() {
+            return Err(Error::BadFilterIndex {
+                index,
+                count: self.nic.filter_count(),
+            });
+        }
         self.record(Target::Filter(index), Op::Del)
     }
     /// ADD: subscribe `ep` to `group`.
-    pub fn subscribe(&mut self, ep: &'a Endpoint, group: u32) -> Result<&mut Self, Error> {
-        self.check_group(group)?;
-        self.endpoints.insert(ep.vi(), ep);
+    pub fn subscribe(&mut self, ep: &'a Endpoint, group: Group) -> Result<&mut Self, Error> {
+        self.nic.check_group(group)?;
+        let vi = ep.vi().0;
+        self.endpoints.insert(vi, ep);
         self.record(
-            Target::Subscription { vi: ep.vi(), group },
+            Target::Subscription { vi, group: group.0 },
             Op::Add(Value::Subscription),
         )
     }
     /// DEL: unsubscribe `ep` from `group`.
-    pub fn unsubscribe(&mut self, ep: &'a Endpoint, group: u32) -> Result<&mut Self, Error> {
-        self.check_group(group)?;
-        self.endpoints.insert(ep.vi(), ep);
-        self.record(Target::Subscription { vi: ep.vi(), group }, Op::Del)
-    }
-
-    fn check_filter(&self, index: u32) -> Result<(), Error> {
-        if index >= evnic_regs::params::NUM_FILTERS {
-            return Err(Error::BadFilterIndex {
-                index,
-                count: evnic_regs::params::NUM_FILTERS,
-            });
-        }
-        Ok(())
-    }
-    fn check_group(&self, group: u32) -> Result<(), Error> {
-        if group >= evnic_regs::params::NUM_GROUPS {
-            return Err(Error::BadConfig(format!(
-                "group {group} is out of range (the device has {})",
-                evnic_regs::params::NUM_GROUPS
-            )));
-        }
-        Ok(())
+    pub fn unsubscribe(&mut self, ep: &'a Endpoint, group: Group) -> Result<&mut Self, Error> {
+        self.nic.check_group(group)?;
+        let vi = ep.vi().0;
+        self.endpoints.insert(vi, ep);
+        self.record(Target::Subscription { vi, group: group.0 }, Op::Del)
     }
 
     /// Operations left after coalescing.
@@ -207,13 +201,12 @@ impl<'a> Batch<'a> {
     /// Checks every operation against the current state, then writes them in one burst.
     /// Nothing is written when a check fails.
     pub fn apply(self) -> Result<Applied, Error> {
-        let nic = self.nic;
-        let mut shadow = nic.filters.lock().unwrap();
+        let table = &self.nic.filters;
         for (target, p) in &self.pending {
             let present = match target {
-                Target::Filter(i) => shadow[*i as usize].is_some(),
+                Target::Filter(i) => table.present(*i),
                 Target::Subscription { vi, group } => {
-                    self.endpoints[vi].subscriptions().contains(group)
+                    self.endpoints[vi].subscriptions().contains(&Group(*group))
                 }
             };
             let ok = match p {
@@ -221,23 +214,19 @@ impl<'a> Batch<'a> {
                 Op::Mod(_) | Op::Del => present,
             };
             if !ok {
-                return Err(Error::BadConfig(format!(
-                    "{} {}: {}",
-                    match p {
+                return Err(Error::BatchState {
+                    op: match p {
                         Op::Add(_) => "ADD",
                         Op::Mod(_) => "MOD",
                         Op::Del => "DEL",
                     },
-                    describe(target),
-                    if present {
-                        "already present (use MOD)"
-                    } else {
-                        "not present (use ADD)"
-                    }
-                )));
+                    target: describe(target),
+                    present,
+                });
             }
         }
         let mut written = 0;
+        let mut filters = Vec::new();
         for pass in 0..3 {
             for (target, p) in &self.pending {
                 let this_pass = match p {
@@ -249,21 +238,20 @@ impl<'a> Batch<'a> {
                     continue;
                 }
                 match (target, p) {
-                    (Target::Filter(i), Op::Add(Value::Filter(s)) | Op::Mod(Value::Filter(s))) => {
-                        nic.write_entry(*i, Some(s))?;
-                        shadow[*i as usize] = Some(s.clone());
+                    (Target::Filter(i), Op::Add(Value::Filter(s))) => {
+                        filters.push(table.install(*i, s)?);
                     }
+                    (Target::Filter(i), Op::Mod(Value::Filter(s))) => table.modify(*i, s)?,
                     (Target::Filter(i), Op::Del) => {
-                        nic.write_entry(*i, None)?;
-                        shadow[*i as usize] = None;
+                        table.delete(*i)?;
                     }
                     (Target::Subscription { vi, group }, Op::Add(_)) => {
-                        self.endpoints[vi].subscribe(*group)?
+                        self.endpoints[vi].subscribe(Group(*group))?
                     }
                     // A subscription that is deleted and added again stays as it is.
                     (Target::Subscription { .. }, Op::Mod(_)) => {}
                     (Target::Subscription { vi, group }, Op::Del) => {
-                        self.endpoints[vi].unsubscribe(*group)?
+                        self.endpoints[vi].unsubscribe(Group(*group))?
                     }
                     _ => unreachable!("targets and values are recorded in pairs"),
                 }
@@ -273,6 +261,7 @@ impl<'a> Batch<'a> {
         Ok(Applied {
             recorded: self.recorded,
             written,
+            filters,
         })
     }
 }

@@ -1,9 +1,8 @@
 //! Endpoint configuration and the wait policy's defaults.
 //!
-//! The wait policy follows Onload's `EF_POLL_USEC` (seed 003) and the busy-wait epoll of seed
-//! 004: a waiter first polls memory; when the queue is empty it keeps polling (spinning) for up
-//! to [`EndpointConfig::spin`]; only then does it prime the queue (enable its interrupt) and
-//! block. The spin time defaults to [`DEFAULT_SPIN`] (50 µs) and can be set per endpoint or for
+//! The wait policy: a waiter first polls memory; when the queue is empty it keeps polling
+//! (spinning) for up to [`EndpointConfig::spin`]; only then does it prime the queue (enable its
+//! interrupt) and block. The spin time defaults to [`DEFAULT_SPIN`] (50 µs) and can be set per endpoint or for
 //! the whole process with the environment variable [`SPIN_ENV`] (`EVNIC_SPIN_USEC`, in
 //! microseconds; `0` primes and blocks at once).
 
@@ -11,8 +10,8 @@ use crate::Error;
 use std::time::Duration;
 
 /// The spin time used when neither the endpoint configuration nor [`SPIN_ENV`] sets one: 50 µs,
-/// Onload's default `EF_POLL_USEC` order of magnitude; long enough to absorb the gaps inside a
-/// burst, short enough that an idle waiter gives its core back quickly.
+/// long enough to absorb the gaps inside a burst, short enough that an idle waiter gives its
+/// core back quickly.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// Environment variable that sets the default spin time in microseconds (`EVNIC_SPIN_USEC=0`
@@ -51,8 +50,8 @@ pub struct EndpointConfig {
     /// whatever this says. Must be from 1 to `ring_events / 2`.
     pub doorbell_every: Option<u32>,
     /// Device watchdog: if events sit unread in this queue for longer than this many device
-    /// cycles, the device wakes the endpoint even though nobody primed it (seed 003's "the
-    /// application is unresponsive" timer). `None` or `Some(0)`: off.
+    /// cycles, the device wakes the endpoint even though nobody primed it (an unresponsive
+    /// application is still told). `None` or `Some(0)`: off.
     pub watchdog_cycles: Option<u32>,
 }
 
@@ -101,10 +100,10 @@ impl EndpointConfig {
         }
         let doorbell_every = self.doorbell_every.unwrap_or(n / 4);
         if doorbell_every == 0 || doorbell_every > n / 2 {
-            return Err(Error::BadConfig(format!(
-                "doorbell_every = {doorbell_every} for a ring of {n} events: use 1..={} (space returned later than half the ring makes the device drop events)",
-                n / 2
-            )));
+            return Err(Error::DoorbellBatch {
+                every: doorbell_every,
+                ring: n,
+            });
         }
         let spin = match self.spin {
             Some(s) => s,
@@ -136,9 +135,9 @@ pub fn default_spin() -> Result<Duration, Error> {
 fn spin_from_env() -> Result<Duration, Error> {
     match std::env::var(SPIN_ENV) {
         Err(std::env::VarError::NotPresent) => Ok(DEFAULT_SPIN),
-        Err(std::env::VarError::NotUnicode(_)) => Err(Error::BadConfig(format!(
-            "{SPIN_ENV} is not valid text: set it to a whole number of microseconds, e.g. {SPIN_ENV}=50"
-        ))),
+        Err(std::env::VarError::NotUnicode(v)) => Err(Error::SpinEnv {
+            value: v.to_string_lossy().into_owned(),
+        }),
         Ok(s) => parse_spin_usec(&s),
     }
 }
@@ -148,10 +147,8 @@ pub(crate) fn parse_spin_usec(s: &str) -> Result<Duration, Error> {
     s.trim()
         .parse::<u64>()
         .map(Duration::from_micros)
-        .map_err(|_| {
-            Error::BadConfig(format!(
-                "{SPIN_ENV}={s:?} is not a whole number of microseconds: use e.g. {SPIN_ENV}=50, or 0 to block without spinning"
-            ))
+        .map_err(|_| Error::SpinEnv {
+            value: s.to_string(),
         })
 }
 

@@ -1,4 +1,4 @@
-//! Notification by callback (seed 000): a [`Dispatcher`] polls several endpoints and calls the
+//! Notification by callback: a [`Dispatcher`] polls several endpoints and calls the
 //! callback registered for each with every event it takes.
 //!
 //! Callbacks run on the thread that calls [`Dispatcher::dispatch`] or [`Dispatcher::run`],
@@ -10,14 +10,14 @@
 
 use crate::endpoint::Endpoint;
 use crate::engine::poll_fds;
+use crate::event::Event;
 use crate::Error;
-use evnic_regs::event::Event;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A callback: gets the endpoint the event came from and the event. It must not block (seed
-/// 000: a listener in the device or the kernel never sleeps); it may do anything else.
+/// A callback: gets the endpoint the event came from and the event. It must not block (a
+/// listener is notified, it does not sleep in the notification); it may do anything else.
 pub type Callback = Box<dyn FnMut(&Endpoint, &Event) + Send>;
 
 /// Identifies a registration in a [`Dispatcher`].
@@ -36,9 +36,9 @@ struct Entry {
 /// use std::sync::Arc;
 /// let nic = evnic::Nic::open(evnic::DeviceSpec::Sim)?;
 /// let ep = Arc::new(nic.endpoint(Default::default())?);
-/// ep.subscribe(1)?;
+/// ep.subscribe(evnic::Group(1))?;
 /// let mut d = evnic::Dispatcher::new();
-/// d.register(ep, |_ep, e| println!("group {:?} payload {}", e.group, e.payload));
+/// d.register(ep, |_ep, e| println!("{e}"));
 /// d.run(Some(std::time::Duration::from_secs(1)))?;
 /// # Ok::<(), evnic::Error>(())
 /// ```

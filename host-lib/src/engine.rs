@@ -10,23 +10,47 @@
 //! interrupt queue again (with its read count, so a WAKEUP that arrived meanwhile raises the
 //! interrupt at once: nothing is lost between the drain and the prime).
 
-use crate::backend::{Backend, DmaRegion};
+use crate::backend::{Backend, BackendError, DmaRegion};
+use crate::event::{Event, EventKind};
 use crate::Error;
-use evnic_regs::event::{self, Event, EventType, EVENT_BYTES};
-use evnic_regs::map::{global as g, global_reg, vi, vi_reg};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use evnic_proto::evq::{self, EventRing};
+use evnic_proto::params::DeviceParams;
+use evnic_proto::rings::{self, Queue};
+use evnic_regs::event::EVENT_BYTES;
+use evnic_regs::map::{global as g, global_reg, group as gr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// log2 of the interrupt queue's ring: at most one WAKEUP per queue is outstanding per prime
-/// (plus watchdog wake-ups, also one per queue until space returns), so 256 slots never fill.
-const IRQ_RING_LOG2: u32 = 8;
+/// (plus watchdog wake-ups, also one per queue until space returns), so the ring holds at least
+/// twice as many slots as the device has VIs.
+fn irq_ring_log2(vis: u32) -> u32 {
+    (2 * vis).next_power_of_two().trailing_zeros().clamp(
+        evnic_regs::map::vi::EVQ_SIZE_MIN,
+        evnic_regs::map::vi::EVQ_SIZE_MAX,
+    )
+}
 
 /// Locks a mutex, ignoring poisoning (a panicking callback must not wedge the library).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An event ring of the library: DMA memory from the backend.
+pub(crate) type Ring = EventRing<DmaRegion>;
+
+/// Allocates an event ring of `1 << log2` events.
+pub(crate) fn new_ring(dev: &dyn Backend, log2: u32) -> Result<Ring, Error> {
+    let mem = dev.alloc_dma(EVENT_BYTES << log2)?;
+    EventRing::new(mem, log2).map_err(|why| {
+        Error::Backend(BackendError::Dma {
+            bytes: EVENT_BYTES << log2,
+            why,
+        })
+    })
 }
 
 /// An eventfd (non-blocking): the per-endpoint wake-up line and the interrupt thread's stop.
@@ -58,6 +82,12 @@ impl EventFd {
     }
 }
 
+impl AsFd for EventFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
 impl AsRawFd for EventFd {
     fn as_raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
@@ -71,8 +101,8 @@ fn drain_fd(fd: RawFd) {
     unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
 }
 
-/// Waits until one of `fds` is readable or `timeout` passes (`None`: forever). Returns the
-/// indices of the readable fds' `pollfd`s through `ready`.
+/// Waits until one of `fds` is readable or `timeout` passes (`None`: forever). Returns, per fd,
+/// whether it is readable.
 pub(crate) fn poll_fds(fds: &[RawFd], timeout: Option<Duration>) -> Result<Vec<bool>, Error> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
@@ -99,78 +129,39 @@ pub(crate) fn poll_fds(fds: &[RawFd], timeout: Option<Duration>) -> Result<Vec<b
     Ok(pfds.iter().map(|p| p.revents != 0).collect())
 }
 
-/// An event ring in DMA memory, read the way the device means it to be read: a slot holds a
-/// new event when its phase bit equals the phase of the current pass (1 on the first pass,
-/// flipping on every wrap). Reading it touches memory only.
-pub(crate) struct Ring {
-    mem: DmaRegion,
-    log2: u32,
-    /// Events consumed (the read count; the slot is `rptr % size`).
-    pub rptr: u32,
+/// A set of numbered things (VIs, timers), lowest free first.
+pub(crate) struct Pool {
+    free: Mutex<Vec<bool>>,
 }
 
-impl Ring {
-    pub(crate) fn new(dev: &dyn Backend, log2: u32) -> Result<Ring, Error> {
-        let bytes = (1usize << log2) * EVENT_BYTES;
-        let mem = dev.alloc_dma(bytes)?;
-        if !(mem.as_ptr() as usize).is_multiple_of(16) || !mem.iova().is_multiple_of(16) {
-            return Err(Error::Backend(crate::backend::BackendError::Dma(
-                "the backend returned DMA memory that is not 16-byte aligned".into(),
-            )));
+impl Pool {
+    pub(crate) fn new(n: u32) -> Pool {
+        Pool {
+            free: Mutex::new(vec![true; n as usize]),
         }
-        Ok(Ring { mem, log2, rptr: 0 })
     }
-
-    pub(crate) fn iova(&self) -> u64 {
-        self.mem.iova()
+    /// Takes the lowest free number.
+    pub(crate) fn take_any(&self) -> Option<u32> {
+        let mut f = lock(&self.free);
+        let i = f.iter().position(|x| *x)?;
+        f[i] = false;
+        Some(i as u32)
     }
-
-    pub(crate) fn size(&self) -> u32 {
-        1 << self.log2
-    }
-
-    /// Writes the queue's base and size registers for VI `v` (the size last: it restarts the
-    /// queue with this ring).
-    pub(crate) fn program(&self, dev: &dyn Backend, v: u32) -> Result<(), Error> {
-        dev.write32(vi_reg(v, &vi::EVQ_SIZE), 0)?;
-        dev.write32(vi_reg(v, &vi::EVQ_BASE_LO), self.iova() as u32)?;
-        dev.write32(vi_reg(v, &vi::EVQ_BASE_HI), (self.iova() >> 32) as u32)?;
-        dev.write32(vi_reg(v, &vi::EVQ_SIZE), self.log2)?;
-        Ok(())
-    }
-
-    /// The next new event, if any, without consuming it.
-    #[inline]
-    fn peek(&self) -> Option<Event> {
-        let slot = (self.rptr & ((1 << self.log2) - 1)) as usize;
-        let expected_phase = (self.rptr >> self.log2) & 1 == 0;
-        // SAFETY: the ring is `1 << log2` 16-byte slots of live, 16-byte aligned DMA memory;
-        // the device stores each slot's high word, then its low word with release ordering, so
-        // an acquire load of the low word that shows the new phase makes the high word visible.
-        unsafe {
-            let base = (self.mem.as_ptr() as *const AtomicU64).add(2 * slot);
-            let w0 = (*base).load(Ordering::Acquire);
-            let (type_lsb, type_width) = event::w0::TYPE;
-            let kind = (w0 >> type_lsb) & ((1 << type_width) - 1);
-            let phase = (w0 >> event::PHASE_BIT) & 1 == 1;
-            if phase != expected_phase || kind == 0 {
-                return None;
+    /// Takes number `n`; false when it is taken or out of range.
+    pub(crate) fn take(&self, n: u32) -> bool {
+        let mut f = lock(&self.free);
+        match f.get_mut(n as usize) {
+            Some(x) if *x => {
+                *x = false;
+                true
             }
-            Some(Event::decode([w0, (*base.add(1)).load(Ordering::Relaxed)]))
+            _ => false,
         }
     }
-
-    /// The next new event, if any, consuming it.
-    #[inline]
-    pub(crate) fn next(&mut self) -> Option<Event> {
-        let e = self.peek()?;
-        self.rptr = self.rptr.wrapping_add(1);
-        Some(e)
-    }
-
-    /// True when a new event is waiting (without consuming it).
-    pub(crate) fn has_event(&self) -> bool {
-        self.peek().is_some()
+    pub(crate) fn give_back(&self, n: u32) {
+        if let Some(x) = lock(&self.free).get_mut(n as usize) {
+            *x = true;
+        }
     }
 }
 
@@ -188,26 +179,55 @@ pub(crate) struct Waker {
     pub doorbells: AtomicU64,
     /// Events taken by the host.
     pub events: AtomicU64,
+    /// Frames and bytes taken from the endpoint's receive ring.
+    pub rx_frames: AtomicU64,
+    pub rx_bytes: AtomicU64,
+    /// Frames and bytes the device sent from the endpoint's transmit ring.
+    pub tx_frames: AtomicU64,
+    pub tx_bytes: AtomicU64,
 }
 
 impl Waker {
+    pub(crate) fn new(vi: u32) -> Result<Waker, Error> {
+        Ok(Waker {
+            vi,
+            fd: EventFd::new()?,
+            armed: AtomicBool::new(false),
+            interrupts: AtomicU64::new(0),
+            primes: AtomicU64::new(0),
+            doorbells: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+            rx_frames: AtomicU64::new(0),
+            rx_bytes: AtomicU64::new(0),
+            tx_frames: AtomicU64::new(0),
+            tx_bytes: AtomicU64::new(0),
+        })
+    }
+
     pub(crate) fn counters(&self) -> crate::EndpointCounters {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         crate::EndpointCounters {
-            events: self.events.load(Ordering::Relaxed),
-            interrupts: self.interrupts.load(Ordering::Relaxed),
-            primes: self.primes.load(Ordering::Relaxed),
-            doorbells: self.doorbells.load(Ordering::Relaxed),
+            events: l(&self.events),
+            interrupts: l(&self.interrupts),
+            primes: l(&self.primes),
+            doorbells: l(&self.doorbells),
+            rx_frames: l(&self.rx_frames),
+            rx_bytes: l(&self.rx_bytes),
+            tx_frames: l(&self.tx_frames),
+            tx_bytes: l(&self.tx_bytes),
         }
     }
 }
+
+/// Why the library stopped trusting the device: what it was doing and the access that failed.
+type Failure = (&'static str, Arc<BackendError>);
 
 /// State shared by the interrupt thread and the rest of the library.
 pub(crate) struct IrqShared {
     table: Mutex<Vec<Option<Arc<Waker>>>>,
     stop: AtomicBool,
     stop_fd: EventFd,
-    /// Why the interrupt thread stopped, when it stopped on an error.
-    failed: Mutex<Option<String>>,
+    failed: Mutex<Option<Failure>>,
     /// Interrupts the thread took.
     pub interrupts: AtomicU64,
 }
@@ -219,89 +239,65 @@ impl IrqShared {
             w.fd.signal();
         }
     }
-}
 
-/// Device parameters the library uses, read once.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Params {
-    pub vis: u32,
-    pub groups: u32,
-    pub timers: u32,
-    pub clock_khz: u32,
+    fn fail(&self, during: &'static str, cause: BackendError) {
+        lock(&self.failed).get_or_insert((during, Arc::new(cause)));
+        self.wake_all();
+    }
 }
 
 /// The event side of an open device: allocators, the interrupt queue and its thread. Shared by
 /// the [`crate::Nic`] and every endpoint and timer (the last one to go stops the thread).
 pub(crate) struct EventCore {
     pub dev: Arc<dyn Backend>,
-    pub params: Params,
+    pub params: DeviceParams,
     /// The VI the library reserves as the interrupt queue (the last one).
     pub irq_vi: u32,
-    free_vis: Mutex<FreeSet>,
-    free_timers: Mutex<FreeSet>,
+    vis: Pool,
+    timers: Pool,
     pub irq: Arc<IrqShared>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// The free members of `0..n` (VIs or timers; any count).
-pub(crate) struct FreeSet(Vec<u64>);
-
-impl FreeSet {
-    fn all(n: u32) -> Self {
-        let mut words = vec![u64::MAX; n.div_ceil(64) as usize];
-        if n % 64 != 0 {
-            words[(n / 64) as usize] = (1u64 << (n % 64)) - 1;
-        }
-        FreeSet(words)
-    }
-    fn take(&mut self, i: u32) {
-        self.0[(i / 64) as usize] &= !(1u64 << (i % 64));
-    }
-    fn give(&mut self, i: u32) {
-        self.0[(i / 64) as usize] |= 1u64 << (i % 64);
-    }
-    /// Takes the lowest free member.
-    fn take_lowest(&mut self) -> Option<u32> {
-        let (w, bits) = self.0.iter().enumerate().find(|(_, b)| **b != 0)?;
-        let i = w as u32 * 64 + bits.trailing_zeros();
-        self.take(i);
-        Some(i)
-    }
-}
-
 impl EventCore {
-    /// Reads the parameters, sets up the interrupt queue on the last VI and starts the
-    /// interrupt thread.
-    pub(crate) fn start(dev: Arc<dyn Backend>) -> Result<Arc<EventCore>, Error> {
-        let r = |reg| dev.read32(global_reg(reg));
-        let params = Params {
-            vis: r(&g::NUM_VIS)?,
-            groups: r(&g::NUM_GROUPS)?,
-            timers: r(&g::NUM_TIMERS)?,
-            clock_khz: r(&g::CLOCK_KHZ)?,
-        };
-        // The register map has room for 256 of each (8-bit VI and group fields, 256 timer slots).
-        if params.vis < 2 || params.vis > 256 || params.timers > 256 || params.groups > 256 {
-            return Err(Error::Wedged(format!(
-                "implausible device parameters ({} VIs, {} groups, {} timers): the BAR reads garbage; reset or reload the device",
-                params.vis, params.groups, params.timers
-            )));
+    /// Sets up the interrupt queue on the last VI and starts the interrupt thread.
+    pub(crate) fn start(
+        dev: Arc<dyn Backend>,
+        params: DeviceParams,
+    ) -> Result<Arc<EventCore>, Error> {
+        let max_vis = 1u32 << g::IRQ_QUEUE_VI.width;
+        let max_groups = 1u32 << gr::SUBSCRIBE_GROUP.width;
+        if params.vis < 2
+            || params.vis > max_vis
+            || params.groups > max_groups
+            || params.timers > 1 << 16
+        {
+            return Err(Error::ImplausibleParams {
+                vis: params.vis,
+                groups: params.groups,
+                timers: params.timers,
+            });
         }
         let irq_vi = params.vis - 1;
-        let ring = Ring::new(&*dev, IRQ_RING_LOG2)?;
-        dev.write32(global_reg(&g::IRQ_QUEUE), 0)?;
-        ring.program(&*dev, irq_vi)?;
-        dev.write32(vi_reg(irq_vi, &vi::EVQ_WATCHDOG), 0)?;
-        dev.write32(
+        let ring = new_ring(&*dev, irq_ring_log2(params.vis))?;
+        let mut r: &dyn Backend = &*dev;
+        r.write32(global_reg(&g::IRQ_QUEUE), 0)?;
+        ring.program(&mut r, irq_vi)?;
+        evq::set_watchdog(&mut r, irq_vi, 0)?;
+        r.write32(
             global_reg(&g::IRQ_QUEUE),
             g::IRQ_QUEUE_VI.put(irq_vi) | g::IRQ_QUEUE_ENABLE.put(1),
         )?;
-        dev.write32(vi_reg(irq_vi, &vi::EVQ_PRIME), 0)?;
-        let status = dev.read32(vi_reg(irq_vi, &vi::EVQ_STATUS))?;
-        if vi::EVQ_STATUS_ENABLED.get(status) != 1 {
-            return Err(Error::Wedged(format!(
-                "the interrupt queue (VI {irq_vi}) did not enable (EVQ_STATUS {status:#x}): reset the device"
-            )));
+        ring.prime(&mut r, irq_vi)?;
+        let status = evq::status(&mut r, irq_vi)?;
+        if !status.enabled {
+            return Err(Error::QueueNotEnabled {
+                vi: irq_vi,
+                status: r.read32(evnic_regs::map::vi_reg(
+                    irq_vi,
+                    &evnic_regs::map::vi::EVQ_STATUS,
+                ))?,
+            });
         }
         let irq = Arc::new(IrqShared {
             table: Mutex::new(vec![None; params.vis as usize]),
@@ -318,46 +314,59 @@ impl EventCore {
                 call: "spawn the interrupt thread",
                 err,
             })?;
+        let vis = Pool::new(params.vis);
+        vis.take(irq_vi);
         Ok(Arc::new(EventCore {
             dev,
             params,
             irq_vi,
-            free_vis: Mutex::new({
-                let mut vis = FreeSet::all(params.vis);
-                vis.take(irq_vi);
-                vis
-            }),
-            free_timers: Mutex::new(FreeSet::all(params.timers)),
+            vis,
+            timers: Pool::new(params.timers),
             irq,
             thread: Mutex::new(Some(thread)),
         }))
     }
 
+    /// The backend as the device protocol's register access.
+    pub(crate) fn regs(&self) -> &dyn Backend {
+        &*self.dev
+    }
+
     /// Takes the lowest free VI.
     pub(crate) fn alloc_vi(&self) -> Result<u32, Error> {
-        let v = lock(&self.free_vis).take_lowest().ok_or(Error::NoFreeVi {
+        self.vis.take_any().ok_or(Error::NoFreeVi {
             vis: self.params.vis,
             reserved: 1,
-        })?;
+        })
+    }
+
+    /// Takes VI `v`.
+    pub(crate) fn take_vi(&self, v: u32) -> Result<u32, Error> {
+        if v >= self.irq_vi {
+            return Err(Error::ViOutOfRange {
+                vi: v,
+                irq_vi: self.irq_vi,
+            });
+        }
+        if !self.vis.take(v) {
+            return Err(Error::ViInUse { vi: v });
+        }
         Ok(v)
     }
 
     pub(crate) fn free_vi(&self, v: u32) {
-        lock(&self.free_vis).give(v);
+        self.vis.give_back(v);
     }
 
     /// Takes the lowest free timer.
     pub(crate) fn alloc_timer(&self) -> Result<u32, Error> {
-        let t = lock(&self.free_timers)
-            .take_lowest()
-            .ok_or(Error::NoFreeTimer {
-                timers: self.params.timers,
-            })?;
-        Ok(t)
+        self.timers.take_any().ok_or(Error::NoFreeTimer {
+            timers: self.params.timers,
+        })
     }
 
     pub(crate) fn free_timer(&self, t: u32) {
-        lock(&self.free_timers).give(t);
+        self.timers.give_back(t);
     }
 
     pub(crate) fn register(&self, w: Arc<Waker>) {
@@ -374,19 +383,22 @@ impl EventCore {
         lock(&self.irq.table).iter().flatten().cloned().collect()
     }
 
-    /// Fails when the interrupt thread has stopped on an error (the device is unusable).
+    /// Fails when the library stopped trusting the device (the interrupt thread stopped on an
+    /// error, or a posted doorbell failed).
     pub(crate) fn check(&self) -> Result<(), Error> {
         match &*lock(&self.irq.failed) {
             None => Ok(()),
-            Some(why) => Err(Error::Wedged(why.clone())),
+            Some((during, cause)) => Err(Error::DeviceFailed {
+                during,
+                cause: cause.clone(),
+            }),
         }
     }
 
-    /// Records an error seen outside the interrupt thread (a failed posted doorbell), so that
+    /// Records a failure seen outside the interrupt thread (a failed posted doorbell), so that
     /// the next wait reports it.
-    pub(crate) fn fail(&self, why: String) {
-        lock(&self.irq.failed).get_or_insert(why);
-        self.irq.wake_all();
+    pub(crate) fn fail(&self, during: &'static str, cause: BackendError) {
+        self.irq.fail(during, cause);
     }
 }
 
@@ -403,30 +415,29 @@ impl Drop for EventCore {
 fn irq_thread(dev: Arc<dyn Backend>, shared: Arc<IrqShared>, mut ring: Ring, irq_vi: u32) {
     let irq_fd = dev.irq_fd();
     let fds = [irq_fd, shared.stop_fd.as_raw_fd()];
+    let mut r: &dyn Backend = &*dev;
     while !shared.stop.load(Ordering::Acquire) {
         let ready = match poll_fds(&fds, None) {
             Ok(r) => r,
-            Err(e) => {
-                lock(&shared.failed).get_or_insert(format!(
-                    "the interrupt thread stopped: {e}; endpoints can still poll but not block"
-                ));
-                shared.wake_all();
+            Err(Error::Os { call, err }) => {
+                shared.fail(
+                    "the interrupt thread's wait",
+                    BackendError::Io { call, err },
+                );
                 break;
             }
+            Err(_) => break,
         };
         if !ready[0] {
             continue;
         }
         drain_fd(irq_fd);
         shared.interrupts.fetch_add(1, Ordering::Relaxed);
-        while let Some(e) = ring.next() {
-            if e.event_type() != Some(EventType::Wakeup) {
+        while let Some(raw) = ring.next() {
+            let EventKind::Wakeup { queue } = Event::from_raw(raw).kind() else {
                 continue;
-            }
-            let w = lock(&shared.table)
-                .get(e.source as usize)
-                .cloned()
-                .flatten();
+            };
+            let w = lock(&shared.table).get(queue.0 as usize).cloned().flatten();
             if let Some(w) = w {
                 // Disarmed first, then woken: a waiter that wakes and finds the queue empty
                 // sees it unarmed and primes it again.
@@ -436,31 +447,13 @@ fn irq_thread(dev: Arc<dyn Backend>, shared: Arc<IrqShared>, mut ring: Ring, irq
             }
         }
         // Return the space and re-arm in one doorbell.
-        if let Err(e) = dev.write32(vi_reg(irq_vi, &vi::EVQ_PRIME), ring.rptr) {
-            lock(&shared.failed).get_or_insert(format!(
-                "the interrupt queue's doorbell failed ({e}): the device is wedged; reset it"
-            ));
-            shared.wake_all();
+        if let Err(e) = ring.prime(&mut r, irq_vi) {
+            shared.fail("the interrupt queue's doorbell", e);
             break;
         }
     }
     // Stop the device writing the ring before the ring's memory is unmapped.
-    let _ = dev.write32(global_reg(&g::IRQ_QUEUE), 0);
-    let _ = dev.write32(vi_reg(irq_vi, &vi::EVQ_SIZE), 0);
-    let _ = dev.read32(vi_reg(irq_vi, &vi::EVQ_STATUS));
+    let _ = r.write32(global_reg(&g::IRQ_QUEUE), 0);
+    let _ = rings::disable(&mut r, irq_vi, Queue::Event);
     drop(ring);
-}
-
-impl crate::Nic {
-    /// The event side of the device, started on first use.
-    pub(crate) fn core(&self) -> Result<Arc<EventCore>, Error> {
-        let mut slot = lock(&self.events);
-        if let Some(c) = &*slot {
-            c.check()?;
-            return Ok(c.clone());
-        }
-        let c = EventCore::start(self.dev.clone())?;
-        *slot = Some(c.clone());
-        Ok(c)
-    }
 }

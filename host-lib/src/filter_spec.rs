@@ -1,5 +1,5 @@
-//! The text syntax of a receive filter entry, as `evnic replay --filter` and the library take
-//! it: one or more match terms, `->`, and an action.
+//! The text syntax of a receive filter entry, as the `evnic` tool's `--filter` and the library
+//! take it: one or more match terms, `->`, and an action.
 //!
 //! ```text
 //! SPEC    := TERM... "->" ACTION
@@ -16,25 +16,57 @@
 //! `udp dst 319 -> vi 2`, `ethertype 0x8902 -> group 5`, `ipv4 dst 10.0.0.0/8 -> drop`,
 //! `vlan 100 tcp src 80 -> vi 1`, `oam level 5 opcode 47 -> group 3`, `any -> drop`.
 
+use crate::event::{Group, Vi};
 use evnic_regs::key::{self, KeyBits, KeyField};
 use evnic_regs::map::filter as fr;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// What an entry does with a matching frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FilterAction {
-    Vi(u8),
-    Group(u8),
+    /// Deliver the frame to a VI's receive ring (and its RX event to the VI's queue).
+    Vi(Vi),
+    /// Multicast the RX event to every queue subscribed to a group (the data goes to the
+    /// default VI's ring).
+    Group(Group),
+    /// Drop the frame (counted).
     Drop,
 }
 
+/// The largest VI or group number an action word carries.
+pub const MAX_ACTION_TARGET: u32 = fr::ACTION_TARGET_MASK as u32;
+
 impl FilterAction {
-    /// The action word of the filter page.
+    /// The action word of the filter page. Panics when the target does not fit the word (the
+    /// parser and [`FilterAction::check`] refuse such targets).
     pub fn encode(self) -> u16 {
+        let target = |n: u32| {
+            assert!(
+                n <= MAX_ACTION_TARGET,
+                "action target {n} past {MAX_ACTION_TARGET}"
+            );
+            n as u8
+        };
         match self {
-            FilterAction::Vi(v) => fr::action_vi(v),
-            FilterAction::Group(g) => fr::action_group(g),
+            FilterAction::Vi(v) => fr::action_vi(target(v.0)),
+            FilterAction::Group(g) => fr::action_group(target(g.0)),
             FilterAction::Drop => fr::action_drop(),
+        }
+    }
+
+    /// Checks the target against a device of `vis` VIs and `groups` groups.
+    pub fn check(self, vis: u32, groups: u32) -> Result<(), crate::Error> {
+        match self {
+            FilterAction::Vi(v) if v.0 >= vis || v.0 > MAX_ACTION_TARGET => {
+                Err(crate::Error::ViOutOfRange {
+                    vi: v.0,
+                    irq_vi: vis.saturating_sub(1),
+                })
+            }
+            FilterAction::Group(g) if g.0 >= groups || g.0 > MAX_ACTION_TARGET => {
+                Err(crate::Error::GroupOutOfRange { group: g.0, groups })
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -42,24 +74,53 @@ impl FilterAction {
 impl std::fmt::Display for FilterAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FilterAction::Vi(v) => write!(f, "vi {v}"),
-            FilterAction::Group(g) => write!(f, "group {g}"),
+            FilterAction::Vi(v) => write!(f, "vi {}", v.0),
+            FilterAction::Group(g) => write!(f, "group {}", g.0),
             FilterAction::Drop => write!(f, "drop"),
         }
+    }
+}
+
+impl std::str::FromStr for FilterAction {
+    type Err = SpecError;
+    /// `vi N`, `group N` or `drop`.
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        Ok(format!("any -> {s}").parse::<FilterSpec>()?.action)
     }
 }
 
 /// A parsed filter entry: value and mask over the key, and the action.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilterSpec {
+    /// The key bits to compare.
     pub value: KeyBits,
+    /// Which key bits must match.
     pub mask: KeyBits,
+    /// What to do with a matching frame.
     pub action: FilterAction,
     /// The text it was parsed from.
     pub text: String,
 }
 
-/// Why a spec did not parse.
+impl FilterSpec {
+    /// The entry as the table holds it, enabled.
+    pub fn entry(&self) -> evnic_proto::filter::Entry {
+        evnic_proto::filter::Entry {
+            value: self.value,
+            mask: self.mask,
+            action: self.action.encode(),
+            enabled: true,
+        }
+    }
+}
+
+impl std::fmt::Display for FilterSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Why a spec did not parse (the text says what and where).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpecError(pub String);
 
@@ -129,16 +190,14 @@ impl std::str::FromStr for FilterSpec {
         };
         let mut a = action.split_whitespace();
         spec.action = match a.next() {
-            Some("vi") => {
-                FilterAction::Vi(
-                    num(a.next(), "vi", u128::from(evnic_regs::params::NUM_VIS - 1))? as u8,
-                )
+            Some("vi") => FilterAction::Vi(Vi(
+                num(a.next(), "vi", u128::from(MAX_ACTION_TARGET))? as u32
+            )),
+            Some("group") => {
+                FilterAction::Group(Group(
+                    num(a.next(), "group", u128::from(MAX_ACTION_TARGET))? as u32,
+                ))
             }
-            Some("group") => FilterAction::Group(num(
-                a.next(),
-                "group",
-                u128::from(evnic_regs::params::NUM_GROUPS - 1),
-            )? as u8),
             Some("drop") => FilterAction::Drop,
             other => {
                 return Err(SpecError(format!(
@@ -291,7 +350,7 @@ mod tests {
     #[test]
     fn examples_of_the_documentation() {
         let s: FilterSpec = "udp dst 319 -> vi 2".parse().unwrap();
-        assert_eq!(s.action, FilterAction::Vi(2));
+        assert_eq!(s.action, FilterAction::Vi(Vi(2)));
         assert!(key(&[(key::IP_PROTO, 17), (key::L4_DST, 319)]).matches(&s.value, &s.mask));
         assert!(!key(&[(key::IP_PROTO, 6), (key::L4_DST, 319)]).matches(&s.value, &s.mask));
 
@@ -341,12 +400,12 @@ mod tests {
         for bad in [
             "udp dst 319",
             "udp dst 70000 -> vi 1",
-            "udp -> vi 16",
+            "udp -> vi 256",
             "frobnicate -> drop",
             "-> drop",
             "ipv4 dst 10.0.0.0/33 -> drop",
             "udp tcp -> drop",
-            "udp -> group 64",
+            "udp -> group 256",
             "udp -> vi 1 2",
         ] {
             assert!(bad.parse::<FilterSpec>().is_err(), "{bad}");

@@ -1,151 +1,295 @@
-//! Receive filters: the device's CAM table, programmed from a [`FilterSpec`] written in the text
-//! syntax of `evnic replay --filter` or built with the typed [`Filter`] builder.
+//! Receive filters: the device's filter table, programmed from a [`FilterSpec`] written in the
+//! text syntax of the `evnic` tool's `--filter` or built with the typed [`Filter`] builder.
 //!
 //! ```no_run
-//! use evnic::{filters::Filter, Nic, DeviceSpec};
+//! use evnic::{DeviceSpec, Filter, Group, Nic, Vi};
 //! let nic = Nic::open(DeviceSpec::Sim)?;
-//! // Entry 0: PTP event messages to VI 2. Entry 1: Ethernet OAM to group 5.
-//! nic.set_filter(0, &Filter::new().udp_dst(319).to_vi(2)?)?;
-//! nic.set_filter(1, &"ethertype 0x8902 -> group 5".parse()?)?;
-//! println!("{} hits", nic.filter_hits(0)?);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! // PTP event messages to VI 2; Ethernet OAM to group 5 (lower entries win).
+//! let ptp = nic.add_filter(Filter::new().udp_dst(319).to_vi(Vi(2))?)?;
+//! let oam = nic.add_filter("ethertype 0x8902 -> group 5".parse()?)?;
+//! println!("entry {}: {} hits", ptp.index(), ptp.hits()?);
+//! drop(oam); // the entry is removed
+//! # Ok::<(), evnic::Error>(())
 //! ```
 //!
-//! Each entry is written whole through the filter page's staging registers and one `COMMIT`:
-//! a frame sees the old entry or the new one, never half of each. The lowest matching index wins.
+//! Each entry is written whole (staged, then committed at one clock edge): a frame sees the old
+//! entry or the new one, never half of each. Among the enabled entries that match a frame the
+//! lowest index wins; [`Nic::add_filter`] takes the lowest free entry, [`Nic::add_filter_at`] a
+//! given one. A [`FilterHandle`] removes its entry when dropped (or leaves it installed with
+//! [`FilterHandle::keep`]); an entry that was replaced or removed meanwhile (by a [`crate::Batch`]
+//! or [`Nic::remove_filter`]) is no longer the handle's, and the handle leaves it alone.
 
-use crate::backend::BackendError;
+use crate::backend::Backend;
+use crate::engine::lock;
+use crate::event::{Group, Vi};
 use crate::filter_spec::{FilterAction, FilterSpec, SpecError};
 use crate::{Error, Nic};
-use evnic_regs::key::KEY_WORDS;
-use evnic_regs::map::filter as fr;
-use evnic_regs::params::NUM_FILTERS;
+use evnic_proto::filter::{self as pf, RxCounters as DeviceRxCounters};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-/// Host-side copy of what each filter entry holds (the hardware cannot be read back).
-pub(crate) type FilterShadow = [Option<FilterSpec>; NUM_FILTERS as usize];
-
-fn page(offset: u32) -> u32 {
-    fr::PAGE.base + offset
+/// What one entry holds, as this process last wrote it.
+#[derive(Clone)]
+struct Slot {
+    spec: FilterSpec,
+    /// Changes whenever the entry is installed anew: a handle owns the entry of its generation.
+    generation: u64,
 }
 
-/// Reads of `STATUS` [`wait_idle`] makes before it gives up: far more than the longest BUSY
-/// (a ternary rewrite, about 2 x 513 cycles plus 2 per lookup meanwhile, or the 512-cycle
-/// clear after reset), since every register read takes at least one device cycle.
-const IDLE_POLLS: u32 = 100_000;
+/// The host's copy of the filter table (the device cannot be read back); its lock also keeps
+/// two writers from interleaving their staging writes.
+pub(crate) struct FilterTable {
+    dev: Arc<dyn Backend>,
+    count: u32,
+    vis: u32,
+    groups: u32,
+    slots: Mutex<Vec<Option<Slot>>>,
+    generations: AtomicU64,
+}
 
-/// Waits until the filter tables' write engine is idle (`STATUS.BUSY` clear), reading `STATUS`
-/// through `read` (given its BAR0 offset): a `COMMIT` while BUSY is refused, so every writer
-/// calls this before one. `Ok(false)`: still busy after [`IDLE_POLLS`] reads.
-pub(crate) fn wait_idle<E>(mut read: impl FnMut(u32) -> Result<u32, E>) -> Result<bool, E> {
-    for _ in 0..IDLE_POLLS {
-        if read(page(fr::STATUS.offset))? & fr::STATUS_BUSY.mask() == 0 {
-            return Ok(true);
+impl FilterTable {
+    pub(crate) fn new(
+        dev: Arc<dyn Backend>,
+        params: &evnic_proto::params::DeviceParams,
+    ) -> FilterTable {
+        FilterTable {
+            dev,
+            count: params.filters,
+            vis: params.vis,
+            groups: params.groups,
+            slots: Mutex::new(vec![None; params.filters as usize]),
+            generations: AtomicU64::new(1),
         }
     }
-    Ok(false)
+
+    fn check_index(&self, index: u32) -> Result<(), Error> {
+        if index >= self.count {
+            return Err(Error::BadFilterIndex {
+                index,
+                count: self.count,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check(&self, index: u32, spec: &FilterSpec) -> Result<(), Error> {
+        self.check_index(index)?;
+        spec.action.check(self.vis, self.groups)
+    }
+
+    pub(crate) fn present(&self, index: u32) -> bool {
+        lock(&self.slots)[index as usize].is_some()
+    }
+
+    /// Writes `spec` into entry `index` under the lock; a new generation unless `keep_owner`
+    /// (a modification keeps its owner).
+    fn write(
+        &self,
+        slots: &mut [Option<Slot>],
+        index: u32,
+        spec: &FilterSpec,
+        keep_owner: bool,
+    ) -> Result<u64, Error> {
+        pf::write_entry(&mut &*self.dev, index, &spec.entry())?;
+        let generation = match (&slots[index as usize], keep_owner) {
+            (Some(s), true) => s.generation,
+            _ => self.generations.fetch_add(1, Ordering::Relaxed),
+        };
+        slots[index as usize] = Some(Slot {
+            spec: spec.clone(),
+            generation,
+        });
+        Ok(generation)
+    }
+
+    fn clear(&self, slots: &mut [Option<Slot>], index: u32) -> Result<Option<FilterSpec>, Error> {
+        pf::clear_entry(&mut &*self.dev, index)?;
+        Ok(slots[index as usize].take().map(|s| s.spec))
+    }
+
+    /// Installs a new entry (ADD).
+    pub(crate) fn install(
+        self: &Arc<Self>,
+        index: u32,
+        spec: &FilterSpec,
+    ) -> Result<FilterHandle, Error> {
+        let mut slots = lock(&self.slots);
+        let generation = self.write(&mut slots, index, spec, false)?;
+        Ok(FilterHandle {
+            table: self.clone(),
+            index,
+            generation,
+        })
+    }
+
+    /// Replaces an entry, keeping its owner (MOD).
+    pub(crate) fn modify(&self, index: u32, spec: &FilterSpec) -> Result<(), Error> {
+        let mut slots = lock(&self.slots);
+        self.write(&mut slots, index, spec, true).map(drop)
+    }
+
+    /// Disables an entry (DEL).
+    pub(crate) fn delete(&self, index: u32) -> Result<Option<FilterSpec>, Error> {
+        let mut slots = lock(&self.slots);
+        self.clear(&mut slots, index)
+    }
 }
 
-fn check_index(index: u32) -> Result<(), Error> {
-    if index >= NUM_FILTERS {
-        return Err(Error::BadFilterIndex {
-            index,
-            count: NUM_FILTERS,
-        });
+/// An installed filter entry, removed when the handle is dropped.
+pub struct FilterHandle {
+    table: Arc<FilterTable>,
+    index: u32,
+    generation: u64,
+}
+
+impl FilterHandle {
+    /// The entry's index (its priority: lower wins; the `filter` of its RX events).
+    pub fn index(&self) -> u32 {
+        self.index
     }
-    Ok(())
+
+    fn owned<'a>(&self, slots: &'a [Option<Slot>]) -> Result<&'a Slot, Error> {
+        match &slots[self.index as usize] {
+            Some(s) if s.generation == self.generation => Ok(s),
+            _ => Err(Error::FilterGone { index: self.index }),
+        }
+    }
+
+    /// What the entry holds.
+    pub fn spec(&self) -> Result<FilterSpec, Error> {
+        let slots = lock(&self.table.slots);
+        Ok(self.owned(&slots)?.spec.clone())
+    }
+
+    /// Frames the entry has matched (saturating).
+    pub fn hits(&self) -> Result<u32, Error> {
+        Ok(pf::hits(&mut &*self.table.dev, self.index)?)
+    }
+
+    /// Replaces the entry's match and action at one clock edge (no frame sees neither).
+    pub fn replace(&self, spec: FilterSpec) -> Result<(), Error> {
+        self.table.check(self.index, &spec)?;
+        let mut slots = lock(&self.table.slots);
+        self.owned(&slots)?;
+        self.table
+            .write(&mut slots, self.index, &spec, true)
+            .map(drop)
+    }
+
+    /// Leaves the entry installed when the handle goes (remove it with [`Nic::remove_filter`]);
+    /// returns its index.
+    pub fn keep(self) -> u32 {
+        let index = self.index;
+        std::mem::forget(self);
+        index
+    }
+}
+
+impl Drop for FilterHandle {
+    fn drop(&mut self) {
+        let mut slots = lock(&self.table.slots);
+        if self.owned(&slots).is_ok() {
+            let _ = self.table.clear(&mut slots, self.index);
+        }
+    }
+}
+
+impl std::fmt::Debug for FilterHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilterHandle")
+            .field("index", &self.index)
+            .finish()
+    }
 }
 
 impl Nic {
-    /// Programs filter entry `index` (0 is the highest priority) with `spec`, enabled.
-    pub fn set_filter(&self, index: u32, spec: &FilterSpec) -> Result<(), Error> {
-        check_index(index)?;
-        let mut shadow = self.filters.lock().unwrap();
-        self.write_entry(index, Some(spec))?;
-        shadow[index as usize] = Some(spec.clone());
-        Ok(())
+    /// Installs `spec` in the lowest free entry of the filter table (highest priority left).
+    pub fn add_filter(&self, spec: FilterSpec) -> Result<FilterHandle, Error> {
+        let t = &self.filters;
+        let index = {
+            let slots = lock(&t.slots);
+            slots
+                .iter()
+                .position(Option::is_none)
+                .ok_or(Error::NoFreeFilter { filters: t.count })? as u32
+        };
+        self.add_filter_at(index, spec)
     }
 
-    /// Disables filter entry `index`; frames it matched fall to lower entries or the default.
-    pub fn clear_filter(&self, index: u32) -> Result<(), Error> {
-        check_index(index)?;
-        let mut shadow = self.filters.lock().unwrap();
-        self.write_entry(index, None)?;
-        shadow[index as usize] = None;
-        Ok(())
+    /// Installs `spec` in entry `index` (0 is the highest priority); refused when this process
+    /// already has an entry there.
+    pub fn add_filter_at(&self, index: u32, spec: FilterSpec) -> Result<FilterHandle, Error> {
+        let t = &self.filters;
+        t.check(index, &spec)?;
+        if t.present(index) {
+            return Err(Error::FilterInUse { index });
+        }
+        t.install(index, &spec)
     }
 
-    /// What entry `index` holds, as last programmed through this `Nic`.
+    /// Disables entry `index` whatever holds it (also an entry another process or an earlier
+    /// run installed); returns what this process knew it held. Frames it matched fall to
+    /// higher entries or the default action.
+    pub fn remove_filter(&self, index: u32) -> Result<Option<FilterSpec>, Error> {
+        self.filters.check_index(index)?;
+        self.filters.delete(index)
+    }
+
+    /// What entry `index` holds, as this process last wrote it.
     pub fn filter(&self, index: u32) -> Result<Option<FilterSpec>, Error> {
-        check_index(index)?;
-        Ok(self.filters.lock().unwrap()[index as usize].clone())
+        self.filters.check_index(index)?;
+        Ok(lock(&self.filters.slots)[index as usize]
+            .as_ref()
+            .map(|s| s.spec.clone()))
+    }
+
+    /// The entries this process installed, by index.
+    pub fn filters(&self) -> Vec<(u32, FilterSpec)> {
+        lock(&self.filters.slots)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s.spec.clone())))
+            .collect()
+    }
+
+    /// Entries of the device's filter table (its `NUM_FILTERS`).
+    pub fn filter_count(&self) -> u32 {
+        self.filters.count
     }
 
     /// Frames entry `index` has matched (saturating).
     pub fn filter_hits(&self, index: u32) -> Result<u32, Error> {
-        check_index(index)?;
-        Ok(self.dev.read32(page(fr::HITS_BASE + 4 * index))?)
-    }
-
-    /// Starts (true) or stops (false) the receive and transmit paths (`CONTROL.ENABLE`). While
-    /// stopped, frames from the wire are dropped and counted, never stalled; events from timers,
-    /// indications and the device port flow either way.
-    pub fn set_enabled(&self, on: bool) -> Result<(), Error> {
-        use evnic_regs::map::{global as g, global_reg};
-        self.dev
-            .write32(global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(on as u32))?;
-        Ok(())
+        self.filters.check_index(index)?;
+        Ok(pf::hits(&mut self.regs(), index)?)
     }
 
     /// What happens to frames no entry matches: delivered to a VI, or dropped (counted).
     pub fn set_default_action(&self, action: FilterAction) -> Result<(), Error> {
         if let FilterAction::Group(_) = action {
-            return Err(Error::BadConfig(
-                "the default action must be a VI or drop; use a catch-all entry (`any -> group N`) to multicast unmatched frames".into(),
-            ));
+            return Err(Error::DefaultActionGroup);
         }
-        self.dev
-            .write32(page(fr::DEFAULT_ACTION.offset), action.encode() as u32)?;
+        action.check(self.params.vis, self.params.groups)?;
+        pf::set_default_action(&mut self.regs(), action.encode())?;
         Ok(())
     }
 
-    /// Writes one entry through the staging registers; `None` disables it. Returns once the
-    /// device uses the new entry (`STATUS.BUSY` clear). The caller holds the shadow lock, which
-    /// also keeps two writers from interleaving their staging writes.
-    pub(crate) fn write_entry(&self, index: u32, spec: Option<&FilterSpec>) -> Result<(), Error> {
-        let dev = &self.dev;
-        match spec {
-            Some(s) => {
-                for w in 0..KEY_WORDS {
-                    dev.write32(page(fr::VALUE_BASE + 4 * w), s.value.word(w))?;
-                    dev.write32(page(fr::MASK_BASE + 4 * w), s.mask.word(w))?;
-                }
-                let entry =
-                    fr::ENTRY_ACTION.put(s.action.encode() as u32) | fr::ENTRY_ENABLE.put(1);
-                dev.write32(page(fr::ENTRY.offset), entry)?;
-            }
-            None => dev.write32(page(fr::ENTRY.offset), 0)?,
-        }
-        // A COMMIT while the previous one is still carried out would be refused; after it,
-        // frames may see the old entry until BUSY falls.
-        let busy = || {
-            Error::Backend(BackendError::Device(
-                "the filter tables stayed busy (STATUS.BUSY)".into(),
-            ))
-        };
-        if !wait_idle(|o| dev.read32(o))? {
-            return Err(busy());
-        }
-        dev.write32(page(fr::COMMIT.offset), index)?;
-        if !wait_idle(|o| dev.read32(o))? {
-            return Err(busy());
-        }
+    /// Whether frames with a bad FCS are dropped (counted; the reset setting) or delivered with
+    /// [`crate::RxFlags::FCS_BAD`].
+    pub fn set_fcs_drop(&self, drop: bool) -> Result<(), Error> {
+        pf::set_fcs_drop(&mut self.regs(), drop)?;
         Ok(())
+    }
+
+    /// The receive path's counters: frames received, delivered, and dropped by reason.
+    pub fn rx_counters(&self) -> Result<DeviceRxCounters, Error> {
+        Ok(pf::rx_counters(&mut self.regs())?)
     }
 }
 
-/// A typed builder for filter entries. It writes the same text syntax `evnic replay --filter`
-/// takes (see [`crate::filter_spec`]) and parses it, so both paths mean exactly the same.
+/// A typed builder for filter entries. It writes the same text syntax the `evnic` tool's
+/// `--filter` takes (see [`crate::filter_spec`]) and parses it, so both paths mean exactly the
+/// same.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     terms: Vec<String>,
@@ -239,12 +383,16 @@ impl Filter {
         format!("{terms} -> {action}").parse()
     }
     /// Deliver matching frames to VI `vi`.
-    pub fn to_vi(self, vi: u8) -> Result<FilterSpec, SpecError> {
-        self.finish(&format!("vi {vi}"))
+    pub fn to_vi(self, vi: Vi) -> Result<FilterSpec, SpecError> {
+        self.finish(&format!("vi {}", vi.0))
     }
-    /// Multicast matching frames' RX events to group `group`.
-    pub fn to_group(self, group: u8) -> Result<FilterSpec, SpecError> {
-        self.finish(&format!("group {group}"))
+    /// Multicast matching frames' RX events to `group`.
+    pub fn to_group(self, group: Group) -> Result<FilterSpec, SpecError> {
+        self.finish(&format!("group {}", group.0))
+    }
+    /// Do `action` with matching frames.
+    pub fn to_action(self, action: FilterAction) -> Result<FilterSpec, SpecError> {
+        self.finish(&action.to_string())
     }
     /// Drop matching frames (counted).
     pub fn drop_frames(self) -> Result<FilterSpec, SpecError> {
@@ -260,11 +408,11 @@ mod tests {
     fn builder_and_text_mean_the_same() {
         let pairs: Vec<(FilterSpec, &str)> = vec![
             (
-                Filter::new().udp_dst(319).to_vi(2).unwrap(),
+                Filter::new().udp_dst(319).to_vi(Vi(2)).unwrap(),
                 "udp dst 319 -> vi 2",
             ),
             (
-                Filter::new().ethertype(0x8902).to_group(5).unwrap(),
+                Filter::new().ethertype(0x8902).to_group(Group(5)).unwrap(),
                 "ethertype 0x8902 -> group 5",
             ),
             (
@@ -275,11 +423,14 @@ mod tests {
                 "ipv4 dst 10.0.0.0/8 -> drop",
             ),
             (
-                Filter::new().vlan(100).tcp_src(80).to_vi(1).unwrap(),
+                Filter::new().vlan(100).tcp_src(80).to_vi(Vi(1)).unwrap(),
                 "vlan 100 tcp src 80 -> vi 1",
             ),
             (
-                Filter::new().oam(Some(5), Some(1)).to_group(3).unwrap(),
+                Filter::new()
+                    .oam(Some(5), Some(1))
+                    .to_group(Group(3))
+                    .unwrap(),
                 "oam level 5 opcode 1 -> group 3",
             ),
             (Filter::new().drop_frames().unwrap(), "any -> drop"),
@@ -296,9 +447,9 @@ mod tests {
 
     #[test]
     fn builder_reports_bad_values_like_the_parser() {
-        assert!(Filter::new().udp_dst(1).to_vi(200).is_err());
+        assert!(Filter::new().udp_dst(1).to_vi(Vi(300)).is_err());
         assert!(
-            Filter::new().udp_dst(1).udp_dst(2).to_vi(1).is_err(),
+            Filter::new().udp_dst(1).udp_dst(2).to_vi(Vi(1)).is_err(),
             "two values for one field"
         );
     }

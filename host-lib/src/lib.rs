@@ -1,225 +1,146 @@
 //! # evnic
 //!
 //! Events from an FPGA NIC to many listeners, delivered into host memory by DMA and read by
-//! polling: no system call on the fast path. The same library drives a real board through VFIO
-//! or, by default, the Verilator model of the very same RTL.
+//! polling: no system call on the fast path. The library drives a real board through VFIO
+//! (feature `vfio`, the default) or the Verilator model of the very same RTL (feature `sim`,
+//! which builds the model from source and so needs Verilator and Yosys at build time).
 //!
 //! ```no_run
-//! let nic = evnic::Nic::open(evnic::DeviceSpec::Sim)?;
-//! let info = nic.info()?;
-//! println!("{} v{}.{} with {} VIs", info.id, info.version.0, info.version.1, info.vis);
-//! # Ok::<(), evnic::Error>(())
+//! use evnic::{DeviceSpec, EndpointConfig, EventKind, Filter, Group, Nic, TxOptions};
+//! use std::time::Duration;
+//!
+//! fn main() -> Result<(), evnic::Error> {
+//!     let nic = Nic::open(DeviceSpec::Sim)?; // or "vfio:0000:01:00.0".parse()?
+//!     let listener = nic.endpoint(EndpointConfig::default())?; // a VI with its event queue
+//!     let producer = nic.endpoint(EndpointConfig::default())?;
+//!     let group = Group(7);
+//!     listener.subscribe(group)?; // a listener of group 7
+//!     producer.register_producer(group)?; // allowed to indicate into group 7
+//!     producer.indicate(group, 0x1234)?; // one register write; the device multicasts
+//!     let ev = listener.wait(Some(Duration::from_secs(5)))?; // poll, spin, then prime and block
+//!     assert!(matches!(
+//!         ev.map(|e| e.kind()),
+//!         Some(EventKind::Indication { payload: 0x1234, .. })
+//!     ));
+//!
+//!     // Filters: the handle removes its entry when dropped.
+//!     let ptp = nic.add_filter(Filter::new().udp_dst(319).to_group(group)?)?;
+//!     let mut batch = nic.configure(); // recorded, coalesced, applied in one burst
+//!     batch.add_filter(1, "ethertype 0x8902 -> group 5".parse()?)?;
+//!     let applied = batch.apply()?;
+//!
+//!     let mut tx = producer.transmitter(4, 2048)?; // CRC-32C and the FCS in hardware
+//!     tx.send(&[0u8; 60], TxOptions::default())?;
+//!     println!(
+//!         "entry {} ({} hits), {} batched entries",
+//!         ptp.index(),
+//!         ptp.hits()?,
+//!         applied.filters.len()
+//!     );
+//!     Ok(())
+//! }
 //! ```
+//!
+//! The pieces: [`Nic`] (a device), [`Endpoint`] (a VI: its event queue, subscriptions and
+//! producer rights, indications, polling and waiting), [`Dispatcher`] (callbacks), [`Timer`],
+//! [`FilterHandle`] and [`Batch`] (receive filters), [`Receiver`] and [`Transmitter`]
+//! (an endpoint's receive and transmit rings), [`Stats`] (every counter of the device).
+//!
+//! In event loops: an endpoint is `AsFd`; [`Poller`] waits on many endpoints and plain fds with
+//! deferred, coalesced interest changes (one io_uring submit per wait); with feature `tokio`,
+//! `AsyncEndpoint` (`recv().await`, a `Stream`); with feature `mio`, an endpoint is a
+//! `mio::event::Source`.
 
+#[cfg(feature = "tokio")]
+mod async_endpoint;
 pub mod backend;
 pub mod batch;
+mod clock;
 pub mod config;
-#[cfg(feature = "sim")]
-pub mod demo;
 pub mod dispatch;
 pub mod endpoint;
 mod engine;
+mod error;
+pub mod event;
 pub mod filter_spec;
 pub mod filters;
+#[cfg(feature = "mio")]
+mod mio;
+pub mod poller;
 pub mod receive;
-#[cfg(feature = "sim")]
-pub mod replay;
 pub mod stats;
 pub mod timer;
 pub mod transmit;
-#[cfg(feature = "sim")]
-pub mod txcmd;
 mod wait;
 
+#[cfg(feature = "tokio")]
+pub use async_endpoint::AsyncEndpoint;
+pub use backend::{Backend, BackendError};
+pub use batch::{Applied, Batch};
+pub use clock::DeviceClock;
 pub use config::{EndpointConfig, DEFAULT_SPIN, SPIN_ENV};
 pub use dispatch::{Dispatcher, Registration};
 pub use endpoint::{Endpoint, EndpointCounters, MAX_INDICATION_PAYLOAD};
-pub use evnic_regs::event::{ErrorCode, Event, EventType};
+pub use error::{Error, ErrorKind};
+pub use event::{Event, EventKind, Group, Producer, RxFlags, RxSlot, Vi};
+pub use evnic_proto::params::DeviceParams;
+pub use evnic_proto::PciAddress;
+pub use evnic_regs::event::{ErrorCode, EventType};
+pub use filter_spec::{FilterAction, FilterSpec};
+pub use filters::{Filter, FilterHandle};
+pub use poller::{Interest, Poller, Ready, Token};
+pub use receive::{Receiver, RxCounters};
 pub use stats::{EndpointStats, Stats, TimerStats};
 pub use timer::{Ticks, Timer, TimerTarget};
+pub use transmit::{Transmitter, TxCompletion, TxCounters, TxOptions};
 
-use backend::{Backend, BackendError};
+use evnic_proto::params;
 use evnic_regs::map::{global as g, global_reg};
 use std::sync::{Arc, Mutex};
-
-/// Errors of the library. Each says what went wrong and what to do about it.
-#[derive(Debug)]
-pub enum Error {
-    /// The device could not be reached or misbehaved.
-    Backend(BackendError),
-    /// The device answered but is not an evnic device (wrong ID register).
-    NotEvnic { id: u32 },
-    /// The device's version is one this library does not speak.
-    UnsupportedVersion { major: u16, minor: u16 },
-    /// A device specification string could not be understood.
-    BadDeviceSpec(String),
-    /// An event ring size the device cannot take.
-    QueueSize { requested: u32, min: u32, max: u32 },
-    /// Every VI is in use (the last one is the library's interrupt queue).
-    NoFreeVi { vis: u32, reserved: u32 },
-    /// Every timer is in use.
-    NoFreeTimer { timers: u32 },
-    /// An indication payload wider than the 24 bits the doorbell carries.
-    PayloadTooLarge { payload: u32, max: u32 },
-    /// A group number the device does not have.
-    GroupOutOfRange { group: u32, groups: u32 },
-    /// A timer setting the device cannot take (the text says which and why).
-    BadTimer(String),
-    /// A configuration value that cannot be used (the text says which and why).
-    BadConfig(String),
-    /// A filter entry index the device does not have.
-    BadFilterIndex { index: u32, count: u32 },
-    /// A filter written in the text syntax that does not parse.
-    Filter(filter_spec::SpecError),
-    /// A batched configuration operation that cannot follow the one already recorded.
-    Batch(batch::CoalesceError),
-    /// Every buffer of a transmit ring is in flight: complete some (their TX_DONE events) first.
-    TxRingFull { slots: u32 },
-    /// The device stopped behaving (a queue did not enable, a doorbell failed, the interrupt
-    /// thread stopped): the text says what was seen.
-    Wedged(String),
-    /// A system call of the library failed.
-    Os {
-        call: &'static str,
-        err: std::io::Error,
-    },
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::BadFilterIndex { index, count } => write!(
-                f,
-                "filter entry {index} does not exist: the device has entries 0..{count} (0 is the highest priority)"
-            ),
-            Error::Filter(e) => write!(f, "{e}"),
-            Error::Batch(e) => write!(f, "batched configuration: {e}"),
-            Error::TxRingFull { slots } => write!(
-                f,
-                "all {slots} transmit buffers are in flight: handle their TX_DONE events with Transmitter::complete, or use a larger ring"
-            ),
-            Error::Backend(e) => write!(f, "{e}"),
-            Error::NotEvnic { id } => write!(
-                f,
-                "the device's ID register reads {id:#010x}, not {:#010x} (\"EVNC\"): this is not an evnic device; check the PCI address",
-                evnic_regs::params::DEVICE_ID
-            ),
-            Error::UnsupportedVersion { major, minor } => write!(
-                f,
-                "device version {major}.{minor} is not supported by this library (major {}): update the library or the bitstream",
-                evnic_regs::params::VERSION >> 16
-            ),
-            Error::BadDeviceSpec(s) => write!(
-                f,
-                "cannot understand device {s:?}: use \"sim\" for the simulated device or \"vfio:DDDD:BB:DD.F\" for a PCI function bound to vfio-pci"
-            ),
-            Error::QueueSize { requested, min, max } => write!(
-                f,
-                "an event ring of {requested} events is not possible: use a power of two from {min} to {max} (EndpointConfig::with_ring_events)"
-            ),
-            Error::NoFreeVi { vis, reserved } => write!(
-                f,
-                "no VI left: the device has {vis}, {reserved} of them the library's interrupt queue, and all the others are open endpoints; drop an endpoint first"
-            ),
-            Error::NoFreeTimer { timers } => write!(
-                f,
-                "no timer left: all {timers} device timers are held; drop a Timer first"
-            ),
-            Error::PayloadTooLarge { payload, max } => write!(
-                f,
-                "indication payload {payload:#x} does not fit the 24-bit doorbell field (at most {max:#x}): send larger data another way, e.g. as an index into shared memory"
-            ),
-            Error::GroupOutOfRange { group, groups } => write!(
-                f,
-                "group {group} does not exist: the device has groups 0..{groups}"
-            ),
-            Error::BadTimer(s) => write!(f, "timer: {s}"),
-            Error::BadConfig(s) => write!(f, "configuration: {s}"),
-            Error::Wedged(s) => write!(f, "device wedged: {s}"),
-            Error::Os { call, err } => write!(f, "{call} failed: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Backend(e) => Some(e),
-            Error::Os { err, .. } => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<filter_spec::SpecError> for Error {
-    fn from(e: filter_spec::SpecError) -> Self {
-        Error::Filter(e)
-    }
-}
-
-impl From<BackendError> for Error {
-    fn from(e: BackendError) -> Self {
-        Error::Backend(e)
-    }
-}
 
 /// Which device to open.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum DeviceSpec {
-    /// The Verilator model of the core, running on a thread of this process (the default).
+    /// The Verilator model of the core, running on a thread of this process (feature `sim`).
     #[default]
     Sim,
-    /// A PCI function bound to vfio-pci, by address (`0000:01:00.0`).
-    Vfio(String),
+    /// A PCI function bound to vfio-pci.
+    Vfio(PciAddress),
 }
 
 impl std::str::FromStr for DeviceSpec {
     type Err = Error;
+    /// `sim`, or `vfio:DDDD:BB:DD.F`.
     fn from_str(s: &str) -> Result<Self, Error> {
         if s == "sim" {
             return Ok(DeviceSpec::Sim);
         }
-        if let Some(addr) = s.strip_prefix("vfio:") {
-            let ok = addr.len() == 12
-                && addr.char_indices().all(|(i, c)| match i {
-                    4 | 7 => c == ':',
-                    10 => c == '.',
-                    _ => c.is_ascii_hexdigit(),
-                });
-            if ok {
-                return Ok(DeviceSpec::Vfio(addr.to_string()));
-            }
-        }
-        Err(Error::BadDeviceSpec(s.to_string()))
+        s.strip_prefix("vfio:")
+            .and_then(|a| a.parse().ok())
+            .map(DeviceSpec::Vfio)
+            .ok_or_else(|| Error::BadDeviceSpec {
+                given: s.to_string(),
+            })
     }
 }
 
-/// Identity and parameters read from the device's global page.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceInfo {
-    /// The ID register as text ("EVNC").
-    pub id: String,
-    /// (major, minor).
-    pub version: (u16, u16),
-    pub vis: u32,
-    pub filters: u32,
-    pub groups: u32,
-    pub timers: u32,
-    pub event_bytes: u32,
-    pub data_bits: u32,
-    pub clock_khz: u32,
-    /// What the device is ("simulation (...)", "vfio 0000:01:00.0").
-    pub backend: String,
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSpec::Sim => write!(f, "sim"),
+            DeviceSpec::Vfio(a) => write!(f, "vfio:{a}"),
+        }
+    }
 }
 
 /// An open evnic device.
 pub struct Nic {
     dev: Arc<dyn Backend>,
+    params: DeviceParams,
     /// Endpoints, timers and the interrupt thread; started by the first endpoint or timer.
     events: Mutex<Option<Arc<engine::EventCore>>>,
-    /// What each filter entry holds (the device cannot be read back); its lock also serialises
-    /// the use of the filter page's staging registers.
-    filters: Mutex<filters::FilterShadow>,
+    /// What each filter entry holds (the device cannot be read back), shared with the handles.
+    filters: Arc<filters::FilterTable>,
 }
 
 impl Nic {
@@ -231,17 +152,19 @@ impl Nic {
             DeviceSpec::Sim => Arc::new(backend::sim::SimBackend::start(Default::default())?),
             #[cfg(not(feature = "sim"))]
             DeviceSpec::Sim => {
-                return Err(Error::Backend(BackendError::NotFound(
-                    "this build has no simulated device (feature \"sim\" is off)".into(),
-                )))
+                return Err(Error::FeatureDisabled {
+                    feature: "sim",
+                    what: "the simulated device".into(),
+                })
             }
             #[cfg(feature = "vfio")]
             DeviceSpec::Vfio(addr) => Arc::new(backend::vfio::VfioBackend::open(&addr)?),
             #[cfg(not(feature = "vfio"))]
             DeviceSpec::Vfio(addr) => {
-                return Err(Error::Backend(BackendError::NotFound(format!(
-                    "vfio:{addr}: this build has no VFIO backend (feature \"vfio\" is off)"
-                ))))
+                return Err(Error::FeatureDisabled {
+                    feature: "vfio",
+                    what: format!("vfio:{addr}"),
+                })
             }
         };
         Nic::with_backend(dev)
@@ -249,51 +172,124 @@ impl Nic {
 
     /// Uses an already-open backend (checks the ID and version like [`Nic::open`]).
     pub fn with_backend(dev: Arc<dyn Backend>) -> Result<Nic, Error> {
-        let id = dev.read32(global_reg(&g::ID))?;
-        if id != evnic_regs::params::DEVICE_ID {
-            return Err(Error::NotEvnic { id });
+        let params = DeviceParams::read(&mut &*dev)?;
+        if !params.is_evnic() {
+            return Err(Error::NotEvnic { id: params.id });
         }
-        let v = dev.read32(global_reg(&g::VERSION))?;
-        let (major, minor) = ((v >> 16) as u16, v as u16);
-        if u32::from(major) != evnic_regs::params::VERSION >> 16 {
-            return Err(Error::UnsupportedVersion { major, minor });
+        if !params.version_supported() {
+            return Err(Error::UnsupportedVersion {
+                major: params.major,
+                minor: params.minor,
+            });
         }
         Ok(Nic {
+            filters: Arc::new(filters::FilterTable::new(dev.clone(), &params)),
             dev,
+            params,
             events: Mutex::new(None),
-            filters: Mutex::new(Default::default()),
         })
     }
 
-    /// The device's identity and parameters.
-    pub fn info(&self) -> Result<DeviceInfo, Error> {
-        let r = |reg| self.dev.read32(global_reg(reg));
-        let id = r(&g::ID)?;
-        let v = r(&g::VERSION)?;
-        Ok(DeviceInfo {
-            id: String::from_utf8_lossy(&id.to_le_bytes()).into_owned(),
-            version: ((v >> 16) as u16, v as u16),
-            vis: r(&g::NUM_VIS)?,
-            filters: r(&g::NUM_FILTERS)?,
-            groups: r(&g::NUM_GROUPS)?,
-            timers: r(&g::NUM_TIMERS)?,
-            event_bytes: r(&g::EVENT_BYTES)?,
-            data_bits: r(&g::DATA_BITS)?,
-            clock_khz: r(&g::CLOCK_KHZ)?,
-            backend: self.dev.describe(),
-        })
+    /// The device's identity and parameters, as read when it was opened.
+    pub fn params(&self) -> &DeviceParams {
+        &self.params
     }
 
-    /// The device's free-running cycle counter.
+    /// What carries the device ("simulation (...)", "vfio 0000:01:00.0").
+    pub fn describe(&self) -> String {
+        self.dev.describe()
+    }
+
+    /// The device's free-running cycle counter (the clock of event timestamps).
     pub fn cycles(&self) -> Result<u64, Error> {
-        let lo = self.dev.read32(global_reg(&g::CYCLES_LO))?;
-        let hi = self.dev.read32(global_reg(&g::CYCLES_HI))?;
-        Ok(((hi as u64) << 32) | lo as u64)
+        Ok(params::cycles(&mut self.regs())?)
     }
 
-    /// The backend, for what the typed API does not cover yet.
+    /// A converter of device cycles to time, anchored now.
+    pub fn clock(&self) -> Result<DeviceClock, Error> {
+        let cycles = self.cycles()?;
+        Ok(DeviceClock::new(
+            self.params.clock_khz,
+            cycles,
+            std::time::SystemTime::now(),
+        ))
+    }
+
+    /// Starts (true) or stops (false) the receive and transmit paths (`CONTROL.ENABLE`). While
+    /// stopped, frames from the wire are dropped and counted, never stalled; events from timers,
+    /// indications and the device port flow either way.
+    pub fn set_enabled(&self, on: bool) -> Result<(), Error> {
+        self.dev.write32(
+            global_reg(&g::CONTROL),
+            g::CONTROL_ENABLE.put(u32::from(on)),
+        )?;
+        Ok(())
+    }
+
+    /// Sets the interrupt hold-off: at least `cycles` device cycles between two interrupts (an
+    /// interrupt due earlier is raised when the hold-off ends; none is lost). Fewer interrupts
+    /// under load, at the price of up to `cycles` of added wake-up latency. 0 (the reset value)
+    /// turns it off.
+    pub fn set_irq_holdoff(&self, cycles: u32) -> Result<(), Error> {
+        self.dev.write32(global_reg(&g::IRQ_HOLDOFF), cycles)?;
+        Ok(())
+    }
+
+    /// The interrupt hold-off in device cycles.
+    pub fn irq_holdoff(&self) -> Result<u32, Error> {
+        Ok(self.dev.read32(global_reg(&g::IRQ_HOLDOFF))?)
+    }
+
+    /// The backend, for what the typed API does not cover.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.dev
+    }
+
+    /// The simulated device, when this is one: frame injection, transmit capture, verdicts.
+    #[cfg(feature = "sim")]
+    pub fn sim(&self) -> Option<&backend::sim::SimBackend> {
+        self.dev.sim()
+    }
+
+    /// The backend as the device protocol's register access.
+    pub(crate) fn regs(&self) -> &dyn Backend {
+        &*self.dev
+    }
+
+    /// The event side of the device, started on first use.
+    pub(crate) fn core(&self) -> Result<Arc<engine::EventCore>, Error> {
+        let mut slot = engine::lock(&self.events);
+        if let Some(c) = &*slot {
+            c.check()?;
+            return Ok(c.clone());
+        }
+        let c = engine::EventCore::start(self.dev.clone(), self.params)?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Checks a group number against the device.
+    pub(crate) fn check_group(&self, group: Group) -> Result<(), Error> {
+        check_group(&self.params, group)
+    }
+}
+
+pub(crate) fn check_group(params: &DeviceParams, group: Group) -> Result<(), Error> {
+    if group.0 >= params.groups {
+        return Err(Error::GroupOutOfRange {
+            group: group.0,
+            groups: params.groups,
+        });
+    }
+    Ok(())
+}
+
+impl std::fmt::Debug for Nic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nic")
+            .field("backend", &self.dev.describe())
+            .field("params", &self.params)
+            .finish()
     }
 }
 
@@ -304,32 +300,42 @@ mod tests {
     #[test]
     fn device_specs_parse_or_explain() {
         assert_eq!("sim".parse::<DeviceSpec>().unwrap(), DeviceSpec::Sim);
-        assert_eq!(
-            "vfio:0000:01:00.0".parse::<DeviceSpec>().unwrap(),
-            DeviceSpec::Vfio("0000:01:00.0".into())
-        );
+        let spec = "vfio:0000:01:00.0".parse::<DeviceSpec>().unwrap();
+        assert_eq!(spec, DeviceSpec::Vfio("0000:01:00.0".parse().unwrap()));
+        assert_eq!(spec.to_string(), "vfio:0000:01:00.0");
         for bad in [
             "",
             "vfio:",
-            "vfio:01:00.0",
+            "vfio:01:00",
             "pci:0000:01:00.0",
             "vfio:0000-01:00.0",
         ] {
             let e = bad.parse::<DeviceSpec>().unwrap_err();
             assert!(e.to_string().contains("vfio:DDDD:BB:DD.F"), "{bad}: {e}");
+            assert_eq!(e.kind(), ErrorKind::Config);
         }
+    }
+
+    #[cfg(not(feature = "sim"))]
+    #[test]
+    fn without_the_sim_feature_the_simulated_device_is_refused_by_name() {
+        let e = Nic::open(DeviceSpec::Sim).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert!(e.to_string().contains("\"sim\" feature"), "{e}");
     }
 
     #[cfg(feature = "sim")]
     #[test]
     fn opens_the_simulated_device_and_reads_its_parameters() {
         let nic = Nic::open(DeviceSpec::Sim).unwrap();
-        let info = nic.info().unwrap();
-        assert_eq!(info.id, "EVNC");
-        assert_eq!(info.vis, evnic_regs::params::NUM_VIS);
-        assert!(info.backend.starts_with("simulation"));
+        let p = nic.params();
+        assert_eq!(p.id_text(), "EVNC");
+        assert!(p.vis >= 2, "{p:?}");
+        assert!(nic.describe().starts_with("simulation"));
         let a = nic.cycles().unwrap();
         let b = nic.cycles().unwrap();
         assert!(b > a);
+        nic.set_irq_holdoff(1000).unwrap();
+        assert_eq!(nic.irq_holdoff().unwrap(), 1000);
     }
 }

@@ -13,27 +13,43 @@
 //! }
 //! # Ok::<(), evnic::Error>(())
 //! ```
+//!
+//! A [`Receiver`] holds a lease on its endpoint: the VI stays the endpoint's until both are
+//! dropped, so a receiver never writes the doorbells of a VI that has been handed to someone
+//! else, and an endpoint has at most one receiver at a time (a second is refused with
+//! [`Error::RingInUse`]).
 
-use crate::backend::{Backend, DmaRegion};
-use crate::endpoint::Endpoint;
-use crate::{Error, Event, EventType};
-use evnic_regs::desc::{RxDesc, DESC_BYTES};
-use evnic_regs::map::filter as fr;
+use crate::backend::DmaRegion;
+use crate::endpoint::{Endpoint, EndpointInner};
+use crate::event::{Event, EventKind};
+use crate::Error;
+use evnic_proto::rings::{self, DescRing, Queue};
+use evnic_proto::DmaMemory;
+use evnic_regs::desc::RxDesc;
 use evnic_regs::map::{vi, vi_reg};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// Counters of a receive ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxCounters {
+    /// Frames taken from the ring.
+    pub frames: u64,
+    /// Bytes taken from the ring (as written by the device: FCS included, cut when truncated).
+    pub bytes: u64,
+}
 
 /// An endpoint's receive ring: `1 << log2` buffers posted to the device, reposted as frames are
 /// taken. Dropping it disables the ring (the device then drops frames for this VI, counted).
 pub struct Receiver {
-    dev: Arc<dyn Backend>,
-    vi: u32,
-    log2: u32,
+    ring: DescRing<DmaRegion>,
     buf_len: usize,
-    descs: DmaRegion,
     bufs: DmaRegion,
     /// Descriptors posted so far (the ring's write count).
     posted: u32,
+    counters: RxCounters,
+    /// The lease, dropped last: the VI is not handed on before the ring's memory is unmapped.
+    ep: Arc<EndpointInner>,
 }
 
 impl Endpoint {
@@ -41,119 +57,137 @@ impl Endpoint {
     /// (a frame longer than its buffer is cut and flagged TRUNCATED). Post buffers ahead of
     /// traffic: the device prefetches descriptors by DMA, and a frame whose verdict comes before
     /// a descriptor has arrived is dropped for want of a buffer (counted in `RXQ_DROPS`).
+    /// Refused while the endpoint has a receiver already.
     pub fn receiver(&self, log2: u32, buf_len: u16) -> Result<Receiver, Error> {
-        if log2 == 0 || log2 > vi::RING_SIZE_MAX {
-            return Err(Error::BadConfig(format!(
-                "receive ring of 2^{log2} buffers: the device takes 2^1..=2^{}",
-                vi::RING_SIZE_MAX
-            )));
-        }
         if buf_len < 64 {
-            return Err(Error::BadConfig(format!(
-                "receive buffers of {buf_len} bytes: at least 64"
-            )));
+            return Err(Error::BufferSize {
+                ring: Queue::Rx.name(),
+                len: u32::from(buf_len),
+                min: 64,
+                max: u32::from(u16::MAX),
+            });
         }
-        let dev = self.core.dev.clone();
+        let ep = self.inner.clone();
+        let claim = ep.claim(Queue::Rx, log2)?;
+        let dev = &*ep.core.dev;
         let n = 1usize << log2;
         // Buffers 16-byte aligned, as the device writes 16-byte beats.
-        let stride = (buf_len as usize).div_ceil(16) * 16;
-        let descs = dev.alloc_dma(n * DESC_BYTES)?;
+        let stride = usize::from(buf_len).div_ceil(16) * 16;
+        let ring = claim.descriptors(log2)?;
         let bufs = dev.alloc_dma(n * stride)?;
-        let v = self.vi();
-        let rx = Receiver {
-            dev: dev.clone(),
-            vi: v,
-            log2,
-            buf_len: stride,
-            descs,
-            bufs,
-            posted: 0,
-        };
         for i in 0..n as u32 {
-            rx.write_desc(i, buf_len);
+            ring.store_rx(
+                i,
+                &RxDesc {
+                    addr: bufs.iova() + u64::from(i) * stride as u64,
+                    len: buf_len,
+                },
+            );
         }
-        dev.write32(vi_reg(v, &vi::RXQ_SIZE), 0)?;
-        dev.write32(vi_reg(v, &vi::RXQ_BASE_LO), rx.descs.iova() as u32)?;
-        dev.write32(vi_reg(v, &vi::RXQ_BASE_HI), (rx.descs.iova() >> 32) as u32)?;
-        dev.write32(vi_reg(v, &vi::RXQ_SIZE), log2)?;
-        let mut rx = rx;
-        rx.posted = n as u32;
-        dev.write32(vi_reg(v, &vi::RXQ_WPTR), rx.posted)?;
-        Ok(rx)
+        let mut r = ep.core.regs();
+        ring.program(&mut r, ep.vi())?;
+        ring.post(&mut r, ep.vi(), n as u32)?;
+        claim.keep();
+        Ok(Receiver {
+            ep,
+            ring,
+            buf_len: stride,
+            bufs,
+            posted: n as u32,
+            counters: RxCounters::default(),
+        })
     }
 }
 
 impl Receiver {
-    fn write_desc(&self, count: u32, len: u16) {
-        let slot = (count & ((1 << self.log2) - 1)) as usize;
-        let d = RxDesc {
-            addr: self.bufs.iova() + (slot * self.buf_len) as u64,
-            len,
-        }
-        .encode();
-        // SAFETY: slot < 2^log2 descriptors of 16 bytes inside `descs`, 16-byte aligned; the
-        // device reads a descriptor only after the write count covering it is written below.
-        unsafe {
-            let p = (self.descs.as_ptr() as *const AtomicU64).add(2 * slot);
-            (*p).store(d[0], Ordering::Relaxed);
-            (*p.add(1)).store(d[1], Ordering::Release);
-        }
-    }
-
     /// The frame of an RX event that this ring holds, copied out; its buffer is posted again.
     /// `None` for other events, frames stored in another VI's ring, and frames not stored.
     /// Take the frames of this ring in the order their events arrive.
     pub fn take(&mut self, ev: &Event) -> Option<Vec<u8>> {
-        if ev.event_type() != Some(EventType::Rx) || ev.payload & fr::RX_PAYLOAD_NOT_STORED != 0 {
+        let EventKind::Rx {
+            len,
+            stored: Some(slot),
+            ..
+        } = ev.kind()
+        else {
             return None;
-        }
-        let field = |(lsb, w): (u32, u32)| (ev.payload >> lsb) & ((1 << w) - 1);
-        if field(fr::RX_PAYLOAD_VI) != self.vi {
+        };
+        if slot.vi.0 != self.ep.vi() {
             return None;
         }
         // The event carries the low 16 bits of the descriptor count.
-        let low = field(fr::RX_PAYLOAD_DESC);
-        let used = self.posted.wrapping_sub(1 << self.log2);
-        let count = (used & !0xffff) | low;
+        let log2 = self.ring.log2();
+        let used = self.posted.wrapping_sub(1 << log2);
+        let count = (used & !0xffff) | u32::from(slot.desc);
         let count = if count < used {
             count.wrapping_add(0x1_0000)
         } else {
             count
         };
-        let slot = (count & ((1 << self.log2) - 1)) as usize;
-        let len = (ev.aux as usize).min(self.buf_len);
+        let index = (count & ((1 << log2) - 1)) as usize;
+        let len = (len as usize).min(self.buf_len);
         let mut out = vec![0u8; len];
-        // SAFETY: the slot's buffer lies inside `bufs`; the device finished writing it before
-        // it wrote the event (the event's acquire load orders this read after it).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.bufs.as_ptr().add(slot * self.buf_len),
-                out.as_mut_ptr(),
-                len,
-            );
-        }
+        // SAFETY: the device finished writing this buffer before it wrote the event (whose
+        // acquire load orders this read after it), and reuses it only once it is posted again.
+        unsafe { self.bufs.read_bytes(index * self.buf_len, &mut out) };
+        self.counters.frames += 1;
+        self.counters.bytes += len as u64;
+        let w = &self.ep.waker;
+        w.rx_frames.fetch_add(1, Ordering::Relaxed);
+        w.rx_bytes.fetch_add(len as u64, Ordering::Relaxed);
         // Post the buffer again.
-        let next = count.wrapping_add(1 << self.log2);
+        let next = count.wrapping_add(1 << log2);
         if next.wrapping_sub(self.posted) < 0x8000_0000 {
-            self.write_desc(count, self.buf_len.min(u16::MAX as usize) as u16);
+            self.ring.store_rx(
+                count,
+                &RxDesc {
+                    addr: self.bufs.iova() + (index * self.buf_len) as u64,
+                    len: self.buf_len.min(usize::from(u16::MAX)) as u16,
+                },
+            );
             self.posted = next.wrapping_add(1);
-            let _ = self
-                .dev
-                .write32(vi_reg(self.vi, &vi::RXQ_WPTR), self.posted);
+            let mut r = self.ep.core.regs();
+            if let Err(e) = self.ring.post(&mut r, self.ep.vi(), self.posted) {
+                self.ep.core.fail("a receive doorbell", e);
+            }
         }
         Some(out)
     }
 
-    /// Frames dropped for this VI for want of a posted buffer.
+    /// Frames and bytes taken from this ring.
+    pub fn counters(&self) -> RxCounters {
+        self.counters
+    }
+
+    /// Frames dropped for this VI for want of a posted buffer (`RXQ_DROPS`).
     pub fn drops(&self) -> Result<u32, Error> {
-        Ok(self.dev.read32(vi_reg(self.vi, &vi::RXQ_DROPS))?)
+        Ok(self
+            .ep
+            .core
+            .dev
+            .read32(vi_reg(self.ep.vi(), &vi::RXQ_DROPS))?)
+    }
+
+    /// Buffers in the ring.
+    pub fn slots(&self) -> u32 {
+        self.ring.size()
     }
 }
 
 impl Drop for Receiver {
     fn drop(&mut self) {
         // Disable the ring before its memory goes (the DMA regions unmap on drop).
-        let _ = self.dev.write32(vi_reg(self.vi, &vi::RXQ_SIZE), 0);
-        let _ = self.dev.read32(vi_reg(self.vi, &vi::RXQ_SIZE));
+        let _ = rings::disable(&mut self.ep.core.regs(), self.ep.vi(), Queue::Rx);
+        self.ep.release(Queue::Rx);
+    }
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("vi", &self.ep.vi())
+            .field("slots", &self.ring.size())
+            .field("counters", &self.counters)
+            .finish()
     }
 }

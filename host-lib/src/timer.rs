@@ -10,6 +10,7 @@
 
 use crate::endpoint::Endpoint;
 use crate::engine::EventCore;
+use crate::event::{Group, Vi};
 use crate::{Error, Nic};
 use evnic_regs::map::timer as t;
 use std::sync::Arc;
@@ -57,14 +58,26 @@ impl Ticks {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerTarget {
     /// Into one VI's queue (an endpoint's: `TimerTarget::from(&endpoint)`).
-    Vi(u32),
+    Vi(Vi),
     /// Into every queue subscribed to the group.
-    Group(u32),
+    Group(Group),
 }
 
 impl From<&Endpoint> for TimerTarget {
     fn from(ep: &Endpoint) -> TimerTarget {
         TimerTarget::Vi(ep.vi())
+    }
+}
+
+impl From<Group> for TimerTarget {
+    fn from(g: Group) -> TimerTarget {
+        TimerTarget::Group(g)
+    }
+}
+
+impl From<Vi> for TimerTarget {
+    fn from(v: Vi) -> TimerTarget {
+        TimerTarget::Vi(v)
     }
 }
 
@@ -98,30 +111,24 @@ impl Timer {
     fn target_value(&self, target: TimerTarget) -> Result<u32, Error> {
         let p = self.core.params;
         match target {
-            TimerTarget::Vi(v) if v < self.core.irq_vi => Ok(t::TARGET_ID.put(v)),
-            TimerTarget::Vi(v) => Err(Error::BadTimer(format!(
-                "target VI {v} is not an endpoint's (endpoints are VIs 0..{}; VI {} is the library's interrupt queue): use TimerTarget::from(&endpoint)",
-                self.core.irq_vi, self.core.irq_vi
-            ))),
-            TimerTarget::Group(g) if g < p.groups => {
-                Ok(t::TARGET_ID.put(g) | t::TARGET_GROUP.put(1))
-            }
-            TimerTarget::Group(g) => Err(Error::GroupOutOfRange {
-                group: g,
-                groups: p.groups,
+            TimerTarget::Vi(Vi(v)) if v < self.core.irq_vi => Ok(t::TARGET_ID.put(v)),
+            TimerTarget::Vi(Vi(v)) => Err(Error::ViOutOfRange {
+                vi: v,
+                irq_vi: self.core.irq_vi,
             }),
+            TimerTarget::Group(g) => {
+                crate::check_group(&p, g)?;
+                Ok(t::TARGET_ID.put(g.0) | t::TARGET_GROUP.put(1))
+            }
         }
     }
 
     fn first_cycles(&self, first: Ticks) -> Result<u32, Error> {
         let (whole, frac) = first.split(self.core.params.clock_khz);
         let c = whole + u64::from(frac >= 0x8000);
-        u32::try_from(c.max(1)).map_err(|_| {
-            Error::BadTimer(format!(
-                "a first firing {c} cycles away is past the 32-bit FIRST register (at most {} cycles, {:.1} s): fire earlier and count periods",
-                u32::MAX,
-                u32::MAX as f64 / (self.core.params.clock_khz as f64 * 1000.0)
-            ))
+        u32::try_from(c.max(1)).map_err(|_| Error::TimerTooFar {
+            cycles: c,
+            max: u64::from(u32::MAX),
         })
     }
 
@@ -133,7 +140,7 @@ impl Timer {
         payload: u32,
     ) -> Result<(), Error> {
         let target = self.target_value(target)?;
-        let dev = &*self.core.dev;
+        let dev = self.core.regs();
         dev.write32(self.reg(&t::CONTROL), 0)?;
         dev.write32(self.reg(&t::FIRST), first)?;
         dev.write32(self.reg(&t::PERIOD), period.0)?;
@@ -166,19 +173,15 @@ impl Timer {
     ) -> Result<(), Error> {
         let first = self.first_cycles(first.into())?;
         let (whole, frac) = period.into().split(self.core.params.clock_khz);
-        if whole < t::MIN_PERIOD as u64 {
-            return Err(Error::BadTimer(format!(
-                "a period of {whole} cycles is shorter than the device's minimum of {} cycles ({:.2} us): use a longer period (a zero period is what one_shot programs)",
-                t::MIN_PERIOD,
-                t::MIN_PERIOD as f64 / self.core.params.clock_khz as f64 * 1000.0
-            )));
+        let period_error = Error::TimerPeriod {
+            cycles: whole,
+            min: u64::from(t::MIN_PERIOD),
+            max: u64::from(u32::MAX),
+        };
+        if whole < u64::from(t::MIN_PERIOD) {
+            return Err(period_error);
         }
-        let whole = u32::try_from(whole).map_err(|_| {
-            Error::BadTimer(format!(
-                "a period of {whole} cycles is past the 32-bit PERIOD register (at most {} cycles)",
-                u32::MAX
-            ))
-        })?;
+        let whole = u32::try_from(whole).map_err(|_| period_error)?;
         self.start(first, (whole, frac), target.into(), payload)
     }
 

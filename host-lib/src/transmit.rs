@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # let nic = evnic::Nic::open(evnic::DeviceSpec::Sim)?;
-//! use evnic::transmit::TxOptions;
+//! use evnic::TxOptions;
 //! let ep = nic.endpoint(Default::default())?;
 //! let mut tx = ep.transmitter(4, 2048)?;
 //! let frame = vec![0u8; 60];
@@ -15,13 +15,19 @@
 //! }
 //! # Ok::<(), evnic::Error>(())
 //! ```
+//!
+//! Like a [`crate::Receiver`], a [`Transmitter`] holds a lease on its endpoint, and an
+//! endpoint has at most one at a time.
 
-use crate::backend::{Backend, DmaRegion};
-use crate::endpoint::Endpoint;
-use crate::{Error, Event, EventType};
-use evnic_regs::desc::{TxDesc, DESC_BYTES, TX_FLAG_CRC32C, TX_MAX_LEN};
+use crate::backend::DmaRegion;
+use crate::endpoint::{Endpoint, EndpointInner};
+use crate::event::{Event, EventKind};
+use crate::{Error, ErrorCode};
+use evnic_proto::rings::{self, DescRing, Queue};
+use evnic_proto::DmaMemory;
+use evnic_regs::desc::{TxDesc, TX_FLAG_CRC32C, TX_MAX_LEN};
 use evnic_regs::map::{vi, vi_reg};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Per-frame transmit options.
@@ -36,59 +42,78 @@ pub struct TxOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TxCompletion {
     /// Sent: the descriptor count and the length sent (before padding and FCS).
-    Sent { desc: u32, len: u16 },
-    /// Refused by the device: the descriptor and the error code (see `ErrorCode`).
-    Refused { desc: u16, code: u32 },
+    Sent {
+        /// The descriptor count.
+        desc: u32,
+        /// Bytes sent.
+        len: u32,
+    },
+    /// Refused by the device.
+    Refused {
+        /// The descriptor index (its low 16 bits).
+        desc: u32,
+        /// Why.
+        code: ErrorCode,
+    },
+}
+
+/// Counters of a transmit ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxCounters {
+    /// Frames posted.
+    pub posted: u64,
+    /// Frames the device sent (TX_DONE).
+    pub frames: u64,
+    /// Bytes of those frames, before padding and FCS.
+    pub bytes: u64,
+    /// Frames the device refused (ERROR).
+    pub refused: u64,
 }
 
 /// An endpoint's transmit ring of `1 << log2` frame buffers. Dropping it disables the ring.
 pub struct Transmitter {
-    dev: Arc<dyn Backend>,
-    vi: u32,
-    log2: u32,
+    ring: DescRing<DmaRegion>,
     buf_len: usize,
-    descs: DmaRegion,
     bufs: DmaRegion,
     /// Descriptors posted (the ring's write count) and completed.
     posted: u32,
     completed: u32,
+    counters: TxCounters,
+    /// The lease, dropped last: the VI is not handed on before the ring's memory is unmapped.
+    ep: Arc<EndpointInner>,
 }
 
 impl Endpoint {
     /// Gives this endpoint's VI a transmit ring of `1 << log2` buffers of `buf_len` bytes
-    /// (frames up to that length, without FCS).
+    /// (frames up to that length, without FCS). Refused while the endpoint has a transmitter
+    /// already.
     pub fn transmitter(&self, log2: u32, buf_len: u16) -> Result<Transmitter, Error> {
-        if log2 == 0 || log2 > vi::RING_SIZE_MAX {
-            return Err(Error::BadConfig(format!(
-                "transmit ring of 2^{log2} buffers: the device takes 2^1..=2^{}",
-                vi::RING_SIZE_MAX
-            )));
-        }
         if buf_len == 0 || u32::from(buf_len) > TX_MAX_LEN {
-            return Err(Error::BadConfig(format!(
-                "transmit buffers of {buf_len} bytes: 1..={TX_MAX_LEN}"
-            )));
+            return Err(Error::BufferSize {
+                ring: Queue::Tx.name(),
+                len: u32::from(buf_len),
+                min: 1,
+                max: TX_MAX_LEN,
+            });
         }
-        let dev = self.core.dev.clone();
+        let ep = self.inner.clone();
+        let claim = ep.claim(Queue::Tx, log2)?;
+        let dev = &*ep.core.dev;
         let n = 1usize << log2;
         // The device reads whole 16-byte blocks.
-        let stride = (buf_len as usize).div_ceil(16) * 16;
-        let descs = dev.alloc_dma(n * DESC_BYTES)?;
+        let stride = usize::from(buf_len).div_ceil(16) * 16;
+        let ring = claim.descriptors(log2)?;
         let bufs = dev.alloc_dma(n * stride)?;
-        let v = self.vi();
-        dev.write32(vi_reg(v, &vi::TXQ_SIZE), 0)?;
-        dev.write32(vi_reg(v, &vi::TXQ_BASE_LO), descs.iova() as u32)?;
-        dev.write32(vi_reg(v, &vi::TXQ_BASE_HI), (descs.iova() >> 32) as u32)?;
-        dev.write32(vi_reg(v, &vi::TXQ_SIZE), log2)?;
+        ring.program(&mut ep.core.regs(), ep.vi())?;
+        claim.keep();
         Ok(Transmitter {
-            dev,
-            vi: v,
-            log2,
-            buf_len: stride,
-            descs,
+            ring,
+            buf_len: usize::from(buf_len),
             bufs,
             posted: 0,
             completed: 0,
+            counters: TxCounters::default(),
+            ep,
         })
     }
 }
@@ -99,90 +124,122 @@ impl Transmitter {
         self.posted.wrapping_sub(self.completed)
     }
 
+    /// Buffers in the ring.
+    pub fn slots(&self) -> u32 {
+        self.ring.size()
+    }
+
+    /// The longest frame this ring sends (without FCS).
+    pub fn max_frame(&self) -> usize {
+        self.buf_len.min(TX_MAX_LEN as usize)
+    }
+
     /// Copies `frame` (without FCS) into the next buffer and posts it; returns its descriptor
-    /// count. The ring full (every buffer in flight) or a frame too long is refused with an
-    /// error; nothing is posted then.
+    /// count. The ring full (every buffer in flight), a frame too long or a CRC-32C span that
+    /// does not fit is refused with an error; nothing is posted then.
     pub fn send(&mut self, frame: &[u8], opts: TxOptions) -> Result<u32, Error> {
-        if frame.is_empty() || frame.len() > self.buf_len.min(TX_MAX_LEN as usize) {
-            return Err(Error::BadConfig(format!(
-                "a frame of {} bytes: this ring takes 1..={} (without FCS)",
-                frame.len(),
-                self.buf_len.min(TX_MAX_LEN as usize)
-            )));
+        if frame.is_empty() || frame.len() > self.max_frame() {
+            return Err(Error::FrameSize {
+                len: frame.len(),
+                max: self.max_frame(),
+            });
         }
-        if let Some((off, len)) = opts.crc32c {
-            if off as usize + len as usize + 4 > frame.len() {
-                return Err(Error::BadConfig(format!(
-                    "CRC-32C span {off}+{len} and its 4 bytes do not fit a {}-byte frame",
-                    frame.len()
-                )));
+        if let Some((offset, len)) = opts.crc32c {
+            if usize::from(offset) + usize::from(len) + 4 > frame.len() {
+                return Err(Error::CrcSpan {
+                    offset,
+                    len,
+                    frame: frame.len(),
+                });
             }
         }
-        if self.in_flight() >= 1 << self.log2 {
+        if self.in_flight() >= self.ring.size() {
             return Err(Error::TxRingFull {
-                slots: 1 << self.log2,
+                slots: self.ring.size(),
             });
         }
         let count = self.posted;
-        let slot = (count & ((1 << self.log2) - 1)) as usize;
-        // SAFETY: the slot's buffer is inside `bufs` and not in flight (checked above).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                frame.as_ptr(),
-                self.bufs.as_ptr().add(slot * self.buf_len),
-                frame.len(),
-            );
-        }
+        let stride = self.buf_len.div_ceil(16) * 16;
+        let at = (count & (self.ring.size() - 1)) as usize * stride;
+        // SAFETY: the slot's buffer is not in flight (checked above): the device does not read
+        // it until the doorbell below.
+        unsafe { self.bufs.write_bytes(at, frame) };
         let (crc_offset, crc_len, flags) = match opts.crc32c {
             Some((o, l)) => (o, l, TX_FLAG_CRC32C),
             None => (0, 0, 0),
         };
-        let d = TxDesc {
-            addr: self.bufs.iova() + (slot * self.buf_len) as u64,
-            len: frame.len() as u16,
-            crc_offset,
-            crc_len,
-            flags,
-        }
-        .encode();
-        // SAFETY: the descriptor slot is inside `descs` and not in flight.
-        unsafe {
-            let p = (self.descs.as_ptr() as *const AtomicU64).add(2 * slot);
-            (*p).store(d[0], Ordering::Relaxed);
-            (*p.add(1)).store(d[1], Ordering::Release);
-        }
+        self.ring.store_tx(
+            count,
+            &TxDesc {
+                addr: self.bufs.iova() + at as u64,
+                len: frame.len() as u16,
+                crc_offset,
+                crc_len,
+                flags,
+            },
+        );
         self.posted = count.wrapping_add(1);
-        self.dev
-            .write32(vi_reg(self.vi, &vi::TXQ_WPTR), self.posted)?;
+        self.ring
+            .post(&mut self.ep.core.regs(), self.ep.vi(), self.posted)?;
+        self.counters.posted += 1;
         Ok(count)
     }
 
     /// Accounts a completion event of this ring (TX_DONE or a refused descriptor's ERROR) and
     /// frees its buffer; `None` for any other event.
     pub fn complete(&mut self, ev: &Event) -> Option<TxCompletion> {
-        use crate::ErrorCode;
-        let ours =
-            |code: u32| code == ErrorCode::TxBadLength as u32 || code == ErrorCode::DmaFault as u32;
-        let c = match ev.event_type()? {
-            EventType::TxDone => TxCompletion::Sent {
-                desc: ev.payload,
-                len: ev.aux,
-            },
-            EventType::Error if ours(ev.payload) => TxCompletion::Refused {
-                desc: ev.aux,
-                code: ev.payload,
-            },
+        let c = match ev.kind() {
+            EventKind::TxDone { desc, len } => {
+                self.counters.frames += 1;
+                self.counters.bytes += u64::from(len);
+                let w = &self.ep.waker;
+                w.tx_frames.fetch_add(1, Ordering::Relaxed);
+                w.tx_bytes.fetch_add(u64::from(len), Ordering::Relaxed);
+                TxCompletion::Sent { desc, len }
+            }
+            EventKind::Error {
+                code: Some(code @ (ErrorCode::TxBadLength | ErrorCode::DmaFault)),
+                detail,
+                ..
+            } => {
+                self.counters.refused += 1;
+                TxCompletion::Refused { desc: detail, code }
+            }
             _ => return None,
         };
         self.completed = self.completed.wrapping_add(1);
         Some(c)
+    }
+
+    /// Frames and bytes posted, sent and refused.
+    pub fn counters(&self) -> TxCounters {
+        self.counters
+    }
+
+    /// Descriptors the device refused (`TXQ_ERRORS`).
+    pub fn device_errors(&self) -> Result<u32, Error> {
+        Ok(self
+            .ep
+            .core
+            .dev
+            .read32(vi_reg(self.ep.vi(), &vi::TXQ_ERRORS))?)
     }
 }
 
 impl Drop for Transmitter {
     fn drop(&mut self) {
         // Disable the ring before its memory goes (the DMA regions unmap on drop).
-        let _ = self.dev.write32(vi_reg(self.vi, &vi::TXQ_SIZE), 0);
-        let _ = self.dev.read32(vi_reg(self.vi, &vi::TXQ_SIZE));
+        let _ = rings::disable(&mut self.ep.core.regs(), self.ep.vi(), Queue::Tx);
+        self.ep.release(Queue::Tx);
+    }
+}
+
+impl std::fmt::Debug for Transmitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transmitter")
+            .field("vi", &self.ep.vi())
+            .field("slots", &self.ring.size())
+            .field("in_flight", &self.in_flight())
+            .finish()
     }
 }

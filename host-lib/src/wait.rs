@@ -1,5 +1,5 @@
-//! The wait policy (seeds 003 and 004): poll; spin with non-blocking polls; then prime the
-//! queue and block on the endpoint's fd.
+//! The wait policy: poll; spin with non-blocking polls; then prime the queue and block on the
+//! endpoint's fd.
 //!
 //! 1. **Poll** the ring (memory only). An event there is returned at once.
 //! 2. **Spin**: keep polling for up to the endpoint's spin time ([`crate::DEFAULT_SPIN`], 50 µs,
@@ -19,8 +19,8 @@
 
 use crate::endpoint::Endpoint;
 use crate::engine::{lock, poll_fds};
+use crate::event::Event;
 use crate::Error;
-use evnic_regs::event::Event;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -59,9 +59,9 @@ impl Endpoint {
         if n > 0 {
             return Ok(n);
         }
-        self.core.check()?;
+        self.inner.core.check()?;
         // Spin.
-        let spin_end = start + self.cfg.spin;
+        let spin_end = start + self.inner.cfg.spin;
         let spin_end = deadline.map_or(spin_end, |d| d.min(spin_end));
         while Instant::now() < spin_end {
             let n = self.take(max, sink);
@@ -72,7 +72,7 @@ impl Endpoint {
         }
         // Arm, then block.
         loop {
-            self.core.check()?;
+            self.inner.core.check()?;
             let n = self.arm_or_take(max, sink)?;
             if n > 0 {
                 return Ok(n);
@@ -94,7 +94,7 @@ impl Endpoint {
 
     /// Under the lock: takes events if there are some, else primes the queue (unless primed).
     fn arm_or_take(&self, max: usize, sink: &mut dyn FnMut(Event)) -> Result<usize, Error> {
-        let mut st = lock(&self.rx);
+        let mut st = lock(&self.inner.rx);
         let n = self.take_locked(&mut st, max, sink);
         if n > 0 {
             return Ok(n);
@@ -127,8 +127,8 @@ impl Endpoint {
     /// # Ok::<(), evnic::Error>(())
     /// ```
     pub fn arm(&self) -> Result<bool, Error> {
-        self.core.check()?;
-        let mut st = lock(&self.rx);
+        self.inner.core.check()?;
+        let mut st = lock(&self.inner.rx);
         if st.ring.has_event() {
             return Ok(false);
         }

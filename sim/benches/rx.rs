@@ -97,25 +97,9 @@ fn frame(len: usize, i: usize) -> Vec<u8> {
     f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
     f[12] = 0x88;
     f[13] = 0xb5;
-    let c = evnic_model_fcs(&f[..len - 4]);
+    let c = evnic_proto::fcs::fcs(&f[..len - 4]);
     f[len - 4..].copy_from_slice(&c);
     f
-}
-
-/// The Ethernet FCS (CRC-32) of `data`.
-fn evnic_model_fcs(data: &[u8]) -> [u8; 4] {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    (!crc).to_le_bytes()
 }
 
 /// Frames of `len` bytes back to back: (frames per cycle, line rate, delivered, max latency).

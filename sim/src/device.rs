@@ -6,7 +6,7 @@
 //! written to an eventfd when one is attached).
 
 use crate::ffi::{self, EvnicIn, EvnicOut};
-use crate::memory::{Fault, HostMemory};
+use crate::memory::{Fault, HostBuffer, HostMemory};
 use evnic_regs::map::{global as g, global_reg};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
@@ -16,14 +16,22 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SimError {
     /// A register access did not complete within the bus timeout: the core is wedged.
-    BusTimeout { offset: u32, cycles: u64 },
+    BusTimeout {
+        /// The register's byte offset.
+        offset: u32,
+        /// Cycles waited.
+        cycles: u64,
+    },
     /// The trace file could not be created.
     Trace(String),
     /// The simulation could not start (a thread or the interrupt eventfd).
     Start(String),
     /// `STATUS.READY` stayed low this many cycles after reset: a block never finished clearing
     /// its state RAM.
-    NotReady { cycles: u64 },
+    NotReady {
+        /// Cycles waited.
+        cycles: u64,
+    },
 }
 
 impl std::fmt::Display for SimError {
@@ -73,29 +81,41 @@ pub struct TxFrame {
     pub cycle: u64,
     /// Cycle of its first beat.
     pub start: u64,
+    /// The frame, FCS included.
     pub bytes: Vec<u8>,
 }
 
 /// What the core's debug port reported for one received frame (parser key and filter result).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameVerdict {
+    /// The cycle the verdict was reported.
     pub cycle: u64,
-    pub key: [u32; 13],
+    /// The frame's filter key, word 0 holding bits 31:0.
+    pub key: [u32; evnic_regs::key::KEY_WORDS as usize],
+    /// Its RX flags.
     pub flags: u8,
+    /// Its length, FCS included.
     pub len: u16,
+    /// A filter entry matched.
     pub hit: bool,
-    /// The matching entry number (`evnic_regs::map::filter::EntryIndex`), with `hit`.
+    /// The entry that matched (`evnic_regs::map::filter::EntryIndex`), with `hit`.
     pub filter: u16,
+    /// The action word decided (see `evnic_regs::map::filter`).
     pub action: u16,
 }
 
 /// A notification from the device-space output port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeviceNotification {
+    /// The cycle it was notified.
     pub cycle: u64,
+    /// The event type code.
     pub kind: u8,
+    /// The event's group.
     pub group: u8,
+    /// The event's source.
     pub source: u16,
+    /// The event's payload.
     pub payload: u32,
 }
 
@@ -288,7 +308,7 @@ impl SimDevice {
                 self.pins.dmar_rsp_valid = 1;
                 self.pins.dmar_rsp_tag = tag;
                 self.pins.dmar_rsp_err = data.is_none() as u8;
-                self.pins.dmar_rsp_data = data.unwrap_or([0, 0]);
+                self.pins.dmar_rsp_data = ffi::words32(data.unwrap_or([0, 0]));
             }
         }
         // Frames scheduled for this cycle join the receive queue.
@@ -340,7 +360,7 @@ impl SimDevice {
         }
         if o.dmaw_valid == 1 {
             self.memory
-                .write16(c, o.dmaw_addr, o.dmaw_data, o.dmaw_strb);
+                .write16(c, o.dmaw_addr, ffi::words64(o.dmaw_data), o.dmaw_strb);
             if let Some(log) = self.dmaw_log.as_mut() {
                 log.push((c, o.dmaw_addr));
             }
@@ -565,6 +585,15 @@ impl SimDevice {
         self.irq_fd = Some(fd);
     }
 
+    /// Registers `buf` for device DMA at its IOVA (see [`HostMemory::map`]).
+    ///
+    /// # Safety
+    /// `buf` must outlive the mapping: drop the device (or unmap the IOVA) first.
+    pub unsafe fn map_buffer(&mut self, buf: &HostBuffer) -> Result<(), String> {
+        use evnic_proto::DmaMemory;
+        self.memory.map(buf.iova(), buf.host_ptr(), buf.len())
+    }
+
     /// DMA accesses refused so far.
     pub fn faults(&self) -> &[Fault] {
         self.memory.faults()
@@ -579,6 +608,17 @@ impl SimDevice {
     /// The trace path, if tracing.
     pub fn trace_path(&self) -> Option<&Path> {
         self.config.trace.as_deref()
+    }
+}
+
+/// Register access stepped in place: each access runs the clock until it completes.
+impl evnic_proto::RegisterAccess for SimDevice {
+    type Error = SimError;
+    fn read32(&mut self, offset: u32) -> Result<u32, SimError> {
+        SimDevice::read32(self, offset)
+    }
+    fn write32(&mut self, offset: u32, value: u32) -> Result<(), SimError> {
+        SimDevice::write32(self, offset, value)
     }
 }
 

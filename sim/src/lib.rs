@@ -5,6 +5,10 @@
 //! surroundings (BAR0 bus, DMA served from [`HostMemory`] with IOMMU-like checks, MAC ports,
 //! device-space ports, interrupt line); [`SimHandle`] runs it free on its own thread for the
 //! library. Cycles convert to time at the nominal clock `evnic_regs::params::CLOCK_HZ`.
+//!
+//! Both carry register accesses for the device protocol of `evnic-proto`
+//! ([`evnic_proto::RegisterAccess`]), and [`HostBuffer`] is its DMA memory
+//! ([`evnic_proto::DmaMemory`]), so tests program the device with the same code as the library.
 
 pub mod device;
 mod ffi;
@@ -12,7 +16,7 @@ pub mod memory;
 pub mod runner;
 
 pub use device::{DeviceNotification, FrameVerdict, SimConfig, SimDevice, SimError, TxFrame};
-pub use memory::{Fault, HostMemory};
+pub use memory::{Fault, HostBuffer, HostMemory};
 pub use runner::SimHandle;
 
 /// The Verilator version the model was built with.

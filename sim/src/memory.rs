@@ -7,14 +7,20 @@
 //! its low 8 bytes with release ordering. The event format puts the phase bit in the low word,
 //! so a host that sees the phase flip (acquire load) also sees the rest of the event.
 
+use std::alloc::Layout;
+use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU64, AtomicU8, Ordering};
 
 /// A DMA access the host-memory model refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault {
+    /// The cycle of the access.
     pub cycle: u64,
+    /// A write (else a read).
     pub write: bool,
+    /// Its first byte.
     pub addr: u64,
+    /// Its length in bytes.
     pub len: u32,
 }
 
@@ -155,6 +161,77 @@ impl HostMemory {
     /// How many faults happened in all.
     pub fn fault_count(&self) -> u64 {
         self.fault_count
+    }
+}
+
+/// Zeroed, page-aligned host memory with the IOVA the device is to reach it at: the DMA
+/// memory of the simulator's tests and of the library's simulated backend. Register it with
+/// [`crate::SimDevice::map_buffer`] (or [`HostMemory::map`]).
+pub struct HostBuffer {
+    ptr: NonNull<u8>,
+    len: usize,
+    layout: Layout,
+    iova: u64,
+}
+
+// SAFETY: plain owned memory; shared access goes through atomics (see `DmaMemory`).
+unsafe impl Send for HostBuffer {}
+unsafe impl Sync for HostBuffer {}
+
+/// Alignment and granule of [`HostBuffer`]s.
+pub const PAGE: usize = 4096;
+
+impl HostBuffer {
+    /// `len` zeroed bytes (a whole number of pages is allocated) for the device at `iova`.
+    /// Panics when `iova` is not 16-byte aligned or memory runs out.
+    pub fn new(iova: u64, len: usize) -> HostBuffer {
+        assert!(
+            iova.is_multiple_of(16),
+            "IOVA {iova:#x} is not 16-byte aligned"
+        );
+        let size = len.max(1).div_ceil(PAGE) * PAGE;
+        let layout = Layout::from_size_align(size, PAGE).expect("a page-aligned layout");
+        // SAFETY: the size is not zero.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        HostBuffer {
+            ptr,
+            len,
+            layout,
+            iova,
+        }
+    }
+
+    /// The bytes, copied out (for tests; the device must not be writing them).
+    pub fn to_vec(&self) -> Vec<u8> {
+        // SAFETY: `len` initialised bytes of our allocation.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }.to_vec()
+    }
+}
+
+// SAFETY: the allocation is valid, page aligned and `len` bytes long until the buffer drops.
+unsafe impl evnic_proto::DmaMemory for HostBuffer {
+    fn host_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn iova(&self) -> u64 {
+        self.iova
+    }
+}
+
+impl Drop for HostBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout, freed once.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+impl std::fmt::Debug for HostBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HostBuffer({:#x}+{:#x})", self.iova, self.len)
     }
 }
 

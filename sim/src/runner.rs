@@ -176,3 +176,16 @@ impl SimHandle {
         self.inner.shared.cycles.load(Ordering::Acquire)
     }
 }
+
+/// Register access to the free-running device: reads wait for their response, writes are
+/// posted (a bus error of a posted write is reported by the next read).
+impl evnic_proto::RegisterAccess for &SimHandle {
+    type Error = SimError;
+    fn read32(&mut self, offset: u32) -> Result<u32, SimError> {
+        SimHandle::read32(self, offset)
+    }
+    fn write32(&mut self, offset: u32, value: u32) -> Result<(), SimError> {
+        SimHandle::write32(self, offset, value);
+        Ok(())
+    }
+}

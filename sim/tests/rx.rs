@@ -12,6 +12,8 @@ use common::{device, TestQueue};
 use etherparse::PacketBuilder;
 use evnic_model::filter::{Entry, FilterTable};
 use evnic_model::{fcs, parse, FrameGen};
+use evnic_proto::filter as pf;
+use evnic_proto::rings::Queue;
 use evnic_regs::event::{rx_flags, Event, EventType};
 use evnic_regs::exact::{masked_words, Placement, SlotWrite, PROFILES};
 use evnic_regs::key::{self, KeyBits, KeyField};
@@ -34,76 +36,59 @@ fn enable(d: &mut SimDevice, on: bool) {
 /// cycles waited.
 fn wait_idle(d: &mut SimDevice) -> u64 {
     let start = d.cycle();
-    while d.read32(freg(&fr::STATUS)).unwrap() & fr::STATUS_BUSY.mask() != 0 {
-        assert!(d.cycle() - start < 100_000, "the filter stays busy");
-    }
+    pf::wait_idle(d).unwrap();
     d.cycle() - start
 }
 
-/// Commits the staged entry as entry number `n` once the write engine is idle.
-fn commit(d: &mut SimDevice, reg: &evnic_regs::Reg, n: u32) {
-    wait_idle(d);
+/// Runs `write` (a filter-table write through the device protocol) and checks that the device
+/// took its commit (no bus error).
+fn accepted(d: &mut SimDevice, what: &str, write: impl FnOnce(&mut SimDevice)) {
     let errs = d.read32(global_reg(&g::BUS_ERRORS)).unwrap();
-    d.write32(freg(reg), n).unwrap();
+    write(d);
     assert_eq!(
         d.read32(global_reg(&g::BUS_ERRORS)).unwrap(),
         errs,
-        "{} {n:#x} refused",
-        reg.name
+        "{what} refused"
     );
 }
 
-fn stage_entry(d: &mut SimDevice, action: u16, enable: bool) {
-    d.write32(
-        freg(&fr::ENTRY),
-        fr::ENTRY_ACTION.put(action as u32) | fr::ENTRY_ENABLE.put(enable as u32),
-    )
-    .unwrap();
-}
-
-/// Writes ternary filter entry `idx` and waits until it is in use (`STATUS.BUSY` clear: a
-/// frame looked up before then may still see the old entry).
-fn set_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
-    commit_entry(d, idx, e);
-    wait_idle(d);
-}
-
-/// Writes ternary filter entry `idx` through the staging registers and COMMIT; returns while
-/// the rewrite runs.
-fn commit_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
-    for w in 0..key::KEY_WORDS {
-        d.write32(fr::PAGE.base + fr::VALUE_BASE + 4 * w, e.value.word(w))
-            .unwrap();
-        d.write32(fr::PAGE.base + fr::MASK_BASE + 4 * w, e.mask.word(w))
-            .unwrap();
+fn proto_entry(e: &Entry) -> pf::Entry {
+    pf::Entry {
+        value: e.value,
+        mask: e.mask,
+        action: e.action,
+        enabled: e.enable,
     }
-    stage_entry(d, e.action, e.enable);
-    commit(d, &fr::COMMIT, idx);
+}
+
+/// Writes ternary filter entry `idx` (the model's entry) and waits until it is in use (a frame
+/// looked up before then may still see the old entry).
+fn set_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
+    accepted(d, &format!("entry {idx}"), |d| {
+        pf::write_entry(d, idx, &proto_entry(e)).unwrap()
+    });
+}
+
+/// Writes ternary filter entry `idx`; returns while the rewrite runs.
+fn commit_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
+    accepted(d, &format!("entry {idx}"), |d| {
+        pf::commit_entry(d, idx, &proto_entry(e)).unwrap()
+    });
 }
 
 /// Writes slot `slot` of exact-match profile `p`: the profile's words of `value`, the action,
-/// valid.
+/// valid; returns while the device writes it.
 fn set_exact(d: &mut SimDevice, p: usize, slot: u32, value: &KeyBits, action: u16, valid: bool) {
-    for w in PROFILES[p].word_list() {
-        d.write32(fr::PAGE.base + fr::VALUE_BASE + 4 * w, value.word(w))
-            .unwrap();
-    }
-    stage_entry(d, action, valid);
-    let n = EntryIndex::Exact {
-        profile: p as u8,
-        slot: slot as u16,
-    }
-    .encode();
-    commit(d, &fr::COMMIT, u32::from(n));
+    accepted(d, &format!("exact {p}/{slot}"), |d| {
+        pf::commit_exact(d, p as u8, slot as u16, value, action, valid).unwrap()
+    });
 }
 
 /// Sets exact-match profile `p`'s mask.
 fn set_profile_mask(d: &mut SimDevice, p: usize, mask: &KeyBits) {
-    for w in 0..key::KEY_WORDS {
-        d.write32(fr::PAGE.base + fr::MASK_BASE + 4 * w, mask.word(w))
-            .unwrap();
-    }
-    commit(d, &fr::PROFILE_COMMIT, p as u32);
+    accepted(d, &format!("profile {p} mask"), |d| {
+        pf::set_profile_mask(d, p as u8, mask).unwrap()
+    });
 }
 
 /// Carries out the slot writes of a host placement in profile `p`, in the device and the model.
@@ -181,13 +166,12 @@ fn counter(d: &mut SimDevice, r: &evnic_regs::Reg) -> u32 {
 }
 
 fn hits(d: &mut SimDevice, idx: u32) -> u32 {
-    d.read32(fr::PAGE.base + fr::HITS_BASE + 4 * idx).unwrap()
+    evnic_proto::filter::hits(d, idx).unwrap()
 }
 
 /// The hit counter of entry number `n`, through HIT_SELECT and HIT_COUNT.
 fn hit_count(d: &mut SimDevice, n: u16) -> u32 {
-    d.write32(freg(&fr::HIT_SELECT), u32::from(n)).unwrap();
-    d.read32(freg(&fr::HIT_COUNT)).unwrap()
+    pf::hit_count(d, n).unwrap()
 }
 
 fn field_mask(fields: &[KeyField]) -> KeyBits {
@@ -265,11 +249,7 @@ impl Ring {
             bufs.push(b);
             buf_iova.push(iova);
         }
-        d.write32(vi_reg(vi, &vi::RXQ_BASE_LO), base as u32)
-            .unwrap();
-        d.write32(vi_reg(vi, &vi::RXQ_BASE_HI), (base >> 32) as u32)
-            .unwrap();
-        d.write32(vi_reg(vi, &vi::RXQ_SIZE), size_log2).unwrap();
+        evnic_proto::rings::program(d, vi, Queue::Rx, base, size_log2).unwrap();
         Ring {
             vi,
             size,
@@ -295,8 +275,7 @@ impl Ring {
             self.descs[2 * slot + 1] = desc[1];
             self.posted = self.posted.wrapping_add(1);
         }
-        d.write32(vi_reg(self.vi, &vi::RXQ_WPTR), self.posted)
-            .unwrap();
+        evnic_proto::rings::post(d, self.vi, Queue::Rx, self.posted).unwrap();
         // Let the device prefetch them (a DMA read takes ~64 cycles).
         d.run(150);
     }

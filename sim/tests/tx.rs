@@ -8,6 +8,7 @@
 mod common;
 use common::{device, TestQueue};
 use crc::{Crc, CRC_32_ISCSI, CRC_32_ISO_HDLC};
+use evnic_proto::rings::{self, Queue};
 use evnic_regs::desc::{self, TxDesc};
 use evnic_regs::event::{rx_flags, ErrorCode, Event, EventType};
 use evnic_regs::map::filter as fr;
@@ -47,11 +48,7 @@ impl TxQ {
                 .map(iova, mem.as_mut_ptr() as *mut u8, ARENA)
                 .unwrap()
         };
-        d.write32(vi_reg(vi, &vi::TXQ_BASE_LO), iova as u32)
-            .unwrap();
-        d.write32(vi_reg(vi, &vi::TXQ_BASE_HI), (iova >> 32) as u32)
-            .unwrap();
-        d.write32(vi_reg(vi, &vi::TXQ_SIZE), log2).unwrap();
+        rings::program(d, vi, Queue::Tx, iova, log2).unwrap();
         TxQ {
             vi,
             log2,
@@ -105,8 +102,7 @@ impl TxQ {
     }
 
     fn doorbell(&self, d: &mut SimDevice) {
-        d.write32(vi_reg(self.vi, &vi::TXQ_WPTR), self.posted)
-            .unwrap();
+        rings::post(d, self.vi, Queue::Tx, self.posted).unwrap();
     }
 }
 
@@ -316,10 +312,8 @@ fn bad_descriptors_give_error_events_and_no_stray_reads() {
     }
     // A ring in unregistered memory (VI 9): its two descriptor reads fault.
     let mut q9 = TestQueue::new(&mut d, 9, 4, common::iova(9));
-    d.write32(vi_reg(9, &vi::TXQ_BASE_LO), 0x40_0000).unwrap();
-    d.write32(vi_reg(9, &vi::TXQ_BASE_HI), 0).unwrap();
-    d.write32(vi_reg(9, &vi::TXQ_SIZE), 2).unwrap();
-    d.write32(vi_reg(9, &vi::TXQ_WPTR), 2).unwrap();
+    rings::program(&mut d, 9, Queue::Tx, 0x40_0000, 2).unwrap();
+    rings::post(&mut d, 9, Queue::Tx, 2).unwrap();
     let ev9 = tx_events(&mut d, &mut q9, 2);
     let faults9: Vec<_> = d.faults()[faults.len()..].to_vec();
     assert_eq!(faults9.len(), 2, "{faults9:?}");
@@ -382,11 +376,8 @@ impl RxQ {
         }
         // The descriptors are read by the device from here on: keep them alive with the test.
         std::mem::forget(descs);
-        d.write32(vi_reg(v, &vi::RXQ_BASE_LO), base as u32).unwrap();
-        d.write32(vi_reg(v, &vi::RXQ_BASE_HI), (base >> 32) as u32)
-            .unwrap();
-        d.write32(vi_reg(v, &vi::RXQ_SIZE), log2).unwrap();
-        d.write32(vi_reg(v, &vi::RXQ_WPTR), size).unwrap();
+        rings::program(d, v, Queue::Rx, base, log2).unwrap();
+        rings::post(d, v, Queue::Rx, size).unwrap();
         RxQ {
             bufs,
             buf_len,

@@ -90,6 +90,25 @@ pub enum ErrorCode {
     BadDoorbell = 4,
 }
 
+impl ErrorCode {
+    /// All codes, in code order.
+    pub const ALL: [ErrorCode; 4] = [
+        ErrorCode::IndicationRefused,
+        ErrorCode::TxBadLength,
+        ErrorCode::DmaFault,
+        ErrorCode::BadDoorbell,
+    ];
+    /// Name as printed by tools.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::IndicationRefused => "INDICATION_REFUSED",
+            ErrorCode::TxBadLength => "TX_BAD_LENGTH",
+            ErrorCode::DmaFault => "DMA_FAULT",
+            ErrorCode::BadDoorbell => "BAD_DOORBELL",
+        }
+    }
+}
+
 /// Source value meaning "no source": an RX event of the default action (no filter entry), an
 /// indication from a device-space port.
 pub const SOURCE_NONE: u16 = 0xffff;
@@ -126,6 +145,16 @@ pub mod rx_flags {
     pub const MAC_ERROR: u8 = 1 << 5;
     /// A frame before this one was dropped for lack of a receive buffer.
     pub const DROPPED_BEFORE: u8 = 1 << 6;
+    /// Every flag with its name, for tools and the machine-readable map.
+    pub const ALL: [(&str, u8); 7] = [
+        ("FCS_BAD", FCS_BAD),
+        ("TRUNCATED", TRUNCATED),
+        ("BAD_IPV4", BAD_IPV4),
+        ("RUNT", RUNT),
+        ("OVERSIZE", OVERSIZE),
+        ("MAC_ERROR", MAC_ERROR),
+        ("DROPPED_BEFORE", DROPPED_BEFORE),
+    ];
 }
 
 /// Event flags valid for every type.

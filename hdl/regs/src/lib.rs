@@ -13,8 +13,10 @@
 pub mod desc;
 pub mod event;
 pub mod exact;
+pub mod json;
 pub mod key;
 pub mod map;
+pub mod pins;
 
 pub use map::{Access, Field, Page, Reg};
 

@@ -1,13 +1,15 @@
-//! BAR0: a global page, a filter page, a group page, the group member and permission bitmaps,
-//! the timer pages, then one 4 KiB page per VI.
+//! BAR0: a global page, a filter page, a group page, the PCIe shell page, the group member and
+//! permission bitmaps, the timer pages, then one 4 KiB page per VI.
 //!
 //! Every register is 32 bits wide and 4-byte aligned. Accesses to an offset no register claims,
-//! misaligned accesses and accesses with partial byte strobes complete normally (reads return 0)
-//! and are counted in [`global::BUS_ERRORS`].
+//! misaligned accesses, accesses with partial byte strobes, writes to read-only registers and
+//! reads of write-only ones complete normally (reads return 0) and are counted in
+//! [`global::BUS_ERRORS`].
 
 pub mod filter;
 pub mod global;
 pub mod group;
+pub mod shell;
 pub mod timer;
 pub mod vi;
 
@@ -22,12 +24,19 @@ pub const FILTER_PAGE_BASE: u32 = 0x1000;
 pub const GROUP_PAGE_BASE: u32 = 0x2000;
 /// Offset of the timer pages (8 KiB: 256 timers of 32 bytes).
 pub const TIMER_PAGE_BASE: u32 = 0xe000;
+/// Offset of the PCIe shell page (answered by the shell around the core, see [`shell`]).
+pub const SHELL_PAGE_BASE: u32 = 0x4000;
 /// Offset of VI 0's page; VI n's page is at `VI_PAGE_BASE + n * PAGE_BYTES`, so that a VI's
-/// doorbells can be mapped into a process on their own. Pages 3..9 are reserved.
+/// doorbells can be mapped into a process on their own. Pages 3 and 5..9 are reserved.
 pub const VI_PAGE_BASE: u32 = 0x10000;
 /// Number of address bits the core decodes (BAR0 is `1 << BAR_ADDR_BITS` bytes): enough for
 /// every VI page.
 pub const BAR_ADDR_BITS: u32 = 32 - (crate::params::BAR0_BYTES - 1).leading_zeros();
+
+/// Cycles, counted from the register bus's strobe, within which the block owning a register
+/// answers an access; an access nobody answers by then completes as a bus error (reads give 0),
+/// so an access to an unmapped offset takes about this long.
+pub const BUS_ACK_TIMEOUT: u32 = 32;
 
 /// How software may access a register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +45,8 @@ pub enum Access {
     Ro,
     /// Read-write.
     Rw,
-    /// Write-only doorbell: the write is an action; reads return 0.
+    /// Write-only doorbell: the write is an action; a read returns 0 and is counted as a bus
+    /// error.
     Wo,
     /// Readable, and a write of any value clears it to zero.
     Rc,
@@ -131,6 +141,7 @@ pub const PAGES: &[Page] = &[
     group::MEMBERS_PAGE,
     group::PERMIT_PAGE,
     timer::PAGE,
+    shell::PAGE,
     vi::PAGE,
 ];
 
@@ -170,8 +181,9 @@ pub fn render_markdown() -> String {
     let _ = writeln!(
         out,
         "BAR0 is {} KiB. Registers are 32 bits, little-endian, 4-byte aligned. Accesses to \
-         unmapped offsets, misaligned or partial-strobe accesses and writes to read-only \
-         registers complete (reads return 0) and are counted in `BUS_ERRORS`.\n",
+         unmapped offsets, misaligned or partial-strobe accesses, writes to read-only \
+         registers and reads of write-only ones complete (reads return 0) and are counted in \
+         `BUS_ERRORS`.\n",
         crate::params::BAR0_BYTES / 1024
     );
     for page in PAGES {
@@ -212,8 +224,10 @@ pub fn render_markdown() -> String {
             out.push('\n');
         }
     }
+    out.push_str(&shell::render_markdown());
     out.push_str(&crate::event::render_markdown());
     out.push_str(&crate::key::render_markdown());
+    out.push_str(&crate::pins::render_markdown());
     out
 }
 

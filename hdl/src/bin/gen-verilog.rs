@@ -1,19 +1,56 @@
-//! Writes the core's Verilog: `gen-verilog [OUT.v]` (default `target/verilog/evnic.v`).
+//! Writes Verilog (module `top`): `gen-verilog [--top TOP] [OUT.v]`, TOP one of
+//! `core` (the default: the core alone, what Verilator simulates and `make synth` places),
+//! `pcie-shell` (the core inside the PCIe shell for the UltraScale+ hard block),
+//! `ecp5-evn` (the core on the ECP5-5G Evaluation Board) or `ecp5-evn-regs` (the register bus
+//! and global page on that board). OUT defaults to `target/verilog/evnic.v`.
+
+use evnic_hdl::board::{self, Ecp5EvnCore, Ecp5EvnRegs};
+
+const USAGE: &str = "usage: gen-verilog [--top core|pcie-shell|ecp5-evn|ecp5-evn-regs] [OUT.v]";
 
 fn main() {
-    let out = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "target/verilog/evnic.v".into());
+    let mut top = "core".to_string();
+    let mut out = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--top" => match args.next() {
+                Some(t) => top = t,
+                None => fail(USAGE),
+            },
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
+            }
+            a if a.starts_with('-') => fail(&format!("gen-verilog: unknown option {a}\n{USAGE}")),
+            _ if out.is_some() => fail(USAGE),
+            _ => out = Some(arg),
+        }
+    }
+    let verilog = match top.as_str() {
+        "core" => evnic_hdl::verilog(),
+        "pcie-shell" => evnic_hdl::shell::verilog(),
+        "ecp5-evn" => board::verilog::<Ecp5EvnCore>(),
+        "ecp5-evn-regs" => board::verilog::<Ecp5EvnRegs>(),
+        t => fail(&format!("gen-verilog: unknown top {t}\n{USAGE}")),
+    };
+    let out = out.unwrap_or_else(|| "target/verilog/evnic.v".into());
     let path = std::path::Path::new(&out);
     if let Some(dir) = path.parent() {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("gen-verilog: cannot create {}: {e}", dir.display());
-            std::process::exit(1);
+            fail(&format!(
+                "gen-verilog: cannot create {}: {e}",
+                dir.display()
+            ));
         }
     }
-    if let Err(e) = std::fs::write(path, evnic_hdl::verilog()) {
-        eprintln!("gen-verilog: cannot write {out}: {e}");
-        std::process::exit(1);
+    if let Err(e) = std::fs::write(path, verilog) {
+        fail(&format!("gen-verilog: cannot write {out}: {e}"));
     }
     println!("wrote {out}");
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("{msg}");
+    std::process::exit(2);
 }

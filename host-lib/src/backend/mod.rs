@@ -1,56 +1,115 @@
 //! What the library needs from a device, and the devices that provide it.
 //!
 //! A [`Backend`] is a BAR0 register window, a way to get host memory the device can reach by DMA,
-//! and an interrupt file descriptor. The simulated device (Verilator model of the real RTL) and the
-//! VFIO device implement it; everything above this module is the same for both.
+//! and an interrupt file descriptor. The VFIO device (feature `vfio`, the default) and the
+//! simulated device (feature `sim`: the Verilator model of the real RTL) implement it;
+//! everything above this module is the same for both, and speaks to the device through the
+//! protocol of `evnic-proto` (`&dyn Backend` is its [`RegisterAccess`], [`DmaRegion`] its
+//! [`DmaMemory`]).
 
 #[cfg(feature = "sim")]
 pub mod sim;
 #[cfg(feature = "vfio")]
 pub mod vfio;
 
+use crate::error::ErrorKind;
+use evnic_proto::{DmaMemory, RegisterAccess};
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
 
 /// Errors a backend reports. Each says what happened and, where there is one, what to do.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BackendError {
-    /// The device could not be found or opened.
-    NotFound(String),
-    /// A register access was refused (out of the BAR, misaligned).
-    BadAccess { offset: u32, why: &'static str },
-    /// DMA memory could not be allocated or mapped for the device.
-    Dma(String),
-    /// Any other OS-level failure, with the call that failed.
+    /// The VFIO driver refused (the device is missing, unbound, not viable, not permitted...).
+    #[cfg(feature = "vfio")]
+    #[error(transparent)]
+    Vfio(#[from] evnic_driver::Error),
+    /// The simulated device failed (a bus timeout: the RTL is wedged; or it could not start).
+    #[cfg(feature = "sim")]
+    #[error(transparent)]
+    Sim(#[from] evnic_sim::SimError),
+    /// The PCI function answered, but its ID register is not evnic's.
+    #[error("{addr} ({vendor:04x}:{device:04x}) is not an evnic device: its ID register reads {id:#010x}, not {:#010x} (\"EVNC\"); check the PCI address, or load the evnic bitstream", evnic_regs::params::DEVICE_ID)]
+    NotEvnic {
+        /// The PCI address.
+        addr: String,
+        /// PCI vendor ID.
+        vendor: u16,
+        /// PCI device ID.
+        device: u16,
+        /// What the ID register read.
+        id: u32,
+    },
+    /// The device has no interrupt vector the library can use.
+    #[error("{addr} offers no MSI-X or MSI vector")]
+    NoInterrupt {
+        /// The PCI address.
+        addr: String,
+    },
+    /// A register access was refused before it reached the device (out of BAR0, misaligned).
+    #[error("register access at BAR0+{offset:#x} refused: {why}")]
+    BadAccess {
+        /// Byte offset.
+        offset: u32,
+        /// Why.
+        why: &'static str,
+    },
+    /// A system call failed.
+    #[error("{call} failed: {err}")]
     Io {
+        /// The call.
         call: &'static str,
+        /// The OS error.
+        #[source]
         err: std::io::Error,
     },
-    /// The device is not an evnic device or is in an unusable state.
-    Device(String),
+    /// DMA memory could not be had.
+    #[error("DMA memory of {bytes} bytes: {why}")]
+    Dma {
+        /// Bytes asked for.
+        bytes: usize,
+        /// Why not.
+        why: String,
+    },
 }
 
-impl std::fmt::Display for BackendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl BackendError {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            BackendError::NotFound(s) => write!(f, "device not found: {s}"),
-            BackendError::BadAccess { offset, why } => {
-                write!(f, "register access at BAR0+{offset:#x} refused: {why}")
+            #[cfg(feature = "vfio")]
+            BackendError::Vfio(e) => {
+                use evnic_driver::Error as D;
+                match e {
+                    D::InvalidAddress { .. }
+                    | D::NoSuchDevice { .. }
+                    | D::NotBoundToVfio { .. }
+                    | D::NoIommu { .. }
+                    | D::VfioNotLoaded
+                    | D::GroupNotViable { .. }
+                    | D::PermissionDenied { .. }
+                    | D::GroupBusy { .. } => ErrorKind::NoDevice,
+                    D::NoSuchBar { .. } | D::BarTooSmall { .. } => ErrorKind::NotEvnic,
+                    D::Io { .. } => ErrorKind::Os,
+                    _ => ErrorKind::DeviceFailed,
+                }
             }
-            BackendError::Dma(s) => write!(f, "DMA memory: {s}"),
-            BackendError::Io { call, err } => write!(f, "{call} failed: {err}"),
-            BackendError::Device(s) => write!(f, "device: {s}"),
+            #[cfg(feature = "sim")]
+            BackendError::Sim(_) => ErrorKind::DeviceFailed,
+            BackendError::NotEvnic { .. } => ErrorKind::NotEvnic,
+            BackendError::NoInterrupt { .. } => ErrorKind::NotEvnic,
+            BackendError::Io { .. } => ErrorKind::Os,
+            BackendError::BadAccess { .. } | BackendError::Dma { .. } => ErrorKind::DeviceFailed,
         }
     }
 }
 
-impl std::error::Error for BackendError {}
-
 /// A block of host memory the device can read and write by DMA.
 ///
-/// `ptr`/`len` is where the host sees it; `iova` is the address the device uses (an IOMMU I/O
+/// `as_ptr`/`len` is where the host sees it; `iova` is the address the device uses (an IOMMU I/O
 /// virtual address on VFIO, the registered address in the simulation). The memory stays mapped
-/// for the device until the region is dropped: `_keep` owns whatever unmaps and frees it.
+/// for the device until the region is dropped: its keeper owns whatever unmaps and frees it.
 pub struct DmaRegion {
     ptr: NonNull<u8>,
     len: usize,
@@ -58,8 +117,8 @@ pub struct DmaRegion {
     _keep: Box<dyn Send + Sync>,
 }
 
-// SAFETY: the region is plain memory shared with a device; access goes through volatile reads
-// and writes by the users of `as_ptr`, and the owner in `_keep` is Send + Sync.
+// SAFETY: the region is plain memory shared with a device; access goes through atomic words or
+// the byte copies of `DmaMemory`, and the keeper is Send + Sync.
 unsafe impl Send for DmaRegion {}
 unsafe impl Sync for DmaRegion {}
 
@@ -67,8 +126,8 @@ impl DmaRegion {
     /// Wraps memory at `ptr..ptr+len`, reachable by the device at `iova`, kept alive by `keep`.
     ///
     /// # Safety
-    /// `ptr..ptr+len` must stay valid, zero-initialised or initialised, and mapped for the device
-    /// at `iova` until `keep` is dropped.
+    /// `ptr..ptr+len` must stay valid, zeroed or initialised, 16-byte aligned, and mapped for the
+    /// device at `iova` until `keep` is dropped.
     pub unsafe fn new(ptr: NonNull<u8>, len: usize, iova: u64, keep: Box<dyn Send + Sync>) -> Self {
         DmaRegion {
             ptr,
@@ -77,34 +136,70 @@ impl DmaRegion {
             _keep: keep,
         }
     }
-    /// Host address of the first byte.
-    pub fn as_ptr(&self) -> *mut u8 {
+}
+
+// SAFETY: the contract of `DmaRegion::new`.
+unsafe impl DmaMemory for DmaRegion {
+    fn host_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.len
     }
-    /// True when the region has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-    /// Device-side address of the first byte.
-    pub fn iova(&self) -> u64 {
+    fn iova(&self) -> u64 {
         self.iova
+    }
+}
+
+impl std::fmt::Debug for DmaRegion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DmaRegion({:#x}+{:#x})", self.iova, self.len)
     }
 }
 
 /// What the library needs from a device.
 pub trait Backend: Send + Sync {
-    /// A short description for messages ("simulation (Verilator)", "vfio 0000:01:00.0").
+    /// A short description for messages ("simulation (Verilator ...)", "vfio 0000:01:00.0").
     fn describe(&self) -> String;
     /// Reads the 32-bit register at byte offset `offset` of BAR0.
     fn read32(&self, offset: u32) -> Result<u32, BackendError>;
-    /// Writes the 32-bit register at byte offset `offset` of BAR0.
+    /// Writes the 32-bit register at byte offset `offset` of BAR0 (the write may be posted).
     fn write32(&self, offset: u32, value: u32) -> Result<(), BackendError>;
-    /// Allocates `len` bytes of zeroed host memory mapped for device DMA.
+    /// Allocates `len` bytes of zeroed host memory, 16-byte aligned, mapped for device DMA.
     fn alloc_dma(&self, len: usize) -> Result<DmaRegion, BackendError>;
     /// An eventfd that becomes readable when the device raises its interrupt.
     fn irq_fd(&self) -> RawFd;
+    /// The simulated device behind this backend, for what only a simulation can do.
+    #[cfg(feature = "sim")]
+    fn sim(&self) -> Option<&sim::SimBackend> {
+        None
+    }
+}
+
+/// A backend carries the register accesses of the device protocol.
+impl RegisterAccess for &dyn Backend {
+    type Error = BackendError;
+    fn read32(&mut self, offset: u32) -> Result<u32, BackendError> {
+        Backend::read32(*self, offset)
+    }
+    fn write32(&mut self, offset: u32, value: u32) -> Result<(), BackendError> {
+        Backend::write32(*self, offset, value)
+    }
+}
+
+/// Checks a register offset against a BAR0 of `bar_bytes` bytes.
+pub(crate) fn check_offset(offset: u32, bar_bytes: u64) -> Result<(), BackendError> {
+    if !offset.is_multiple_of(4) {
+        return Err(BackendError::BadAccess {
+            offset,
+            why: "not 4-byte aligned",
+        });
+    }
+    if u64::from(offset) >= bar_bytes {
+        return Err(BackendError::BadAccess {
+            offset,
+            why: "past the end of BAR0",
+        });
+    }
+    Ok(())
 }

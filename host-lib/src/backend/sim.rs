@@ -1,18 +1,25 @@
 //! The simulated device as a backend: the Verilator model of the core running free on its own
 //! thread ([`evnic_sim::SimHandle`]). DMA memory is ordinary memory of this process registered
 //! with the model's IOMMU-like host-memory map, so the library polls it as it would on a board.
+//!
+//! Beyond what a board offers, [`SimBackend`] reaches the model's MAC and debug ports: frames
+//! into the receive port ([`SimBackend::inject`], [`SimBackend::schedule`]), frames out of the
+//! transmit port ([`SimBackend::take_tx_frames`]), the parser and filter verdict of every
+//! received frame ([`SimBackend::take_verdicts`]). Get it from a [`crate::Nic`] with
+//! [`crate::Nic::sim`].
 
-use super::{Backend, BackendError, DmaRegion};
-use evnic_sim::{SimConfig, SimHandle};
-use std::alloc::Layout;
+use super::{check_offset, Backend, BackendError, DmaRegion};
+use evnic_proto::DmaMemory;
+use evnic_sim::HostBuffer;
+pub use evnic_sim::{FrameVerdict, SimConfig, SimError, SimHandle, TxFrame};
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// First IOVA handed out; like a VFIO user, the simulation places buffers at chosen addresses.
 const IOVA_BASE: u64 = 0x1000_0000;
-/// DMA buffers are page aligned and a whole number of pages.
-const PAGE: usize = 4096;
+/// DMA buffers are whole pages, each followed by an unmapped guard page.
+const PAGE: u64 = evnic_sim::memory::PAGE as u64;
 
 /// The Verilator model as a device.
 pub struct SimBackend {
@@ -23,33 +30,88 @@ pub struct SimBackend {
 impl SimBackend {
     /// Builds the model and starts its clock.
     pub fn start(config: SimConfig) -> Result<SimBackend, BackendError> {
-        let handle = SimHandle::spawn(config).map_err(|e| BackendError::Device(e.to_string()))?;
         Ok(SimBackend {
-            handle,
+            handle: SimHandle::spawn(config)?,
             next_iova: AtomicU64::new(IOVA_BASE),
         })
     }
 
-    /// The running model, for what only a simulation can do (inject frames, read the MAC's
-    /// transmit log, drive the device-space ports).
+    /// The running model, for anything else only a simulation can do (drive the device-space
+    /// ports, corrupt looped-back frames, trace).
     pub fn handle(&self) -> &SimHandle {
         &self.handle
+    }
+
+    /// Queues a frame (FCS included) for the MAC receive port now, after any frame already
+    /// queued; `mac_error` marks its last beat as a MAC error.
+    pub fn inject(&self, frame: Vec<u8>, mac_error: bool) {
+        self.handle.with(move |d| d.inject_frame(frame, mac_error));
+    }
+
+    /// Queues frames (FCS included) for the MAC receive port, each at the moment the device's
+    /// cycle counter (the clock of event timestamps) reads its cycle, like peers sending at
+    /// those times.
+    pub fn schedule(&self, frames: Vec<(u64, Vec<u8>)>) {
+        self.handle.with(move |d| {
+            for (cycle, frame) in frames {
+                let at = d.sim_cycle_at(cycle);
+                d.schedule_frame(at, frame, false);
+            }
+        });
+    }
+
+    /// Frames still waiting to enter the receive port (queued or scheduled).
+    pub fn rx_backlog(&self) -> usize {
+        self.handle.with(|d| d.rx_backlog() + d.rx_scheduled())
+    }
+
+    /// Frames that left the MAC transmit port (FCS included) since the last call; their
+    /// `start` and `cycle` (first and last beat) are values of the device's cycle counter.
+    pub fn take_tx_frames(&self) -> Vec<TxFrame> {
+        self.handle.with(|d| {
+            let mut frames = d.take_tx_frames();
+            for f in &mut frames {
+                f.start = d.counter_at(f.start);
+                f.cycle = d.counter_at(f.cycle);
+            }
+            frames
+        })
+    }
+
+    /// The parser and filter verdicts of the frames received since the last call; their
+    /// `cycle` is a value of the device's cycle counter.
+    pub fn take_verdicts(&self) -> Vec<FrameVerdict> {
+        self.handle.with(|d| {
+            let mut v = d.take_verdicts();
+            for x in &mut v {
+                x.cycle = d.counter_at(x.cycle);
+            }
+            v
+        })
+    }
+
+    /// Loopback: every frame leaving the transmit port also enters the receive port.
+    pub fn set_loopback(&self, on: bool) {
+        self.handle.with(move |d| d.set_loopback(on));
+    }
+
+    /// DMA accesses the model's host-memory map refused so far (none unless something is
+    /// wrong).
+    pub fn fault_count(&self) -> u64 {
+        self.handle.with(|d| d.memory.fault_count())
     }
 }
 
 struct SimDmaOwner {
     handle: SimHandle,
-    iova: u64,
-    ptr: usize,
-    layout: Layout,
+    buf: HostBuffer,
 }
 
 impl Drop for SimDmaOwner {
     fn drop(&mut self) {
-        // Unmap first: once unmap returns the device can no longer write the memory.
-        self.handle.unmap_dma(self.iova);
-        // SAFETY: allocated in alloc_dma with this layout, freed once.
-        unsafe { std::alloc::dealloc(self.ptr as *mut u8, self.layout) };
+        // Unmap first: once unmap returns the device can no longer reach the memory, which the
+        // buffer frees after this.
+        self.handle.unmap_dma(self.buf.iova());
     }
 }
 
@@ -63,67 +125,43 @@ impl Backend for SimBackend {
     }
 
     fn read32(&self, offset: u32) -> Result<u32, BackendError> {
-        check_offset(offset)?;
-        self.handle
-            .read32(offset)
-            .map_err(|e| BackendError::Device(e.to_string()))
+        check_offset(offset, 1 << evnic_regs::map::BAR_ADDR_BITS)?;
+        Ok(self.handle.read32(offset)?)
     }
 
     fn write32(&self, offset: u32, value: u32) -> Result<(), BackendError> {
-        check_offset(offset)?;
+        check_offset(offset, 1 << evnic_regs::map::BAR_ADDR_BITS)?;
         self.handle.write32(offset, value);
         Ok(())
     }
 
     fn alloc_dma(&self, len: usize) -> Result<DmaRegion, BackendError> {
         if len == 0 {
-            return Err(BackendError::Dma("zero-length DMA buffer".into()));
+            return Err(BackendError::Dma {
+                bytes: 0,
+                why: "a zero-length buffer".into(),
+            });
         }
-        let size = len.div_ceil(PAGE) * PAGE;
-        let layout =
-            Layout::from_size_align(size, PAGE).map_err(|e| BackendError::Dma(e.to_string()))?;
-        // SAFETY: non-zero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        let Some(nn) = NonNull::new(ptr) else {
-            return Err(BackendError::Dma(format!(
-                "out of memory allocating {size} bytes"
-            )));
-        };
-        let iova = self
-            .next_iova
-            .fetch_add(size as u64 + PAGE as u64, Ordering::Relaxed);
-        // SAFETY: the memory lives until SimDmaOwner drops, which unmaps it first.
-        if let Err(e) = unsafe { self.handle.map_dma(iova, ptr, size) } {
-            unsafe { std::alloc::dealloc(ptr, layout) };
-            return Err(BackendError::Dma(e));
-        }
+        let size = (len as u64).div_ceil(PAGE) * PAGE;
+        let iova = self.next_iova.fetch_add(size + PAGE, Ordering::Relaxed);
+        let buf = HostBuffer::new(iova, len);
+        // SAFETY: the buffer lives in the owner, which unmaps it before freeing it.
+        unsafe { self.handle.map_dma(iova, buf.host_ptr(), buf.len()) }
+            .map_err(|why| BackendError::Dma { bytes: len, why })?;
+        let ptr = NonNull::new(buf.host_ptr()).expect("an allocation");
         let owner = SimDmaOwner {
             handle: self.handle.clone(),
-            iova,
-            ptr: ptr as usize,
-            layout,
+            buf,
         };
-        // SAFETY: as above.
-        Ok(unsafe { DmaRegion::new(nn, len, iova, Box::new(owner)) })
+        // SAFETY: zeroed, page-aligned memory mapped at `iova` until the owner drops.
+        Ok(unsafe { DmaRegion::new(ptr, len, iova, Box::new(owner)) })
     }
 
     fn irq_fd(&self) -> RawFd {
         self.handle.irq_fd()
     }
-}
 
-fn check_offset(offset: u32) -> Result<(), BackendError> {
-    if !offset.is_multiple_of(4) {
-        return Err(BackendError::BadAccess {
-            offset,
-            why: "not 4-byte aligned",
-        });
+    fn sim(&self) -> Option<&SimBackend> {
+        Some(self)
     }
-    if offset >= evnic_regs::params::BAR0_BYTES {
-        return Err(BackendError::BadAccess {
-            offset,
-            why: "past the end of BAR0",
-        });
-    }
-    Ok(())
 }

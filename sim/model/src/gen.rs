@@ -83,21 +83,9 @@ pub struct GenFrame {
     pub headers_end: usize,
 }
 
-/// The Ethernet FCS (CRC-32, IEEE 802.3) of `data`, as the 4 bytes that follow it on the wire.
-pub fn fcs(data: &[u8]) -> [u8; 4] {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    (!crc).to_le_bytes()
-}
+/// The Ethernet FCS (CRC-32, IEEE 802.3) of `data`, as the 4 bytes that follow it on the wire
+/// (the device protocol's, computed by the `crc` crate).
+pub use evnic_proto::fcs::fcs;
 
 /// Splits a frame into 64-bit stream beats: `(data, keep, last)`, byte 0 in `data[7:0]`.
 pub fn beats(frame: &[u8]) -> Vec<(u64, u8, bool)> {

@@ -1,9 +1,12 @@
 //! Callbacks: a dispatcher over several endpoints, without locks held during callbacks.
 
-use evnic::{Dispatcher, EndpointConfig, EventType};
+use evnic::{Dispatcher, EndpointConfig, EventType, Group, Vi};
 use evnic_e2e::{nic, PATIENCE};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// What a handler saw: the endpoint's VI, the event's group and its payload.
+type Seen = (Vi, Option<Group>, u32);
 
 fn cfg(spin: Duration) -> EndpointConfig {
     EndpointConfig::default()
@@ -16,16 +19,16 @@ fn callbacks_from_several_endpoints_get_their_own_events() {
     let nic = nic();
     let producer = nic.endpoint(cfg(Duration::ZERO)).unwrap();
     for g in [20, 21, 22] {
-        producer.register_producer(g).unwrap();
+        producer.register_producer(Group(g)).unwrap();
     }
     // a: group 20; b: group 21; both: group 22.
     let a = Arc::new(nic.endpoint(cfg(Duration::ZERO)).unwrap());
     let b = Arc::new(nic.endpoint(cfg(Duration::ZERO)).unwrap());
-    a.subscribe(20).unwrap();
-    b.subscribe(21).unwrap();
-    a.subscribe(22).unwrap();
-    b.subscribe(22).unwrap();
-    let seen: Arc<Mutex<Vec<(u32, Option<u8>, u32)>>> = Arc::default();
+    a.subscribe(Group(20)).unwrap();
+    b.subscribe(Group(21)).unwrap();
+    a.subscribe(Group(22)).unwrap();
+    b.subscribe(Group(22)).unwrap();
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let mut d = Dispatcher::new().with_max_batch(4);
     for ep in [a.clone(), b.clone()] {
         let seen = seen.clone();
@@ -33,14 +36,14 @@ fn callbacks_from_several_endpoints_get_their_own_events() {
             // No lock of the endpoint is held here: using it must not deadlock.
             assert!(ep.ring_events() == 128);
             assert_eq!(e.event_type(), Some(EventType::Indication));
-            seen.lock().unwrap().push((ep.vi(), e.group, e.payload));
+            seen.lock().unwrap().push((ep.vi(), e.group(), e.payload()));
         });
     }
     assert_eq!(d.len(), 2);
     for i in 0..10 {
-        producer.indicate(20, i).unwrap();
-        producer.indicate(21, 100 + i).unwrap();
-        producer.indicate(22, 200 + i).unwrap();
+        producer.indicate(Group(20), i).unwrap();
+        producer.indicate(Group(21), 100 + i).unwrap();
+        producer.indicate(Group(22), 200 + i).unwrap();
     }
     let start = Instant::now();
     let total = d
@@ -50,9 +53,9 @@ fn callbacks_from_several_endpoints_get_their_own_events() {
         .unwrap();
     assert_eq!(total, 40);
     let seen = seen.lock().unwrap();
-    let of = |vi: u32, g: u8| -> Vec<u32> {
+    let of = |vi: Vi, g: u32| -> Vec<u32> {
         seen.iter()
-            .filter(|s| s.0 == vi && s.1 == Some(g))
+            .filter(|s| s.0 == vi && s.1 == Some(Group(g)))
             .map(|s| s.2)
             .collect()
     };
@@ -69,23 +72,23 @@ fn a_callback_may_indicate_and_the_dispatcher_blocks_with_every_queue_primed() {
     // ping indicates into 30 (pong listens), pong's callback answers into 31 (ping listens).
     let ping = Arc::new(nic.endpoint(cfg(Duration::ZERO)).unwrap());
     let pong = Arc::new(nic.endpoint(cfg(Duration::ZERO)).unwrap());
-    ping.register_producer(30).unwrap();
-    pong.register_producer(31).unwrap();
-    pong.subscribe(30).unwrap();
-    ping.subscribe(31).unwrap();
+    ping.register_producer(Group(30)).unwrap();
+    pong.register_producer(Group(31)).unwrap();
+    pong.subscribe(Group(30)).unwrap();
+    ping.subscribe(Group(31)).unwrap();
     let answers: Arc<Mutex<Vec<u32>>> = Arc::default();
     let mut d = Dispatcher::new().with_spin(Duration::ZERO);
     d.register(pong.clone(), |ep, e| {
-        ep.indicate(31, e.payload + 1).unwrap()
+        ep.indicate(Group(31), e.payload() + 1).unwrap()
     });
     let ans = answers.clone();
     let ping_reg = d.register(ping.clone(), move |ep, e| {
-        ans.lock().unwrap().push(e.payload);
-        if e.payload < 19 {
-            ep.indicate(30, e.payload + 1).unwrap();
+        ans.lock().unwrap().push(e.payload());
+        if e.payload() < 19 {
+            ep.indicate(Group(30), e.payload() + 1).unwrap();
         }
     });
-    ping.indicate(30, 0).unwrap();
+    ping.indicate(Group(30), 0).unwrap();
     let start = Instant::now();
     while answers.lock().unwrap().len() < 10 && start.elapsed() < PATIENCE {
         d.run(Some(Duration::from_millis(100))).unwrap();

@@ -1,7 +1,7 @@
 //! Endpoints through the public API on the simulated device: open/close, subscribe, producer
 //! registration, indications, polling, lazy doorbells, overflow, errors, statistics.
 
-use evnic::{EndpointConfig, Error, ErrorCode, EventType, MAX_INDICATION_PAYLOAD};
+use evnic::{EndpointConfig, Error, ErrorCode, EventType, Group, MAX_INDICATION_PAYLOAD};
 use evnic_e2e::{collect, eventually, nic, PATIENCE};
 use std::time::Duration;
 
@@ -18,14 +18,14 @@ fn an_indication_reaches_every_subscriber_and_no_one_else() {
     let a = nic.endpoint(cfg()).unwrap();
     let b = nic.endpoint(cfg()).unwrap();
     let other = nic.endpoint(cfg()).unwrap();
-    producer.register_producer(9).unwrap();
-    a.subscribe(9).unwrap();
-    b.subscribe(9).unwrap();
-    other.subscribe(10).unwrap();
-    assert_eq!(a.subscriptions(), vec![9]);
-    assert_eq!(producer.producer_groups(), vec![9]);
+    producer.register_producer(Group(9)).unwrap();
+    a.subscribe(Group(9)).unwrap();
+    b.subscribe(Group(9)).unwrap();
+    other.subscribe(Group(10)).unwrap();
+    assert_eq!(a.subscriptions(), vec![Group(9)]);
+    assert_eq!(producer.producer_groups(), vec![Group(9)]);
     for p in 0..5 {
-        producer.indicate(9, 0x10_0000 + p).unwrap();
+        producer.indicate(Group(9), 0x10_0000 + p).unwrap();
     }
     for ep in [&a, &b] {
         let got = collect(ep, 5);
@@ -33,17 +33,17 @@ fn an_indication_reaches_every_subscriber_and_no_one_else() {
         for (i, e) in got.iter().enumerate() {
             assert_eq!(e.event_type(), Some(EventType::Indication));
             assert_eq!(
-                (e.group, e.source, e.payload),
-                (Some(9), producer.vi() as u16, 0x10_0000 + i as u32)
+                (e.group(), e.source(), e.payload()),
+                (Some(Group(9)), producer.vi().0, 0x10_0000 + i as u32)
             );
         }
     }
     assert_eq!(other.wait(Some(Duration::from_millis(100))).unwrap(), None);
     assert_eq!(producer.poll(), None, "a producer is not a listener");
     // Unsubscribed: no more events for b.
-    b.unsubscribe(9).unwrap();
-    producer.indicate(9, 77).unwrap();
-    assert_eq!(a.wait(Some(PATIENCE)).unwrap().unwrap().payload, 77);
+    b.unsubscribe(Group(9)).unwrap();
+    producer.indicate(Group(9), 77).unwrap();
+    assert_eq!(a.wait(Some(PATIENCE)).unwrap().unwrap().payload(), 77);
     assert_eq!(b.wait(Some(Duration::from_millis(100))).unwrap(), None);
 }
 
@@ -51,17 +51,17 @@ fn an_indication_reaches_every_subscriber_and_no_one_else() {
 fn poll_batch_takes_at_most_max_in_order() {
     let nic = nic();
     let ep = nic.endpoint(cfg()).unwrap();
-    ep.register_producer(1).unwrap();
-    ep.subscribe(1).unwrap();
+    ep.register_producer(Group(1)).unwrap();
+    ep.subscribe(Group(1)).unwrap();
     for p in 0..10 {
-        ep.indicate(1, p).unwrap();
+        ep.indicate(Group(1), p).unwrap();
     }
     assert!(eventually(|| ep.stats().unwrap().written == 10));
     let mut v = Vec::new();
     assert_eq!(ep.poll_batch(&mut v, 4), 4);
     assert_eq!(ep.poll_batch(&mut v, 100), 6);
     assert_eq!(ep.poll_batch(&mut v, 100), 0);
-    let payloads: Vec<u32> = v.iter().map(|e| e.payload).collect();
+    let payloads: Vec<u32> = v.iter().map(|e| e.payload()).collect();
     assert_eq!(payloads, (0..10).collect::<Vec<_>>());
     assert_eq!(ep.counters().events, 10);
 }
@@ -77,10 +77,10 @@ fn the_read_doorbell_is_lazy_and_always_written_before_arming() {
                 .with_spin(Duration::ZERO),
         )
         .unwrap();
-    ep.register_producer(2).unwrap();
-    ep.subscribe(2).unwrap();
+    ep.register_producer(Group(2)).unwrap();
+    ep.subscribe(Group(2)).unwrap();
     for p in 0..20 {
-        ep.indicate(2, p).unwrap();
+        ep.indicate(Group(2), p).unwrap();
     }
     assert!(eventually(|| ep.stats().unwrap().written == 20));
     let mut v = Vec::new();
@@ -109,11 +109,11 @@ fn a_full_queue_reports_its_drops_with_an_overflow_event() {
                 .with_spin(Duration::ZERO),
         )
         .unwrap();
-    ep.register_producer(3).unwrap();
-    ep.subscribe(3).unwrap();
+    ep.register_producer(Group(3)).unwrap();
+    ep.subscribe(Group(3)).unwrap();
     let produced = 100u32;
     for p in 0..produced {
-        ep.indicate(3, p).unwrap();
+        ep.indicate(Group(3), p).unwrap();
     }
     let accounted = |delivered: u32, reported: u32| {
         let s = ep.stats().unwrap();
@@ -126,11 +126,11 @@ fn a_full_queue_reports_its_drops_with_an_overflow_event() {
         match ep.wait(Some(Duration::from_millis(200))).unwrap() {
             Some(e) => match e.event_type() {
                 Some(EventType::Indication) => {
-                    assert!(last.is_none_or(|l| e.payload > l), "order kept");
-                    last = Some(e.payload);
+                    assert!(last.is_none_or(|l| e.payload() > l), "order kept");
+                    last = Some(e.payload());
                     delivered += 1;
                 }
-                Some(EventType::Overflow) => reported += e.payload,
+                Some(EventType::Overflow) => reported += e.payload(),
                 other => panic!("unexpected {other:?}"),
             },
             None if accounted(delivered, reported) == produced
@@ -156,23 +156,23 @@ fn refused_indications_are_counted_and_reported_to_the_producer() {
     let nic = nic();
     let ep = nic.endpoint(cfg()).unwrap();
     let listener = nic.endpoint(cfg()).unwrap();
-    listener.subscribe(40).unwrap();
-    ep.indicate(40, 5).unwrap(); // not registered as a producer
+    listener.subscribe(Group(40)).unwrap();
+    ep.indicate(Group(40), 5).unwrap(); // not registered as a producer
     let e = ep.wait(Some(PATIENCE)).unwrap().expect("an ERROR event");
     assert_eq!(e.event_type(), Some(EventType::Error));
-    assert_eq!(e.payload, ErrorCode::IndicationRefused as u32);
-    assert_eq!(e.aux, 40);
+    assert_eq!(e.payload(), ErrorCode::IndicationRefused as u32);
+    assert_eq!(e.aux(), 40);
     assert_eq!(ep.stats().unwrap().refused, 1);
     assert_eq!(
         listener.wait(Some(Duration::from_millis(100))).unwrap(),
         None
     );
     // Registered (permission word 1): accepted; deregistered: refused again.
-    ep.register_producer(40).unwrap();
-    ep.indicate(40, 6).unwrap();
-    assert_eq!(listener.wait(Some(PATIENCE)).unwrap().unwrap().payload, 6);
-    ep.deregister_producer(40).unwrap();
-    ep.indicate(40, 7).unwrap();
+    ep.register_producer(Group(40)).unwrap();
+    ep.indicate(Group(40), 6).unwrap();
+    assert_eq!(listener.wait(Some(PATIENCE)).unwrap().unwrap().payload(), 6);
+    ep.deregister_producer(Group(40)).unwrap();
+    ep.indicate(Group(40), 7).unwrap();
     assert_eq!(
         ep.wait(Some(PATIENCE)).unwrap().unwrap().event_type(),
         Some(EventType::Error)
@@ -184,19 +184,21 @@ fn refused_indications_are_counted_and_reported_to_the_producer() {
 fn bad_arguments_are_typed_errors_that_say_what_to_do() {
     let nic = nic();
     let ep = nic.endpoint(cfg()).unwrap();
-    let e = ep.indicate(0, MAX_INDICATION_PAYLOAD + 1).unwrap_err();
+    let e = ep
+        .indicate(Group(0), MAX_INDICATION_PAYLOAD + 1)
+        .unwrap_err();
     assert!(
         matches!(e, Error::PayloadTooLarge { payload, max } if payload == 1 << 24 && max == 0xff_ffff)
     );
     assert!(e.to_string().contains("24-bit"), "{e}");
-    ep.register_producer(0).unwrap();
-    ep.indicate(0, MAX_INDICATION_PAYLOAD).unwrap();
-    let groups = nic.info().unwrap().groups;
+    ep.register_producer(Group(0)).unwrap();
+    ep.indicate(Group(0), MAX_INDICATION_PAYLOAD).unwrap();
+    let groups = nic.params().groups;
     for e in [
-        ep.subscribe(groups).unwrap_err(),
-        ep.unsubscribe(groups + 1).unwrap_err(),
-        ep.register_producer(groups).unwrap_err(),
-        ep.indicate(groups, 0).unwrap_err(),
+        ep.subscribe(Group(groups)).unwrap_err(),
+        ep.unsubscribe(Group(groups + 136)).unwrap_err(),
+        ep.register_producer(Group(groups)).unwrap_err(),
+        ep.indicate(Group(groups), 0).unwrap_err(),
     ] {
         assert!(
             matches!(e, Error::GroupOutOfRange { groups: g, .. } if g == groups),
@@ -221,12 +223,12 @@ fn bad_arguments_are_typed_errors_that_say_what_to_do() {
 #[test]
 fn vis_run_out_and_come_back_when_endpoints_close() {
     let nic = nic();
-    let vis = nic.info().unwrap().vis;
+    let vis = nic.params().vis;
     let small = || EndpointConfig::default().with_ring_events(16);
     let mut eps: Vec<_> = (0..vis - 1)
         .map(|_| nic.endpoint(small()).unwrap())
         .collect();
-    let mut seen: Vec<u32> = eps.iter().map(|e| e.vi()).collect();
+    let mut seen: Vec<u32> = eps.iter().map(|e| e.vi().0).collect();
     seen.sort();
     assert_eq!(
         seen,
@@ -249,17 +251,17 @@ fn vis_run_out_and_come_back_when_endpoints_close() {
 fn closing_an_endpoint_disables_its_queue_and_drops_its_subscriptions() {
     let nic = nic();
     let producer = nic.endpoint(cfg()).unwrap();
-    producer.register_producer(5).unwrap();
+    producer.register_producer(Group(5)).unwrap();
     let listener = nic.endpoint(cfg()).unwrap();
     let vi = listener.vi();
-    listener.subscribe(5).unwrap();
-    producer.indicate(5, 1).unwrap();
-    assert_eq!(listener.wait(Some(PATIENCE)).unwrap().unwrap().payload, 1);
+    listener.subscribe(Group(5)).unwrap();
+    producer.indicate(Group(5), 1).unwrap();
+    assert_eq!(listener.wait(Some(PATIENCE)).unwrap().unwrap().payload(), 1);
     assert!(nic.stats().unwrap().queue(vi).is_some());
     drop(listener);
     let s = nic.stats().unwrap();
     assert!(s.queue(vi).is_none_or(|q| q.host.is_none()), "{s}");
-    producer.indicate(5, 2).unwrap();
+    producer.indicate(Group(5), 2).unwrap();
     assert!(
         eventually(|| nic.stats().unwrap().no_members == 1),
         "the group has no member left"
@@ -278,10 +280,10 @@ fn statistics_cover_the_device_and_the_endpoints() {
     assert!(before.queues.is_empty(), "nothing open yet:\n{before}");
     assert_eq!(before.host_interrupts, 0);
     let ep = nic.endpoint(cfg()).unwrap();
-    ep.register_producer(6).unwrap();
-    ep.subscribe(6).unwrap();
-    ep.indicate(6, 1).unwrap();
-    ep.indicate(7, 1).unwrap(); // refused
+    ep.register_producer(Group(6)).unwrap();
+    ep.subscribe(Group(6)).unwrap();
+    ep.indicate(Group(6), 1).unwrap();
+    ep.indicate(Group(7), 1).unwrap(); // refused
     let got = collect(&ep, 2);
     assert_eq!(got.len(), 2);
     let s = nic.stats().unwrap();
@@ -293,11 +295,11 @@ fn statistics_cover_the_device_and_the_endpoints() {
         .iter()
         .find(|q| q.interrupt_queue)
         .expect("irq queue");
-    assert_eq!(irq.vi, nic.info().unwrap().vis - 1);
+    assert_eq!(irq.vi, nic.params().vis - 1);
     assert!(s.events_written >= 2);
     assert!(s.cycles > before.cycles);
     let table = s.to_string();
     assert!(table.contains("| VI | written |"), "{table}");
-    assert!(table.contains(&format!("| {} | 2 |", ep.vi())), "{table}");
+    assert!(table.contains(&format!("| {} | 2 |", ep.vi().0)), "{table}");
     assert!(table.contains("(irq)"), "{table}");
 }

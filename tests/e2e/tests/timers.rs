@@ -1,7 +1,7 @@
 //! Device timers through the public API: periodic (cycles and durations, fractional periods),
 //! one-shot, cancel, group targets.
 
-use evnic::{EndpointConfig, Error, EventType, Ticks, TimerTarget};
+use evnic::{EndpointConfig, Error, EventType, Group, Ticks, TimerTarget, Vi};
 use evnic_e2e::{collect, eventually, nic, PATIENCE};
 use std::time::Duration;
 
@@ -23,10 +23,10 @@ fn a_periodic_timer_fires_repeatedly_on_schedule_and_cancel_stops_it() {
     assert_eq!(got.len(), 6);
     for e in &got {
         assert_eq!(e.event_type(), Some(EventType::Timer));
-        assert_eq!((e.source as u32, e.payload), (timer.index(), 0xabc));
+        assert_eq!((e.source(), e.payload()), (timer.index(), 0xabc));
     }
     for w in got.windows(2) {
-        assert_eq!(w[1].timestamp - w[0].timestamp, 3000);
+        assert_eq!(w[1].timestamp() - w[0].timestamp(), 3000);
     }
     assert!(timer.is_armed().unwrap());
     timer.cancel().unwrap();
@@ -57,10 +57,10 @@ fn a_fractional_period_from_a_duration_stays_on_schedule() {
     let got = collect(&ep, 9);
     timer.cancel().unwrap();
     assert_eq!(got.len(), 9);
-    let t0 = got[0].timestamp;
+    let t0 = got[0].timestamp();
     for (k, e) in got.iter().enumerate() {
         let ideal = t0 as f64 + 1563.25 * k as f64;
-        let err = e.timestamp as f64 - ideal;
+        let err = e.timestamp() as f64 - ideal;
         assert!((-1.0..=0.0).contains(&err), "firing {k}: {err}");
     }
 }
@@ -70,17 +70,17 @@ fn a_one_shot_into_a_group_reaches_every_subscriber_once() {
     let nic = nic();
     let a = nic.endpoint(cfg()).unwrap();
     let b = nic.endpoint(cfg()).unwrap();
-    a.subscribe(50).unwrap();
-    b.subscribe(50).unwrap();
+    a.subscribe(Group(50)).unwrap();
+    b.subscribe(Group(50)).unwrap();
     let timer = nic.timer().unwrap();
     timer
-        .one_shot(Duration::from_micros(20), TimerTarget::Group(50), 7)
+        .one_shot(Duration::from_micros(20), TimerTarget::Group(Group(50)), 7)
         .unwrap();
     for ep in [&a, &b] {
         let e = ep.wait(Some(PATIENCE)).unwrap().expect("the TIMER event");
         assert_eq!(
-            (e.event_type(), e.group, e.payload),
-            (Some(EventType::Timer), Some(50), 7)
+            (e.event_type(), e.group(), e.payload()),
+            (Some(EventType::Timer), Some(Group(50)), 7)
         );
     }
     assert!(eventually(|| !timer.is_armed().unwrap()));
@@ -91,7 +91,7 @@ fn a_one_shot_into_a_group_reaches_every_subscriber_once() {
 #[test]
 fn timers_run_out_are_returned_and_refuse_bad_settings() {
     let nic = nic();
-    let n = nic.info().unwrap().timers;
+    let n = nic.params().timers;
     let mut held: Vec<_> = (0..n).map(|_| nic.timer().unwrap()).collect();
     let e = nic.timer().unwrap_err();
     assert!(
@@ -105,20 +105,21 @@ fn timers_run_out_are_returned_and_refuse_bad_settings() {
     let e = t
         .periodic(Ticks::Cycles(10), Ticks::Cycles(0), &ep, 0)
         .unwrap_err();
-    assert!(matches!(e, Error::BadTimer(_)), "{e}");
+    assert!(matches!(e, Error::TimerPeriod { cycles: 0, .. }), "{e}");
     let e = t.one_shot(Ticks::Cycles(1 << 33), &ep, 0).unwrap_err();
     assert!(e.to_string().contains("FIRST"), "{e}");
-    let groups = nic.info().unwrap().groups;
+    assert!(matches!(e, Error::TimerTooFar { .. }), "{e}");
+    let groups = nic.params().groups;
     let e = t
-        .one_shot(Ticks::Cycles(10), TimerTarget::Group(groups), 0)
+        .one_shot(Ticks::Cycles(10), TimerTarget::Group(Group(groups)), 0)
         .unwrap_err();
     assert!(
         matches!(e, Error::GroupOutOfRange { group, .. } if group == groups),
         "{e}"
     );
-    let vis = nic.info().unwrap().vis;
+    let vis = nic.params().vis;
     let e = t
-        .one_shot(Ticks::Cycles(10), TimerTarget::Vi(vis - 1), 0)
+        .one_shot(Ticks::Cycles(10), TimerTarget::Vi(Vi(vis - 1)), 0)
         .unwrap_err();
     assert!(e.to_string().contains("interrupt queue"), "{e}");
 }

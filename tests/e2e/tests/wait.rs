@@ -1,7 +1,7 @@
 //! The wait policy through the public API: spin, then prime, then block on the endpoint's fd;
 //! at most one prime for several waiters; the fd for event loops.
 
-use evnic::{Endpoint, EndpointConfig, EventType};
+use evnic::{Endpoint, EndpointConfig, EventType, Group};
 use evnic_e2e::{eventually, nic, PATIENCE};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ fn with_spin(spin: Duration) -> EndpointConfig {
 
 fn producer_for(nic: &evnic::Nic, group: u32) -> Endpoint {
     let p = nic.endpoint(with_spin(Duration::ZERO)).unwrap();
-    p.register_producer(group).unwrap();
+    p.register_producer(Group(group)).unwrap();
     p
 }
 
@@ -25,16 +25,16 @@ fn an_event_during_the_spin_is_returned_without_priming() {
     let producer = producer_for(&nic, 1);
     // A spin far longer than the event takes to arrive.
     let ep = Arc::new(nic.endpoint(with_spin(PATIENCE)).unwrap());
-    ep.subscribe(1).unwrap();
+    ep.subscribe(Group(1)).unwrap();
     let waiter = {
         let ep = ep.clone();
         std::thread::spawn(move || ep.wait(Some(PATIENCE * 2)).unwrap())
     };
     std::thread::sleep(Duration::from_millis(50));
-    producer.indicate(1, 42).unwrap();
+    producer.indicate(Group(1), 42).unwrap();
     let e = waiter.join().unwrap().expect("the event");
     assert_eq!(
-        (e.event_type(), e.payload),
+        (e.event_type(), e.payload()),
         (Some(EventType::Indication), 42)
     );
     let c = ep.counters();
@@ -48,7 +48,7 @@ fn an_event_after_the_spin_wakes_the_blocked_waiter_through_the_interrupt() {
     let nic = nic();
     let producer = producer_for(&nic, 2);
     let ep = Arc::new(nic.endpoint(with_spin(Duration::from_micros(20))).unwrap());
-    ep.subscribe(2).unwrap();
+    ep.subscribe(Group(2)).unwrap();
     for round in 1..=3u32 {
         let waiter = {
             let ep = ep.clone();
@@ -56,9 +56,9 @@ fn an_event_after_the_spin_wakes_the_blocked_waiter_through_the_interrupt() {
         };
         assert!(eventually(|| ep.counters().primes == round as u64));
         assert!(ep.is_armed());
-        producer.indicate(2, round).unwrap();
+        producer.indicate(Group(2), round).unwrap();
         let e = waiter.join().unwrap().expect("woken by the interrupt");
-        assert_eq!(e.payload, round);
+        assert_eq!(e.payload(), round);
         let c = ep.counters();
         assert_eq!((c.primes, c.interrupts), (round as u64, round as u64));
         assert!(!ep.is_armed());
@@ -75,7 +75,7 @@ fn two_threads_waiting_on_one_endpoint_cause_one_prime() {
     let nic = nic();
     let producer = producer_for(&nic, 3);
     let ep = Arc::new(nic.endpoint(with_spin(Duration::ZERO)).unwrap());
-    ep.subscribe(3).unwrap();
+    ep.subscribe(Group(3)).unwrap();
     let waiters: Vec<_> = (0..2)
         .map(|_| {
             let ep = ep.clone();
@@ -86,11 +86,11 @@ fn two_threads_waiting_on_one_endpoint_cause_one_prime() {
     // Both are past their (zero) spin and blocked by now.
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(ep.counters().primes, 1, "the second waiter saw it armed");
-    producer.indicate(3, 1).unwrap();
-    producer.indicate(3, 2).unwrap();
+    producer.indicate(Group(3), 1).unwrap();
+    producer.indicate(Group(3), 2).unwrap();
     let mut got: Vec<u32> = waiters
         .into_iter()
-        .map(|w| w.join().unwrap().expect("an event each").payload)
+        .map(|w| w.join().unwrap().expect("an event each").payload())
         .collect();
     got.sort();
     assert_eq!(got, vec![1, 2]);
@@ -127,7 +127,7 @@ fn the_fd_sits_in_an_event_loop_with_arm() {
     let nic = nic();
     let producer = producer_for(&nic, 4);
     let ep = nic.endpoint(with_spin(Duration::ZERO)).unwrap();
-    ep.subscribe(4).unwrap();
+    ep.subscribe(Group(4)).unwrap();
     assert!(ep.arm().unwrap(), "empty: armed, safe to sleep");
     assert!(ep.arm().unwrap());
     assert_eq!(
@@ -136,13 +136,13 @@ fn the_fd_sits_in_an_event_loop_with_arm() {
         "arming an armed queue does not prime"
     );
     assert!(!readable(ep.as_raw_fd(), 50));
-    producer.indicate(4, 9).unwrap();
+    producer.indicate(Group(4), 9).unwrap();
     assert!(readable(ep.as_raw_fd(), PATIENCE.as_millis() as i32));
-    assert_eq!(ep.poll().unwrap().payload, 9);
+    assert_eq!(ep.poll().unwrap().payload(), 9);
     // Events waiting: arm says do not sleep.
-    producer.indicate(4, 10).unwrap();
+    producer.indicate(Group(4), 10).unwrap();
     assert!(eventually(|| !ep.arm().unwrap()));
-    assert_eq!(ep.poll().unwrap().payload, 10);
+    assert_eq!(ep.poll().unwrap().payload(), 10);
     // The wake-up of the prime that event 10 hit may still be on its way (the event is in
     // memory before the interrupt thread has seen its WAKEUP): the fd may turn readable once
     // more with nothing to poll. Arming again after that leaves it quiet.
@@ -161,12 +161,12 @@ fn the_device_watchdog_wakes_an_endpoint_nobody_primed() {
     let ep = nic
         .endpoint(with_spin(Duration::ZERO).with_watchdog_cycles(2000))
         .unwrap();
-    ep.subscribe(5).unwrap();
-    producer.indicate(5, 1).unwrap();
+    ep.subscribe(Group(5)).unwrap();
+    producer.indicate(Group(5), 1).unwrap();
     assert!(readable(ep.as_raw_fd(), PATIENCE.as_millis() as i32));
     assert_eq!(ep.counters().primes, 0);
     assert_eq!(ep.counters().interrupts, 1);
-    assert_eq!(ep.poll().unwrap().payload, 1);
+    assert_eq!(ep.poll().unwrap().payload(), 1);
 }
 
 #[test]

@@ -130,7 +130,7 @@ pub const BUS_ERRORS: Reg = Reg {
     offset: 0x040,
     access: Access::Rc,
     reset: 0,
-    doc: "Count of register accesses to unmapped offsets, misaligned or partial-strobe accesses and writes to read-only registers. Any write clears it (and is not itself counted).",
+    doc: "Count of register accesses to unmapped offsets, misaligned or partial-strobe accesses, writes to read-only registers and reads of write-only ones. Any write clears it (and is not itself counted).",
     fields: &[],
 };
 pub const BUS_ERROR_ADDR: Reg = ro(

@@ -655,7 +655,8 @@ fn t_reset(c: &Ctx) -> TestResult {
 /// mapped BAR, and refuses it because it is not an evnic device (edu and ivshmem are not).
 fn t_backend_refuses_non_evnic(c: &Ctx) -> TestResult {
     for addr in [&c.edu, &c.ivshmem] {
-        match evnic::Nic::open(evnic::DeviceSpec::Vfio(addr.clone())) {
+        let pci = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+        match evnic::Nic::open(evnic::DeviceSpec::Vfio(pci)) {
             Ok(_) => return Err(format!("{addr}: opened as an evnic device")),
             Err(e) => {
                 let msg = e.to_string();

@@ -1,27 +1,31 @@
 //! `evnic replay`: injects the frames of a pcap file into the simulated device (the Verilator
-//! model of the RTL, cycle by cycle) and reports what the receive path did with each: its
+//! model of the RTL, through the library) and reports what the receive path did with each: its
 //! parsed key, flags, the matching filter entry, the action and the VI it reached, or why it
 //! was dropped.
 //!
-//! Every VI gets an event queue and a receive ring of [`RING`] buffers of [`BUF_BYTES`] bytes,
-//! reposted as they are used, so the only drops are those the filters and policy decide (and
-//! OVERRUN for a frame over 16 KiB). Frames go in one at a time: each frame's outcome is read
-//! from the debug port (its verdict) and the receive counters (its delivery).
+//! Every VI a filter or the default action names gets an endpoint with a receive ring of
+//! [`RING`] buffers of [`BUF_BYTES`] bytes, reposted as they are used, so the only drops are
+//! those the filters and policy decide (and OVERRUN for a frame over 16 KiB). Frames go in one
+//! at a time: each frame's outcome is read from the debug port (its verdict) and the receive
+//! counters (its delivery).
 
-use crate::filter_spec::{FilterAction, FilterSpec};
+use evnic::backend::sim::{FrameVerdict, SimBackend};
+use evnic::{
+    DeviceSpec, Endpoint, EndpointConfig, FilterAction, FilterHandle, FilterSpec, Group, Nic,
+    Receiver, Vi,
+};
 use evnic_regs::event::rx_flags;
 use evnic_regs::key::{self, KeyBits};
 use evnic_regs::map::filter::{self as fr, DropReason};
-use evnic_regs::map::{global as g, global_reg, vi, vi_reg};
-use evnic_regs::params::NUM_VIS;
-use evnic_sim::{SimConfig, SimDevice};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::time::Duration;
 
 /// Receive descriptors per VI ring.
 pub const RING: u32 = 64;
 /// Bytes per receive buffer.
 pub const BUF_BYTES: usize = 16384;
-const EVQ_LOG2: u32 = 10;
+const EVQ_EVENTS: u32 = 1024;
 
 /// How to replay.
 #[derive(Clone, Debug)]
@@ -47,8 +51,9 @@ impl Default for ReplayOptions {
     }
 }
 
-/// The key fields of a frame, decoded.
+/// The key fields of a frame, decoded (see `evnic_regs::key` for each field).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct KeyView {
     pub dst_mac: u64,
     pub ethertype: u16,
@@ -66,8 +71,8 @@ pub struct KeyView {
 }
 
 impl KeyView {
-    /// Decodes a key as the filter page holds it (13 words, word 0 = bits 31:0).
-    pub fn from_words(words: &[u32; 13]) -> KeyView {
+    /// Decodes a key as the filter page holds it (word 0 = bits 31:0).
+    pub fn from_words(words: &[u32]) -> KeyView {
         let mut k = KeyBits::default();
         for (i, w) in words.iter().enumerate() {
             k.0[i / 4] |= u128::from(*w) << ((i % 4) * 32);
@@ -161,26 +166,33 @@ impl std::fmt::Display for KeyView {
 /// Where a frame ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// An RX event was produced; the data is in this VI's ring (None: not stored).
+    /// An RX event was produced.
     Delivered {
-        vi: Option<u8>,
-        group: Option<u8>,
+        /// The VI whose ring holds the data (None: not stored).
+        vi: Option<u32>,
+        /// The group the event was multicast to.
+        group: Option<u32>,
     },
+    /// Dropped, and why.
     Dropped(DropReason),
 }
 
 /// The result for one frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameReport {
+    /// The frame's index in the capture.
     pub index: usize,
     /// Bytes, FCS included.
     pub len: u16,
+    /// Its parsed key.
     pub key: KeyView,
+    /// Its RX flags.
     pub flags: u8,
-    /// The matching filter entry number (ternary `i`, exact `0x8000 | profile << 12 | slot`).
-    pub filter: Option<u16>,
+    /// The matching filter entry's number (`evnic_regs::map::filter::EntryIndex`).
+    pub filter: Option<u32>,
     /// The verdict as the filter page's action word (see `evnic_regs::map::filter`).
     pub action: u16,
+    /// Where it ended.
     pub outcome: Outcome,
 }
 
@@ -269,8 +281,17 @@ impl FrameReport {
 /// Errors of a replay.
 #[derive(Debug)]
 pub enum ReplayError {
+    /// The capture could not be read.
     Pcap(String),
-    Sim(evnic_sim::SimError),
+    /// The device or the library refused.
+    Device(evnic::Error),
+    /// More filters than the device has entries.
+    TooManyFilters {
+        /// Filters given.
+        given: usize,
+        /// Entries of the device.
+        entries: u32,
+    },
     /// The device gave no verdict or outcome for a frame (a bug in the RTL).
     Stuck(usize),
 }
@@ -279,7 +300,10 @@ impl std::fmt::Display for ReplayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReplayError::Pcap(s) => write!(f, "pcap: {s}"),
-            ReplayError::Sim(e) => write!(f, "{e}"),
+            ReplayError::Device(e) => write!(f, "{e}"),
+            ReplayError::TooManyFilters { given, entries } => {
+                write!(f, "{given} filters given; the device has {entries} entries")
+            }
             ReplayError::Stuck(i) => write!(f, "frame {i}: the device gave no outcome"),
         }
     }
@@ -287,9 +311,9 @@ impl std::fmt::Display for ReplayError {
 
 impl std::error::Error for ReplayError {}
 
-impl From<evnic_sim::SimError> for ReplayError {
-    fn from(e: evnic_sim::SimError) -> Self {
-        ReplayError::Sim(e)
+impl From<evnic::Error> for ReplayError {
+    fn from(e: evnic::Error) -> Self {
+        ReplayError::Device(e)
     }
 }
 
@@ -324,149 +348,116 @@ pub fn read_pcap(path: &Path) -> Result<Vec<Vec<u8>>, ReplayError> {
     Ok(out)
 }
 
-/// The Ethernet FCS (CRC-32) of `data`, least significant byte first.
-pub fn fcs(data: &[u8]) -> [u8; 4] {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    (!crc).to_le_bytes()
-}
-
-/// The simulated device set up for a replay: filters, default action, a ring and an event
-/// queue per VI.
+/// The simulated device set up for a replay: filters, default action, and an endpoint with a
+/// receive ring on every VI a filter or the default action names.
 pub struct Replayer {
-    dev: SimDevice,
-    _evqs: Vec<Box<[u64]>>,
-    _descs: Vec<Box<[u64]>>,
-    _bufs: Vec<Box<[u64]>>,
-    posted: [u32; NUM_VIS as usize],
-    evq_read: [u32; NUM_VIS as usize],
+    /// Per VI: the endpoint and its receive ring.
+    endpoints: BTreeMap<u32, (Endpoint, Receiver)>,
+    _filters: Vec<FilterHandle>,
+    nic: Nic,
     opts: ReplayOptions,
 }
 
+/// Cycles a frame may take through the device before it counts as stuck.
+fn patience(len: usize) -> u64 {
+    100_000 + 4 * len as u64
+}
+
 impl Replayer {
+    /// Opens the simulated device and programs it.
     pub fn new(opts: ReplayOptions) -> Result<Replayer, ReplayError> {
-        if opts.filters.len() > evnic_regs::params::NUM_FILTERS as usize {
-            return Err(ReplayError::Pcap(format!(
-                "{} filters given; the device has {}",
-                opts.filters.len(),
-                evnic_regs::params::NUM_FILTERS
-            )));
+        let nic = Nic::open(DeviceSpec::Sim)?;
+        if opts.filters.len() > nic.filter_count() as usize {
+            return Err(ReplayError::TooManyFilters {
+                given: opts.filters.len(),
+                entries: nic.filter_count(),
+            });
         }
-        let mut dev = SimDevice::new(SimConfig::default())?;
-        let mut evqs = Vec::new();
-        let mut descs = Vec::new();
-        let mut bufs = Vec::new();
-        for v in 0..NUM_VIS {
-            let base = 0x1_0000_0000u64 + u64::from(v) * 0x100_0000;
-            let mut evq = vec![0u64; 2 << EVQ_LOG2].into_boxed_slice();
-            let mut ring = vec![0u64; 2 * RING as usize].into_boxed_slice();
-            let mut buf = vec![0u64; RING as usize * BUF_BYTES / 8].into_boxed_slice();
-            for i in 0..RING as usize {
-                ring[2 * i] = base + 0x10_0000 + (i * BUF_BYTES) as u64;
-                ring[2 * i + 1] = BUF_BYTES as u64;
+        let mut vis = BTreeSet::new();
+        let mut groups = BTreeSet::new();
+        for a in opts.filters.iter().map(|f| f.action).chain([opts.default]) {
+            match a {
+                FilterAction::Vi(v) => {
+                    vis.insert(v.0);
+                }
+                FilterAction::Group(g) => {
+                    groups.insert(g.0);
+                }
+                FilterAction::Drop => {}
             }
-            // SAFETY: the boxes live in the Replayer, which owns (and drops after) the device.
-            unsafe {
-                dev.memory
-                    .map(base, evq.as_mut_ptr() as *mut u8, 16 << EVQ_LOG2)
-                    .map_err(ReplayError::Pcap)?;
-                dev.memory
-                    .map(
-                        base + 0x8_0000,
-                        ring.as_mut_ptr() as *mut u8,
-                        16 * RING as usize,
-                    )
-                    .map_err(ReplayError::Pcap)?;
-                dev.memory
-                    .map(
-                        base + 0x10_0000,
-                        buf.as_mut_ptr() as *mut u8,
-                        RING as usize * BUF_BYTES,
-                    )
-                    .map_err(ReplayError::Pcap)?;
-            }
-            dev.write32(vi_reg(v, &vi::EVQ_BASE_LO), base as u32)?;
-            dev.write32(vi_reg(v, &vi::EVQ_BASE_HI), (base >> 32) as u32)?;
-            dev.write32(vi_reg(v, &vi::EVQ_SIZE), EVQ_LOG2)?;
-            let rb = base + 0x8_0000;
-            dev.write32(vi_reg(v, &vi::RXQ_BASE_LO), rb as u32)?;
-            dev.write32(vi_reg(v, &vi::RXQ_BASE_HI), (rb >> 32) as u32)?;
-            dev.write32(vi_reg(v, &vi::RXQ_SIZE), RING.trailing_zeros())?;
-            dev.write32(vi_reg(v, &vi::RXQ_WPTR), RING)?;
-            evqs.push(evq);
-            descs.push(ring);
-            bufs.push(buf);
         }
-        for (i, f) in opts.filters.iter().enumerate() {
-            for w in 0..key::KEY_WORDS {
-                dev.write32(fr::PAGE.base + fr::VALUE_BASE + 4 * w, f.value.word(w))?;
-                dev.write32(fr::PAGE.base + fr::MASK_BASE + 4 * w, f.mask.word(w))?;
-            }
-            dev.write32(
-                fr::PAGE.at(0, &fr::ENTRY),
-                fr::ENTRY_ACTION.put(u32::from(f.action.encode())) | fr::ENTRY_ENABLE.put(1),
+        let mut endpoints = BTreeMap::new();
+        for v in vis {
+            let ep = nic.endpoint_on(
+                Vi(v),
+                EndpointConfig::default()
+                    .with_ring_events(EVQ_EVENTS)
+                    .with_spin(Duration::ZERO),
             )?;
-            // Still busy after the polls: the COMMIT below is refused, a bus error.
-            crate::filters::wait_idle(|o| dev.read32(o))?;
-            dev.write32(fr::PAGE.at(0, &fr::COMMIT), i as u32)?;
+            let rx = ep.receiver(RING.trailing_zeros(), BUF_BYTES as u16)?;
+            endpoints.insert(v, (ep, rx));
         }
-        // The last entry is in use before the first frame.
-        crate::filters::wait_idle(|o| dev.read32(o))?;
-        dev.write32(
-            fr::PAGE.at(0, &fr::DEFAULT_ACTION),
-            u32::from(opts.default.encode()),
-        )?;
-        dev.write32(fr::PAGE.at(0, &fr::RX_CONFIG), opts.fcs_drop as u32)?;
-        dev.write32(global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(1))?;
-        dev.run(200);
-        Ok(Replayer {
-            dev,
-            _evqs: evqs,
-            _descs: descs,
-            _bufs: bufs,
-            posted: [RING; NUM_VIS as usize],
-            evq_read: [0; NUM_VIS as usize],
+        // The default VI's ring stores the data of frames multicast to a group: its endpoint
+        // listens to those groups, to see their events and repost the buffers.
+        if let FilterAction::Vi(d) = opts.default {
+            let (ep, _) = &endpoints[&d.0];
+            for g in &groups {
+                ep.subscribe(Group(*g))?;
+            }
+        }
+        let mut filters = Vec::new();
+        for (i, f) in opts.filters.iter().enumerate() {
+            filters.push(nic.add_filter_at(i as u32, f.clone())?);
+        }
+        nic.set_default_action(opts.default)?;
+        nic.set_fcs_drop(opts.fcs_drop)?;
+        nic.set_enabled(true)?;
+        let r = Replayer {
+            endpoints,
+            _filters: filters,
+            nic,
             opts,
-        })
+        };
+        // Let the device prefetch the receive descriptors (a DMA round trip).
+        r.run_for(200)?;
+        Ok(r)
     }
 
-    fn counter(&mut self, r: &evnic_regs::Reg) -> Result<u32, ReplayError> {
-        Ok(self.dev.read32(fr::PAGE.at(0, r))?)
+    fn sim(&self) -> &SimBackend {
+        self.nic
+            .sim()
+            .expect("the replay runs on the simulated device")
+    }
+
+    /// Waits until `cycles` device cycles have passed.
+    fn run_for(&self, cycles: u64) -> Result<(), ReplayError> {
+        let end = self.nic.cycles()? + cycles;
+        while self.nic.cycles()? < end {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Ok(())
     }
 
     /// Replays one frame (without its FCS unless `has_fcs`).
     pub fn frame(&mut self, index: usize, data: &[u8]) -> Result<FrameReport, ReplayError> {
         let mut bytes = data.to_vec();
         if !self.opts.has_fcs {
-            let c = fcs(&bytes);
-            bytes.extend_from_slice(&c);
+            bytes = evnic_proto::fcs::with_fcs(bytes);
         }
-        let delivered = self.counter(&fr::RX_DELIVERED)?;
-        let late: Vec<u32> = [DropReason::NoBuffer, DropReason::BadDescriptor]
-            .iter()
-            .map(|r| self.counter(r.counter()))
-            .collect::<Result<_, _>>()?;
-        let _ = self.dev.take_verdicts();
-        self.dev.inject_frame(bytes.clone(), false);
-        let limit = 100_000 + 4 * bytes.len() as u64;
-        if !self.dev.run_until(limit, |d| d.rx_backlog() == 0) {
-            return Err(ReplayError::Stuck(index));
-        }
-        self.dev.run(20);
-        let v = self
-            .dev
-            .take_verdicts()
-            .pop()
-            .ok_or(ReplayError::Stuck(index))?;
+        let before = self.nic.rx_counters()?;
+        let _ = self.sim().take_verdicts();
+        let len = bytes.len();
+        self.sim().inject(bytes, false);
+        let deadline = self.nic.cycles()? + patience(len);
+        let v = loop {
+            if let Some(v) = self.sim().take_verdicts().pop() {
+                break v;
+            }
+            if self.nic.cycles()? > deadline {
+                return Err(ReplayError::Stuck(index));
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        };
         let key = KeyView::from_words(&v.key);
         let kind = v.action >> fr::ACTION_KIND_SHIFT;
         let outcome = if kind == fr::ACTION_KIND_DROP {
@@ -474,88 +465,93 @@ impl Replayer {
                 DropReason::from_code((v.action & 7) as u8).ok_or(ReplayError::Stuck(index))?,
             )
         } else {
-            // Delivery: wait for the event, or a drop at delivery.
-            let mut waited = 0;
+            // Delivery: wait for it to be counted, as delivered or as a drop at delivery.
+            let late = [DropReason::NoBuffer, DropReason::BadDescriptor];
+            let deadline = self.nic.cycles()? + patience(len);
             loop {
-                self.dev.run(8 + bytes.len() as u64 / 16);
-                if self.counter(&fr::RX_DELIVERED)? != delivered {
+                let now = self.nic.rx_counters()?;
+                if now.delivered != before.delivered {
                     break;
                 }
-                if self.counter(&fr::DROP_NO_BUFFER)? != late[0] {
-                    return self.report(index, &v, key, Outcome::Dropped(DropReason::NoBuffer));
+                if let Some(r) = late
+                    .into_iter()
+                    .find(|r| now.dropped(*r) != before.dropped(*r))
+                {
+                    return Ok(self.report(index, &v, key, Outcome::Dropped(r)));
                 }
-                if self.counter(&fr::DROP_BAD_DESC)? != late[1] {
-                    return self.report(
-                        index,
-                        &v,
-                        key,
-                        Outcome::Dropped(DropReason::BadDescriptor),
-                    );
-                }
-                waited += 1;
-                if waited > 1000 {
+                if self.nic.cycles()? > deadline {
                     return Err(ReplayError::Stuck(index));
                 }
+                std::thread::sleep(Duration::from_micros(100));
             }
-            let group = (kind == fr::ACTION_KIND_GROUP).then_some(v.action as u8);
+            let target = u32::from(v.action & fr::ACTION_TARGET_MASK);
+            let group = (kind == fr::ACTION_KIND_GROUP).then_some(target);
             let stored = match kind {
-                fr::ACTION_KIND_VI => Some((v.action & 0xf) as u8),
+                fr::ACTION_KIND_VI => Some(target % self.nic.params().vis),
                 _ => match self.opts.default {
-                    FilterAction::Vi(n) => Some(n & 0xf),
+                    FilterAction::Vi(n) => Some(n.0),
                     _ => None,
                 },
             };
             Outcome::Delivered { vi: stored, group }
         };
         if let Outcome::Delivered { vi: Some(r), .. } = outcome {
-            self.repost(r)?;
+            self.take_frame(index, r)?;
         }
-        self.return_events()?;
-        self.report(index, &v, key, outcome)
+        self.drain_events();
+        Ok(self.report(index, &v, key, outcome))
+    }
+
+    /// Takes the frame's RX event from VI `r`'s queue and its buffer from the ring (which
+    /// reposts it).
+    fn take_frame(&mut self, index: usize, r: u32) -> Result<(), ReplayError> {
+        let Some((ep, rx)) = self.endpoints.get_mut(&r) else {
+            return Ok(());
+        };
+        let deadline = self.nic.cycles()? + patience(BUF_BYTES);
+        loop {
+            while let Some(ev) = ep.poll() {
+                if rx.take(&ev).is_some() {
+                    return Ok(());
+                }
+            }
+            if self.nic.cycles()? > deadline {
+                return Err(ReplayError::Stuck(index));
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+
+    /// Takes every event of every queue (they are not reported), returning their space.
+    fn drain_events(&mut self) {
+        for (ep, rx) in self.endpoints.values_mut() {
+            while let Some(ev) = ep.poll() {
+                rx.take(&ev);
+            }
+        }
     }
 
     fn report(
         &self,
         index: usize,
-        v: &evnic_sim::FrameVerdict,
+        v: &FrameVerdict,
         key: KeyView,
         outcome: Outcome,
-    ) -> Result<FrameReport, ReplayError> {
-        Ok(FrameReport {
+    ) -> FrameReport {
+        FrameReport {
             index,
             len: v.len,
             key,
             flags: v.flags,
-            filter: v.hit.then_some(v.filter),
+            filter: v.hit.then_some(u32::from(v.filter)),
             action: v.action,
             outcome,
-        })
-    }
-
-    /// Gives the used buffer of ring `r` back.
-    fn repost(&mut self, r: u8) -> Result<(), ReplayError> {
-        let r = usize::from(r);
-        self.posted[r] = self.posted[r].wrapping_add(1);
-        self.dev
-            .write32(vi_reg(r as u32, &vi::RXQ_WPTR), self.posted[r])?;
-        Ok(())
-    }
-
-    /// Returns every queue's written events to the device (they are not read here).
-    fn return_events(&mut self) -> Result<(), ReplayError> {
-        for v in 0..NUM_VIS {
-            let w = self.dev.read32(vi_reg(v, &vi::EVQ_WPTR))?;
-            if w != self.evq_read[v as usize] {
-                self.dev.write32(vi_reg(v, &vi::EVQ_RPTR), w)?;
-                self.evq_read[v as usize] = w;
-            }
         }
-        Ok(())
     }
 
-    /// DMA faults seen (none expected).
-    pub fn faults(&self) -> usize {
-        self.dev.faults().len()
+    /// DMA accesses the model refused (none expected).
+    pub fn faults(&self) -> u64 {
+        self.sim().fault_count()
     }
 }
 
@@ -671,7 +667,7 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect(),
-            default: FilterAction::Vi(1),
+            default: FilterAction::Vi(Vi(1)),
             ..Default::default()
         };
         let r = replay(&read, opts).unwrap();

@@ -1,5 +1,8 @@
 //! `evnic demo`: the whole system on the simulated device.
 //!
+//! (Each part is also an example of the library: endpoints, a batch of subscriptions and
+//! filters, timers, a dispatcher, a receive ring, and the simulator's frame scheduling.)
+//!
 //! Two Ethernet OAM peers send continuity-check messages (CCM, Y.1731 opcode 1, MEG level 5)
 //! every 3.33 ms, peer A on VLAN 10 and peer B on VLAN 20; filters steer them to the OAM group,
 //! where three monitor endpoints listen. A supervisor (a callback on the first monitor) keeps
@@ -13,24 +16,22 @@
 //! on its own thread; the peers are frames scheduled on the model's MAC receive port at exact
 //! device cycles.
 
-use crate::backend::sim::SimBackend;
-use crate::filter_spec::FilterAction;
-use crate::filters::Filter;
-use crate::receive::Receiver;
-use crate::timer::{Ticks, TimerTarget};
-use crate::{Dispatcher, Endpoint, EndpointConfig, Error, Event, EventType, Nic};
-use evnic_regs::params::CLOCK_HZ;
-use evnic_sim::SimConfig;
+use crate::pcap::PcapOut;
+use evnic::backend::sim::{SimBackend, SimConfig};
+use evnic::{
+    Dispatcher, Endpoint, EndpointConfig, Event, EventKind, Filter, FilterAction, Group, Nic,
+    Receiver, Ticks, Timer, TimerTarget,
+};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Groups of the scenario.
-const OAM_GROUP: u32 = 5;
-const STREAM_GROUP: u32 = 6;
-const ALARM_GROUP: u32 = 7;
-const OPS_GROUP: u32 = 8;
+const OAM_GROUP: Group = Group(5);
+const STREAM_GROUP: Group = Group(6);
+const ALARM_GROUP: Group = Group(7);
+const OPS_GROUP: Group = Group(8);
 /// Filter entries: one per peer (its index identifies the peer in RX events), then the stream.
 const PEER_VLANS: [u16; 2] = [10, 20];
 const STREAM_FILTER: u32 = 2;
@@ -53,8 +54,6 @@ pub struct DemoOptions {
     pub trace: Option<PathBuf>,
     /// Write the captured frames here.
     pub pcap: Option<PathBuf>,
-    /// Print progress lines.
-    pub progress: bool,
 }
 
 impl Default for DemoOptions {
@@ -65,7 +64,6 @@ impl Default for DemoOptions {
             stream_per_interval: 4,
             trace: None,
             pcap: None,
-            progress: true,
         }
     }
 }
@@ -73,28 +71,39 @@ impl Default for DemoOptions {
 /// What one listener saw.
 #[derive(Clone, Debug, Default)]
 pub struct ListenerReport {
+    /// Its name in the scenario.
     pub name: String,
+    /// Its VI.
     pub vi: u32,
+    /// Events it took, by type name.
     pub by_type: BTreeMap<String, u64>,
     /// Device cycles from a frame's last byte on the wire to its RX event (RX events only).
     pub rx_latency: Vec<u64>,
     /// Device cycles from an event's timestamp until its host callback had run (measured at the
     /// end of the dispatch round that handled it: an upper bound).
     pub delivery_latency: Vec<u64>,
+    /// Interrupts taken for it.
     pub interrupts: u64,
+    /// Times its queue was primed.
     pub primes: u64,
 }
 
 /// The outcome of a run.
 #[derive(Clone, Debug, Default)]
 pub struct DemoReport {
+    /// Per listener.
     pub listeners: Vec<ListenerReport>,
     /// Loss-of-continuity alarms: (peer, device cycle the timer fired).
     pub loss_of_continuity: Vec<(u32, u64)>,
     /// Alarms the operations endpoint received as indications: peer ids.
     pub ops_alarms: Vec<u32>,
+    /// Frames the capture endpoint stored.
     pub frames_captured: usize,
+    /// Device cycles simulated.
     pub device_cycles: u64,
+    /// The device's nominal clock in Hz (its `CLOCK_KHZ` register).
+    pub clock_hz: f64,
+    /// Wall time of the run.
     pub wall: Duration,
 }
 
@@ -112,9 +121,9 @@ impl std::fmt::Display for DemoReport {
         writeln!(
             f,
             "simulated {:.2} ms ({} device cycles at {} MHz) in {:.1} s",
-            self.device_cycles as f64 * 1e3 / CLOCK_HZ as f64,
+            self.device_cycles as f64 * 1e3 / self.clock_hz,
             self.device_cycles,
-            CLOCK_HZ / 1_000_000,
+            self.clock_hz / 1e6,
             self.wall.as_secs_f64()
         )?;
         writeln!(f)?;
@@ -186,7 +195,7 @@ pub fn ccm_frame(peer: u32, seq: u32) -> Vec<u8> {
     f.resize(f.len() + 48, 0); // MEG ID
     f.resize(f.len() + 16, 0); // TxFCf, RxFCb, TxFCb, reserved
     f.push(0); // End TLV
-    append_fcs(f)
+    evnic_proto::fcs::with_fcs(f)
 }
 
 /// A UDP datagram to the stream's port (FCS included).
@@ -200,13 +209,7 @@ pub fn stream_frame(seq: u32) -> Vec<u8> {
     builder
         .write(&mut f, &payload)
         .expect("building a UDP frame in memory");
-    append_fcs(f)
-}
-
-fn append_fcs(mut f: Vec<u8>) -> Vec<u8> {
-    let fcs = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&f);
-    f.extend_from_slice(&fcs.to_le_bytes());
-    f
+    evnic_proto::fcs::with_fcs(f)
 }
 
 #[derive(Default)]
@@ -217,20 +220,24 @@ struct Shared {
     frames_seen: [BTreeMap<u32, usize>; 2],
     loc: Vec<(u32, u64)>,
     ops_alarms: Vec<u32>,
-    captured: Vec<Vec<u8>>,
+    /// Frames stored by the capture endpoint, with the timestamps of their RX events.
+    captured: Vec<(u64, Vec<u8>)>,
     /// Events handled in the current dispatch round: (listener VI, event timestamp).
     handled: Vec<(u32, u64)>,
 }
 
-/// Runs the scenario.
-pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>> {
+/// Runs the scenario; `progress` is told, every few dispatch rounds, the fraction of the
+/// scenario's device time simulated so far and that time in milliseconds.
+pub fn run(
+    opts: &DemoOptions,
+    progress: &mut dyn FnMut(f64, f64),
+) -> Result<DemoReport, Box<dyn std::error::Error>> {
     let started = Instant::now();
     let sim = Arc::new(SimBackend::start(SimConfig {
         trace: opts.trace.clone(),
         ..Default::default()
     })?);
-    let handle = sim.handle().clone();
-    let nic = Arc::new(Nic::with_backend(sim)?);
+    let nic = Arc::new(Nic::with_backend(sim.clone())?);
     let cfg = || EndpointConfig::default().with_ring_events(1024);
 
     // Endpoints.
@@ -260,32 +267,31 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>>
         let spec = Filter::new()
             .vlan(*vlan)
             .oam(Some(MEG_LEVEL), Some(CCM_OPCODE))
-            .to_group(OAM_GROUP as u8)?;
+            .to_group(OAM_GROUP)?;
         batch.add_filter(i as u32, spec)?;
     }
     batch.add_filter(
         STREAM_FILTER,
-        Filter::new()
-            .udp_dst(STREAM_PORT)
-            .to_group(STREAM_GROUP as u8)?,
+        Filter::new().udp_dst(STREAM_PORT).to_group(STREAM_GROUP)?,
     )?;
-    batch.apply()?;
-    nic.set_default_action(FilterAction::Vi(capture.vi() as u8))?;
+    // The entries stay while the handles live: to the end of the run.
+    let _filters = batch.apply()?.filters;
+    nic.set_default_action(FilterAction::Vi(capture.vi()))?;
     nic.set_enabled(true)?;
     monitors[0].register_producer(OPS_GROUP)?;
 
     // Device time and the peers' schedule.
-    let interval = CCM_INTERVAL_S * CLOCK_HZ as f64;
+    let clock_hz = f64::from(nic.params().clock_khz) * 1e3;
+    let interval = CCM_INTERVAL_S * clock_hz;
     let loc_after = Ticks::CyclesFrac {
         whole: (interval * 3.5) as u64,
         frac: 0,
     };
-    let timers: Vec<Arc<crate::Timer>> = (0..2)
+    let timers: Vec<Arc<Timer>> = (0..2)
         .map(|_| nic.timer().map(Arc::new))
         .collect::<Result<_, _>>()?;
-    // Peers send at simulator cycles; the events carry the device's cycle counter.
-    let (sim_now, offset) = handle.with(|d| (d.cycle(), d.sim_cycle_at(0)));
-    let start = sim_now + 2000;
+    // Peers send at device cycles, the clock of the events' timestamps.
+    let start = nic.cycles()? + 2000;
     let shared = Arc::new(Mutex::new(Shared::default()));
     {
         let mut sh = shared.lock().unwrap();
@@ -299,7 +305,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>>
                 let f = ccm_frame(peer, k);
                 // Peer B a little later than A, so their frames do not queue on one port.
                 let t = at + peer as u64 * 500;
-                sh.frame_end[peer as usize].push(t + f.len().div_ceil(8) as u64 - 1 - offset);
+                sh.frame_end[peer as usize].push(t + f.len().div_ceil(8) as u64 - 1);
                 schedule.push((t, f));
             }
             for s in 0..opts.stream_per_interval {
@@ -307,16 +313,12 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>>
                 schedule.push((t, stream_frame(k * opts.stream_per_interval + s)));
             }
         }
-        handle.with(move |d| {
-            for (t, f) in schedule {
-                d.schedule_frame(t, f, false);
-            }
-        });
+        sim.schedule(schedule);
     }
     for (p, t) in timers.iter().enumerate() {
         t.one_shot(loc_after, TimerTarget::Group(ALARM_GROUP), p as u32)?;
     }
-    let end = start - offset + (opts.intervals as f64 * interval) as u64 + 4000;
+    let end = start + (opts.intervals as f64 * interval) as u64 + 4000;
 
     // Listeners.
     let mut dispatcher = Dispatcher::new();
@@ -330,10 +332,10 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>>
     names.push((ops.clone(), "operations".into()));
     for (ep, name) in &names {
         shared.lock().unwrap().reports.insert(
-            ep.vi(),
+            ep.vi().0,
             ListenerReport {
                 name: name.clone(),
-                vi: ep.vi(),
+                vi: ep.vi().0,
                 ..Default::default()
             },
         );
@@ -348,46 +350,57 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>>
             let kind = ev
                 .event_type()
                 .map(|t| t.name().to_string())
-                .unwrap_or_else(|| format!("type {}", ev.kind));
+                .unwrap_or_else(|| format!("type {}", ev.raw().kind));
+            let vi = ep.vi().0;
             let mut rx_latency = None;
-            if ev.event_type() == Some(EventType::Rx) && (ev.source as usize) < 2 {
-                // The k-th RX event of a peer's filter is the peer's k-th frame.
-                let p = ev.source as usize;
-                let k = sh.frames_seen[p].entry(ep.vi()).or_insert(0);
-                let idx = *k;
-                *k += 1;
-                if let Some(end) = sh.frame_end[p].get(idx) {
-                    rx_latency = Some(ev.timestamp.saturating_sub(*end));
+            match ev.kind() {
+                EventKind::Rx {
+                    filter: Some(p @ 0..=1),
+                    ..
+                } => {
+                    // The k-th RX event of a peer's filter is the peer's k-th frame.
+                    let p = p as usize;
+                    let k = sh.frames_seen[p].entry(vi).or_insert(0);
+                    let idx = *k;
+                    *k += 1;
+                    if let Some(end) = sh.frame_end[p].get(idx) {
+                        rx_latency = Some(ev.timestamp().saturating_sub(*end));
+                    }
+                    if is_supervisor {
+                        // Continuity: restart this peer's loss timer.
+                        let _ = timers[p].one_shot(
+                            loc_after,
+                            TimerTarget::Group(ALARM_GROUP),
+                            p as u32,
+                        );
+                    }
                 }
-                if is_supervisor {
-                    // Continuity: restart this peer's loss timer.
-                    let _ =
-                        timers[p].one_shot(loc_after, TimerTarget::Group(ALARM_GROUP), p as u32);
+                EventKind::Timer { payload, .. } if is_supervisor => {
+                    sh.loc.push((payload, ev.timestamp()));
+                    let _ = ep.indicate(OPS_GROUP, payload);
                 }
-            }
-            if ev.event_type() == Some(EventType::Timer) && is_supervisor {
-                sh.loc.push((ev.payload, ev.timestamp));
-                let _ = ep.indicate(OPS_GROUP, ev.payload);
-            }
-            if ev.event_type() == Some(EventType::Indication) && is_ops {
-                sh.ops_alarms.push(ev.payload);
+                EventKind::Indication { payload, .. } if is_ops => {
+                    sh.ops_alarms.push(payload);
+                }
+                _ => {}
             }
             if is_capture {
                 if let Some(frame) = rx.lock().unwrap().take(ev) {
-                    sh.captured.push(frame);
+                    sh.captured.push((ev.timestamp(), frame));
                 }
             }
-            let r = sh.reports.get_mut(&ep.vi()).expect("registered listener");
+            let r = sh.reports.get_mut(&vi).expect("registered listener");
             *r.by_type.entry(kind).or_insert(0) += 1;
             if let Some(l) = rx_latency {
                 r.rx_latency.push(l);
             }
-            sh.handled.push((ep.vi(), ev.timestamp));
+            sh.handled.push((vi, ev.timestamp()));
         });
     }
 
     // Run until the device has simulated the whole scenario.
     let mut last_progress = Instant::now();
+    let span = (end - start) as f64;
     loop {
         let now = nic.cycles()?;
         {
@@ -405,34 +418,38 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, Box<dyn std::error::Error>>
             break;
         }
         dispatcher.run(Some(Duration::from_millis(20)))?;
-        if opts.progress && last_progress.elapsed() > Duration::from_secs(2) {
+        if last_progress.elapsed() > Duration::from_millis(200) {
             last_progress = Instant::now();
-            let done = now.saturating_sub(start - offset) as f64 / (end - (start - offset)) as f64;
-            eprintln!(
-                "demo: {:5.1}% ({:.2} of {:.2} ms simulated)",
-                100.0 * done.clamp(0.0, 1.0),
-                now.saturating_sub(start - offset) as f64 * 1e3 / CLOCK_HZ as f64,
-                (end - (start - offset)) as f64 * 1e3 / CLOCK_HZ as f64
-            );
+            let done = now.saturating_sub(start) as f64;
+            progress((done / span).clamp(0.0, 1.0), done * 1e3 / clock_hz);
         }
     }
+    progress(1.0, span * 1e3 / clock_hz);
     // Whatever is still queued.
     dispatcher.dispatch();
 
     let mut sh = shared.lock().unwrap();
     if let Some(path) = &opts.pcap {
-        crate::txcmd::write_pcap(path, &sh.captured).map_err(Error::BadConfig)?;
+        // Stamped with the device cycle of each frame's RX event.
+        let clock = nic.clock()?;
+        let now = clock.anchor_cycles();
+        let mut out = PcapOut::create(path)?;
+        for (ts, frame) in &sh.captured {
+            out.write(clock.time_of(clock.extend(*ts, now)), frame)?;
+        }
+        out.finish()?;
     }
     let mut report = DemoReport {
         loss_of_continuity: std::mem::take(&mut sh.loc),
         ops_alarms: std::mem::take(&mut sh.ops_alarms),
         frames_captured: sh.captured.len(),
-        device_cycles: end - (start - offset),
+        device_cycles: end - start,
+        clock_hz,
         wall: started.elapsed(),
         ..Default::default()
     };
     for (ep, _) in &names {
-        let mut r = sh.reports.remove(&ep.vi()).unwrap_or_default();
+        let mut r = sh.reports.remove(&ep.vi().0).unwrap_or_default();
         let c = ep.counters();
         r.interrupts = c.interrupts;
         r.primes = c.primes;
