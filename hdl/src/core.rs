@@ -324,7 +324,9 @@ impl Logic for EvnicCore {
             | self.rx.ram_collision.val();
         // STATUS.READY: the AND of every block's `ready` (its RAMs are cleared), low from the
         // soft reset's pulse on (the blocks' reset follows it by a cycle).
-        self.global.ready.next =
-            !self.global.soft_reset.val() & !self.block_reset.q.val() & self.engine.ready.val();
+        self.global.ready.next = !self.global.soft_reset.val()
+            & !self.block_reset.q.val()
+            & self.engine.ready.val()
+            & self.rx.ready.val();
     }
 }

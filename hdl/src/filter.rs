@@ -17,6 +17,7 @@
 //! | `res_hit` | out | 1 | with `res_valid`: an entry matched (0: the RX top applies its default) |
 //! | `res_index` | out | 16 | with `res_hit`: the entry number (ternary `i`; exact `0x8000 \| profile << 12 \| slot`) |
 //! | `res_action` | out | 16 | with `res_hit`: its action word |
+//! | `ready` | out | 1 | the clear after reset is done (`STATUS.READY`; ANDed into the global `STATUS.READY`) |
 //! | `ram_collision` | out | 1 | one of the block's RAMs was read at the address written in that cycle (an RTL bug) |
 //!
 //! # Contract
@@ -120,6 +121,7 @@ pub struct Filter {
     pub res_hit: Signal<Out, Bit>,
     pub res_index: Signal<Out, Bits<16>>,
     pub res_action: Signal<Out, Bits<16>>,
+    pub ready: Signal<Out, Bit>,
     pub ram_collision: Signal<Out, Bit>,
 
     /// The staged value (words 0..15) and mask (16..31).
@@ -280,6 +282,7 @@ impl Default for Filter {
             res_hit: Default::default(),
             res_index: Default::default(),
             res_action: Default::default(),
+            ready: Default::default(),
             ram_collision: Default::default(),
             stage: Default::default(),
             tcam: Default::default(),
@@ -459,6 +462,7 @@ impl Logic for Filter {
             & self.hits2.ready.val()
             & self.hits3.ready.val();
         self.busy.next = (self.cstate.q.val() != 0) | !self.ready_all.val();
+        self.ready.next = self.ready_all.val();
         self.copying.next = (self.cstate.q.val() == 1) | (self.cstate.q.val() == 2);
 
         // The copied entry, as whole keys.

@@ -20,6 +20,7 @@
 //!   timestamp, which the core adds
 //! - `dbg_valid`, `dbg_key` (416), `dbg_flags`, `dbg_len`, `dbg_hit`, `dbg_filter` (16),
 //!   `dbg_action` (16): one pulse per frame at its verdict (for the simulator)
+//! - `ready` out: the filter's tables are cleared after a reset (part of `STATUS.READY`)
 //! - `nak` out: a register access of the filter page refused; `ram_collision` out: a RAM of
 //!   the path (filter tables, lookup queue) read at the address written in that cycle
 //!
@@ -115,6 +116,7 @@ pub struct RxPath {
     pub ack: Signal<Out, Bit>,
     pub nak: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
+    pub ready: Signal<Out, Bit>,
     pub ram_collision: Signal<Out, Bit>,
 
     pub rx_data: Signal<In, Bits<64>>,
@@ -307,6 +309,7 @@ impl Default for RxPath {
             ack: Default::default(),
             nak: Default::default(),
             rdata: Default::default(),
+            ready: Default::default(),
             ram_collision: Default::default(),
             rx_data: Default::default(),
             rx_keep: Default::default(),
@@ -616,6 +619,7 @@ impl Logic for RxPath {
         self.lq_info.rd_en.next = !(self.lq_push.val()
             & (self.lq_wr.q.val().get_bits::<4>(0) == self.lq_ret_next.val().get_bits::<4>(0)));
         self.lq_head.next = self.lq_info.rd_data.val();
+        self.ready.next = self.filter.ready.val();
         self.ram_collision.next = self.filter.ram_collision.val()
             | self.lq_key.collision.val()
             | self.lq_info.collision.val();

@@ -337,9 +337,7 @@ impl Error {
             E::ImplausibleParams { .. }
             | E::QueueNotEnabled { .. }
             | E::DeviceFailed { .. }
-            | E::FilterBusy { .. } => {
-                ErrorKind::DeviceFailed
-            }
+            | E::FilterBusy { .. } => ErrorKind::DeviceFailed,
             E::NoFreeVi { .. }
             | E::NoFreeTimer { .. }
             | E::NoFreeFilter { .. }

@@ -138,10 +138,10 @@ pub const PAGES: &[Page] = &[
     filter::PAGE,
     group::CONTROL_PAGE,
     group::LISTEN_PAGE,
+    shell::PAGE,
     group::MEMBERS_PAGE,
     group::PERMIT_PAGE,
     timer::PAGE,
-    shell::PAGE,
     vi::PAGE,
 ];
 

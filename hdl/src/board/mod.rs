@@ -378,6 +378,8 @@ impl Logic for Ecp5EvnRegs {
         self.global.wdata.next = self.bus.wdata.val();
         self.global.err_count.next = self.bus.err_count.val();
         self.global.err_addr.next = self.bus.err_addr.val();
+        // No block with state to clear after a reset: STATUS.READY at once.
+        self.global.ready.next = true;
         self.bus.err_clear.next = self.global.err_clear.val();
         self.bus.ack.next = self.global.ack.val();
         self.bus.nak.next = false;

@@ -323,8 +323,7 @@ mod tests {
     #[test]
     fn no_commit_is_written_while_the_tables_are_busy() {
         let mut regs = FakeRegs::default();
-        regs.values
-            .insert(reg(&fr::STATUS), fr::STATUS_BUSY.put(1));
+        regs.values.insert(reg(&fr::STATUS), fr::STATUS_BUSY.put(1));
         assert_eq!(
             write_entry(&mut regs, 3, &Entry::default()),
             Err(FilterError::Busy)
@@ -359,10 +358,7 @@ mod tests {
             (reg(&fr::COMMIT), u32::from(n))
         );
         set_profile_mask(&mut regs, 2, &value).unwrap();
-        assert_eq!(
-            *regs.writes.last().unwrap(),
-            (reg(&fr::PROFILE_COMMIT), 2)
-        );
+        assert_eq!(*regs.writes.last().unwrap(), (reg(&fr::PROFILE_COMMIT), 2));
         hit_count(&mut regs, n).unwrap();
         assert_eq!(
             *regs.writes.last().unwrap(),
