@@ -557,7 +557,7 @@ impl<'a> PcapNg<'a> {
             e
         };
         let len = e.u32(&h[4..8]) as usize;
-        if len < 12 || len % 4 != 0 {
+        if len < 12 || !len.is_multiple_of(4) {
             return Err(format!(
                 "block length {len} is not a multiple of 4 of at least 12"
             ));
