@@ -23,9 +23,10 @@
 //! says, `None` when it says nothing.
 //!
 //! Resynchronising: after a pcap record header that cannot be right, the reader looks, byte by
-//! byte, for the next offset where a record header is plausible (captured length at most the
-//! original length and [`MAX_CAPTURED`], a fraction below one second, seconds within a day of
-//! the last good record) and is followed by another plausible header or by the end of the file.
+//! byte, for the next offset where a record header is plausible (an original length above 0,
+//! a captured length at most the original length and [`MAX_CAPTURED`], a fraction below one
+//! second, seconds within a day of the last good record) and is followed by another plausible
+//! header or by the end of the file.
 //! In pcapng it looks, 4 bytes at a time, for a block of a known type whose leading and trailing
 //! lengths agree.
 
@@ -369,7 +370,9 @@ impl Pcap<'_> {
 
     /// A header that looks right enough to resynchronise on.
     fn plausible(&self, h: &PcapHeader, at: usize, last_secs: Option<u32>) -> bool {
-        h.captured <= h.original
+        // A record of no bytes is legal, but zeros are what a damaged file is full of.
+        h.original != 0
+            && h.captured <= h.original
             && h.captured <= MAX_CAPTURED
             && h.original <= 16 * MAX_CAPTURED
             && u64::from(h.fraction) < self.per_second

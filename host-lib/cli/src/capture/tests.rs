@@ -185,6 +185,13 @@ fn a_file_cut_inside_a_record_keeps_the_records_before() {
         assert_eq!((u.index, u.offset, u.skipped), (1, 24 + 16 + 60, None));
         assert!(u.why.contains("the file ends"), "{}", u.why);
     }
+    // Cut inside a record whose data ends in zeros: they are not taken for records.
+    let mut f = PcapFile::new(false, false, 65535, ETHERNET);
+    f.record(1, 0, 60, &frame(60, 12))
+        .record(1, 5, 200, &[0; 200]);
+    let c = parse_capture(&f.bytes[..f.bytes.len() - 10]).unwrap();
+    assert_eq!(c.items.len(), 2, "{:?}", c.items);
+    assert!(matches!(&c.items[1], Item::Unreadable(u) if u.skipped.is_none()));
 }
 
 #[test]
