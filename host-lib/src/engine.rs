@@ -13,12 +13,12 @@
 use crate::backend::{Backend, BackendError, DmaRegion};
 use crate::event::{Event, EventKind};
 use crate::Error;
+use evnic_proto::doorbell::DoorbellPage;
 use evnic_proto::evq::{self, EventRing};
 use evnic_proto::params::DeviceParams;
 use evnic_proto::rings::{self, Queue};
 use evnic_regs::event::EVENT_BYTES;
 use evnic_regs::map::{global as g, global_reg, group as gr};
-use evnic_proto::doorbell::DoorbellPage;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -211,7 +211,11 @@ pub(crate) struct Waker {
 
 impl Waker {
     pub(crate) fn new(vi: u32) -> Result<Waker, Error> {
-        Ok(Waker::with(vi, EventFd::new()?, ArmedFlag::Own(AtomicBool::new(false))))
+        Ok(Waker::with(
+            vi,
+            EventFd::new()?,
+            ArmedFlag::Own(AtomicBool::new(false)),
+        ))
     }
 
     /// A waker that signals `fd`, with its armed flag in `armed`.

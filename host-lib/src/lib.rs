@@ -323,7 +323,10 @@ mod tests {
         let spec = "hub:/tmp/h.sock".parse::<DeviceSpec>().unwrap();
         assert_eq!(spec, DeviceSpec::Hub("/tmp/h.sock".into()));
         assert_eq!(spec.to_string(), "hub:/tmp/h.sock");
-        assert!(matches!("hub".parse::<DeviceSpec>(), Ok(DeviceSpec::Hub(_))));
+        assert!(matches!(
+            "hub".parse::<DeviceSpec>(),
+            Ok(DeviceSpec::Hub(_))
+        ));
         for bad in [
             "",
             "vfio:",

@@ -339,7 +339,9 @@ fn hub(
         let (uid, set) = ug
             .split_once('=')
             .ok_or_else(|| bad("use UID=GROUPS".into()))?;
-        let uid: u32 = uid.parse().map_err(|_| bad(format!("{uid:?} is not a uid")))?;
+        let uid: u32 = uid
+            .parse()
+            .map_err(|_| bad(format!("{uid:?} is not a uid")))?;
         cfg.uid_groups
             .push((uid, set.parse::<GroupSet>().map_err(bad)?));
     }

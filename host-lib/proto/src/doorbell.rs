@@ -115,7 +115,12 @@ impl DoorbellPage {
                 h = head.load(Ordering::Relaxed);
                 continue;
             }
-            match head.compare_exchange_weak(h, h.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed) {
+            match head.compare_exchange_weak(
+                h,
+                h.wrapping_add(1),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => break,
                 Err(now) => h = now,
             }

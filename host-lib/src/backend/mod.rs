@@ -189,7 +189,10 @@ pub trait Backend: Send + Sync {
         let _ = (ptr, keep);
         Err(BackendError::Dma {
             bytes: len,
-            why: format!("{} cannot map another process's memory yet", self.describe()),
+            why: format!(
+                "{} cannot map another process's memory yet",
+                self.describe()
+            ),
         })
     }
     /// Has the device side apply the doorbell records of `page` to VI `vi`'s registers; false

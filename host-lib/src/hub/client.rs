@@ -63,10 +63,9 @@ impl Conn {
             Ok(Some((m, _))) => m,
             Ok(None) => return Err(self.mark_gone("the hub closed the connection".into())),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                return Err(self.mark_gone(format!(
-                    "no answer within {} s",
-                    ANSWER_TIMEOUT.as_secs()
-                )))
+                return Err(
+                    self.mark_gone(format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()))
+                )
             }
             Err(e) => return Err(self.mark_gone(format!("reading an answer: {e}"))),
         };
@@ -293,10 +292,14 @@ impl HubBackend {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(vi, attached.clone());
         }
-        Ok(Waker::with(vi, fd, ArmedFlag::Shared {
+        Ok(Waker::with(
+            vi,
+            fd,
+            ArmedFlag::Shared {
                 page,
                 _keep: attached,
-            }))
+            },
+        ))
     }
 
     pub(crate) fn detach(&self, vi: u32) {
@@ -363,13 +366,7 @@ impl HubBackend {
 
 pub(crate) fn unix_socket() -> std::io::Result<OwnedFd> {
     // SAFETY: plain socket creation; the fd is owned below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -447,14 +444,13 @@ impl Backend for HubBackend {
     }
 
     fn alloc_dma(&self, len: usize) -> Result<DmaRegion, BackendError> {
-        let io = |call: &'static str| {
-            move |err| BackendError::Io { call, err }
-        };
+        let io = |call: &'static str| move |err| BackendError::Io { call, err };
         let size = len.div_ceil(4096).max(1) * 4096;
         let mem = SharedMem::create("evnic-dma", size).map_err(io("memfd_create"))?;
-        let m = self
-            .conn
-            .call_regs([op::MAP, size as u32, (size as u64 >> 32) as u32, 0], &[mem.fd()])?;
+        let m = self.conn.call_regs(
+            [op::MAP, size as u32, (size as u64 >> 32) as u32, 0],
+            &[mem.fd()],
+        )?;
         let iova = u64::from(m[1]) | u64::from(m[2]) << 32;
         let ptr = mem.ptr();
         let keep = SharedDma {
@@ -475,4 +471,3 @@ impl Backend for HubBackend {
         Some(self)
     }
 }
-

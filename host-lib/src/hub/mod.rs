@@ -109,7 +109,9 @@ pub enum HubError {
     },
     /// The hub is gone (exited or killed): the device is unreachable until it is restarted and
     /// the client opens the device again.
-    #[error("the evnic hub at {path} is gone ({why}); restart `evnic hub` and open the device again")]
+    #[error(
+        "the evnic hub at {path} is gone ({why}); restart `evnic hub` and open the device again"
+    )]
     Gone {
         /// The socket.
         path: PathBuf,

@@ -203,7 +203,11 @@ impl HubServer {
             let probe = unix_socket().map_err(os("socket"))?;
             // SAFETY: connect with a valid address.
             let r = unsafe {
-                libc::connect(probe.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len)
+                libc::connect(
+                    probe.as_raw_fd(),
+                    (&addr as *const libc::sockaddr_un).cast(),
+                    len,
+                )
             };
             if r == 0 {
                 return Err(Error::Os {
@@ -331,7 +335,10 @@ impl HubServer {
         let (vis, timers, bytes) = (
             s.vis.clone(),
             s.timers.clone(),
-            s.regions.values().map(|r| evnic_proto::DmaMemory::len(r)).sum::<usize>(),
+            s.regions
+                .values()
+                .map(|r| evnic_proto::DmaMemory::len(r))
+                .sum::<usize>(),
         );
         self.release(&mut s);
         let left = {
@@ -430,8 +437,8 @@ impl HubServer {
                 })?;
                 let ptr = mem.ptr();
                 // SAFETY: the mapping lives in the keeper, dropped after the device's unmap.
-                let region = unsafe { self.dev().map_shared(ptr, len, Box::new(mem)) }
-                    .map_err(|e| {
+                let region =
+                    unsafe { self.dev().map_shared(ptr, len, Box::new(mem)) }.map_err(|e| {
                         self.log(&format!("client {}: {e}", s.id));
                         (err::MAP_FAILED, 0, 0)
                     })?;
@@ -583,8 +590,7 @@ impl HubServer {
                 Ok(())
             };
         }
-        if within(&map::global::PAGE) || within(&map::filter::PAGE) || within(&gr::MEMBERS_PAGE)
-        {
+        if within(&map::global::PAGE) || within(&map::filter::PAGE) || within(&gr::MEMBERS_PAGE) {
             return if write.is_some() { hub_owned } else { Ok(()) };
         }
         if within(&gr::PERMIT_PAGE) {
@@ -646,10 +652,15 @@ impl HubServer {
                 _ if value != 0 => {
                     let base = s.bases.get(&key).copied().unwrap_or(0);
                     let bytes = entry_bytes(q).checked_shl(value).unwrap_or(u64::MAX);
-                    let inside = s.regions.range(..=base).next_back().is_some_and(|(iova, r)| {
-                        base.checked_add(bytes)
-                            .is_some_and(|end| end <= iova + evnic_proto::DmaMemory::len(r) as u64)
-                    });
+                    let inside = s
+                        .regions
+                        .range(..=base)
+                        .next_back()
+                        .is_some_and(|(iova, r)| {
+                            base.checked_add(bytes).is_some_and(|end| {
+                                end <= iova + evnic_proto::DmaMemory::len(r) as u64
+                            })
+                        });
                     if !inside {
                         return Err((err::FOREIGN_MEMORY, base as u32, (base >> 32) as u32));
                     }

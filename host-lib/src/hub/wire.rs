@@ -97,8 +97,8 @@ pub fn send(sock: RawFd, msg: &Msg, fds: &[RawFd]) -> std::io::Result<()> {
     }
     let iov = [IoSlice::new(&bytes)];
     let mut cbuf = [0u64; 8]; // room for CMSG_SPACE(MAX_FDS * 4), 8-byte aligned
-    // SAFETY: a zeroed msghdr filled with pointers to live buffers of the given sizes; the
-    // control message is built with the CMSG macros inside `cbuf`.
+                              // SAFETY: a zeroed msghdr filled with pointers to live buffers of the given sizes; the
+                              // control message is built with the CMSG macros inside `cbuf`.
     unsafe {
         let mut mh: libc::msghdr = std::mem::zeroed();
         mh.msg_iov = iov.as_ptr() as *mut libc::iovec;

@@ -179,7 +179,10 @@ impl Client {
     /// The next line the client prints (without the newline); panics at end of output.
     pub fn line(&mut self) -> String {
         let mut l = String::new();
-        let n = self.stdout.read_line(&mut l).expect("read a client's output");
+        let n = self
+            .stdout
+            .read_line(&mut l)
+            .expect("read a client's output");
         assert!(n > 0, "the client ended its output");
         l.trim_end().to_string()
     }

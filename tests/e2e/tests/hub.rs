@@ -58,7 +58,9 @@ fn clients_in_other_processes_exchange_events_through_a_group() {
     }
     let got = collect(&here, N as usize);
     assert_eq!(got.iter().map(|e| e.payload()).collect::<Vec<_>>(), want);
-    assert!(got.iter().all(|e| e.source() == pvi && e.group() == Some(Group(5))));
+    assert!(got
+        .iter()
+        .all(|e| e.source() == pvi && e.group() == Some(Group(5))));
     for l in listeners {
         assert!(l.finish());
     }
@@ -91,22 +93,20 @@ fn a_client_killed_mid_stream_frees_what_it_held_and_the_others_go_on() {
         let e = nic.endpoint_on(Vi(*v), cfg()).unwrap_err();
         assert!(matches!(e, Error::ViInUse { vi } if vi == *v), "{e}");
     }
-    // A stream into the group; the victim dies in the middle of it.
-    const N: u32 = 600;
-    for p in 0..N / 2 {
+    // A stream into the group, one indication in flight at a time (a burst faster than the
+    // device's multicast fan-out overruns its 8-deep indication queue, which the device counts
+    // in OVERRUNS: a device limit, the same in one process); the victim dies in the middle.
+    const N: u32 = 200;
+    let mut got = Vec::new();
+    for p in 0..N {
+        if p == N / 2 {
+            victim.kill();
+            assert!(hub.wait_log("closed its connection: freed VIs"));
+        }
         here.indicate(Group(7), p).unwrap();
+        got.extend(collect(&here, 1).iter().map(|e| e.payload()));
     }
-    victim.kill();
-    assert!(hub.wait_log("closed its connection: freed VIs"));
-    for p in N / 2..N {
-        here.indicate(Group(7), p).unwrap();
-    }
-    let got = collect(&here, N as usize);
-    assert_eq!(
-        got.iter().map(|e| e.payload()).collect::<Vec<_>>(),
-        (0..N).collect::<Vec<_>>(),
-        "this client lost nothing"
-    );
+    assert_eq!(got, (0..N).collect::<Vec<_>>(), "this client lost nothing");
     // Everything the victim held is free again: out of the group, its VIs and timer reusable.
     assert_eq!(members(7), 1 << here.vi().0);
     let reused: Vec<_> = vis
@@ -117,7 +117,10 @@ fn a_client_killed_mid_stream_frees_what_it_held_and_the_others_go_on() {
     let timers: Vec<_> = (0..nic.params().timers)
         .map_while(|_| nic.timer().ok())
         .collect();
-    assert!(timers.iter().any(|t| t.index() == timer), "timer {timer} freed");
+    assert!(
+        timers.iter().any(|t| t.index() == timer),
+        "timer {timer} freed"
+    );
     assert!(timers.iter().all(|t| !t.is_armed().unwrap()));
     assert!(hub.log_text().contains(&format!("timers {{{timer}}}")));
 }
@@ -169,7 +172,9 @@ fn a_client_asking_for_what_is_not_its_own_gets_a_typed_error() {
     let dev = nic.backend();
     let refusal = |r: Result<(), evnic::BackendError>| {
         let e: Error = r.unwrap_err().into();
-        e.refusal().cloned().unwrap_or_else(|| panic!("not a refusal: {e}"))
+        e.refusal()
+            .cloned()
+            .unwrap_or_else(|| panic!("not a refusal: {e}"))
     };
     // Another client's VI: neither its endpoint nor its registers.
     assert!(matches!(
@@ -177,10 +182,7 @@ fn a_client_asking_for_what_is_not_its_own_gets_a_typed_error() {
         Error::ViInUse { vi: v } if v == vi
     ));
     let indicate = vi_reg(vi, &evnic_regs::map::vi::INDICATE);
-    assert_eq!(
-        refusal(dev.write32(indicate, 2)),
-        Refusal::NotYourVi { vi }
-    );
+    assert_eq!(refusal(dev.write32(indicate, 2)), Refusal::NotYourVi { vi });
     let subscribe_other = gr::SUBSCRIBE_VI.put(vi) | gr::SUBSCRIBE_GROUP.put(9);
     assert_eq!(
         refusal(dev.write32(gr::CONTROL_PAGE.at(0, &gr::SUBSCRIBE), subscribe_other)),
@@ -193,16 +195,22 @@ fn a_client_asking_for_what_is_not_its_own_gets_a_typed_error() {
     );
     // A group outside --groups: neither subscribing nor producing; inside it, both.
     let e = mine.subscribe(Group(40)).unwrap_err();
-    assert_eq!(e.refusal(), Some(&Refusal::GroupNotPermitted { group: 40 }), "{e}");
+    assert_eq!(
+        e.refusal(),
+        Some(&Refusal::GroupNotPermitted { group: 40 }),
+        "{e}"
+    );
     let e = mine.register_producer(Group(33)).unwrap_err();
-    assert_eq!(e.refusal(), Some(&Refusal::GroupNotPermitted { group: 33 }), "{e}");
+    assert_eq!(
+        e.refusal(),
+        Some(&Refusal::GroupNotPermitted { group: 33 }),
+        "{e}"
+    );
     mine.subscribe(Group(31)).unwrap();
     mine.register_producer(Group(31)).unwrap();
     // A timer of its own aimed at someone else's VI.
     let t = nic.timer().unwrap();
-    let e = t
-        .one_shot(Duration::from_millis(1), Vi(vi), 1)
-        .unwrap_err();
+    let e = t.one_shot(Duration::from_millis(1), Vi(vi), 1).unwrap_err();
     assert_eq!(e.refusal(), Some(&Refusal::NotYourVi { vi }), "{e}");
     // The hub's own pages.
     let e = nic.set_enabled(false).unwrap_err();
@@ -227,7 +235,7 @@ fn a_client_asking_for_what_is_not_its_own_gets_a_typed_error() {
 #[test]
 fn a_spinning_client_makes_no_system_calls_for_doorbells() {
     let hub = Hub::start(&[]);
-    const N: u32 = 5000;
+    const N: u32 = 500;
     // Counted two ways: the client's own count of requests to the hub (each a sendmsg and a
     // recvmsg) against the doorbells it stored, and, where strace can trace, every system call
     // of the client process between the two markers around the measured loop.

@@ -96,7 +96,12 @@ fn main() {
                 .collect();
             let timer = nic.timer().unwrap();
             timer
-                .periodic(Duration::from_millis(1), Duration::from_millis(1), &eps[0], 0x77)
+                .periodic(
+                    Duration::from_millis(1),
+                    Duration::from_millis(1),
+                    &eps[0],
+                    0x77,
+                )
                 .unwrap();
             let vis: Vec<String> = eps.iter().map(|e| e.vi().0.to_string()).collect();
             println!("ready vis={} timer={}", vis.join(","), timer.index());
