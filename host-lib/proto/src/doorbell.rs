@@ -109,7 +109,7 @@ impl DoorbellPage {
                     return Err(DoorbellFull::Stalled);
                 }
                 std::hint::spin_loop();
-                if tries % 64 == 0 {
+                if tries.is_multiple_of(64) {
                     std::thread::yield_now();
                 }
                 h = head.load(Ordering::Relaxed);
@@ -236,10 +236,10 @@ mod tests {
         let p = unsafe { DoorbellPage::new(mem.0.as_mut_ptr()) };
         let mut got = vec![Vec::new(); 4];
         std::thread::scope(|s| {
-            for t in 0..4usize {
+            for reg in &DOORBELLS[..4] {
                 s.spawn(move || {
                     for i in 0..5000u32 {
-                        p.ring(DOORBELLS[t].word(), i, u32::MAX).unwrap();
+                        p.ring(reg.word(), i, u32::MAX).unwrap();
                     }
                 });
             }

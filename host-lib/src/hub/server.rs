@@ -337,7 +337,7 @@ impl HubServer {
             s.timers.clone(),
             s.regions
                 .values()
-                .map(|r| evnic_proto::DmaMemory::len(r))
+                .map(evnic_proto::DmaMemory::len)
                 .sum::<usize>(),
         );
         self.release(&mut s);
@@ -594,8 +594,7 @@ impl HubServer {
             return if write.is_some() { hub_owned } else { Ok(()) };
         }
         if within(&gr::PERMIT_PAGE) {
-            let v = self.own_vi(s, index(&gr::PERMIT_PAGE))?;
-            let _ = v;
+            self.own_vi(s, index(&gr::PERMIT_PAGE))?;
             if let Some(bits) = write {
                 let w = word(&gr::PERMIT_PAGE);
                 for b in 0..gp::PERMIT_WORD_BITS {

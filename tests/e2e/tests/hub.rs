@@ -294,3 +294,35 @@ fn a_spinning_client_makes_no_system_calls_for_doorbells() {
         );
     }
 }
+
+#[test]
+fn timers_and_transmit_work_in_a_client_as_in_one_process() {
+    let hub = Hub::start(&[]);
+    let nic = hub.nic();
+    let ep = nic.endpoint(cfg()).unwrap();
+    // A timer of this client, fired at its own endpoint.
+    let t = nic.timer().unwrap();
+    t.one_shot(Duration::from_micros(100), &ep, 0x99).unwrap();
+    let e = ep.wait(Some(PATIENCE)).unwrap().expect("the timer's event");
+    assert_eq!(e.event_type(), Some(evnic::EventType::Timer), "{e:?}");
+    assert_eq!(e.payload(), 0x99);
+    // A transmit ring in shared memory: the device reads the frame from this client's memfd
+    // and completes it.
+    let mut tx = ep.transmitter(2, 256).unwrap();
+    let frame: Vec<u8> = (0..60u8).collect();
+    tx.send(&frame, evnic::TxOptions::default()).unwrap();
+    let start = Instant::now();
+    let done = loop {
+        assert!(start.elapsed() < PATIENCE, "no completion");
+        if let Some(e) = ep.wait(Some(PATIENCE)).unwrap() {
+            if let Some(c) = tx.complete(&e) {
+                break c;
+            }
+        }
+    };
+    assert!(
+        matches!(done, evnic::TxCompletion::Sent { len: 60, .. }),
+        "{done:?}"
+    );
+    assert_eq!(tx.in_flight(), 0);
+}
