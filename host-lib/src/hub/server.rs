@@ -191,7 +191,8 @@ fn entry_bytes(q: Queue) -> u64 {
 
 impl HubServer {
     /// Opens the socket for `nic` (refused when a hub answers there already; a stale socket
-    /// file is replaced) and starts the device's event core.
+    /// file is replaced), starts the device's event core and enables its receive and transmit
+    /// paths.
     pub fn bind(nic: Nic, cfg: HubConfig) -> Result<HubServer, Error> {
         let os = |call: &'static str| move |err| Error::Os { call, err };
         if let Some(dir) = cfg.socket.parent() {
@@ -236,6 +237,8 @@ impl HubServer {
             }
         }
         let core = nic.core()?;
+        // The global page is the hub's: the receive and transmit paths run for its clients.
+        nic.set_enabled(true)?;
         Ok(HubServer {
             nic,
             core,
