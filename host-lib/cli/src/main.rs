@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
     after_help = EXIT_HELP
 )]
 struct Cli {
-    /// Device: "sim" (the Verilator model of the RTL) or "vfio:DDDD:BB:DD.F" (a board bound to
-    /// vfio-pci).
+    /// Device: "sim" (the Verilator model of the RTL), "vfio:DDDD:BB:DD.F" (a board bound to
+    /// vfio-pci) or "hub:PATH" (the device an `evnic hub` shares at that socket).
     #[arg(long, global = true, default_value = "sim", env = "EVNIC_DEVICE")]
     device: String,
     #[command(subcommand)]
@@ -40,6 +40,21 @@ Exit codes: 0 success, 1 other failure, 2 bad usage, 3 no such device, 4 not an 
 
 #[derive(Subcommand)]
 enum Command {
+    /// Own the device and share it with other processes: clients open it as "hub:PATH"
+    /// (EVNIC_DEVICE=hub:PATH) and get their endpoints' rings in shared memory. Logs who
+    /// connects and what they hold to stderr.
+    Hub {
+        /// The socket to listen on [default: $EVNIC_HUB, else $XDG_RUNTIME_DIR/evnic/hub.sock,
+        /// else /run/evnic/hub.sock].
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// Groups every client may subscribe to and produce into, e.g. "0-15,20", or "all".
+        #[arg(long, default_value = "all", value_name = "GROUPS")]
+        groups: String,
+        /// Groups for the clients of one user id instead, as UID=GROUPS; repeat for more.
+        #[arg(long = "uid-groups", value_name = "UID=GROUPS")]
+        uid_groups: Vec<String>,
+    },
     /// Print the device's identity and parameters.
     Info {
         /// One JSON object.
@@ -306,6 +321,44 @@ fn main() -> ExitCode {
     }
 }
 
+/// `evnic hub`: serves the device until killed.
+fn hub(
+    spec: DeviceSpec,
+    socket: Option<PathBuf>,
+    groups: &str,
+    uid_groups: &[String],
+) -> Result<(), CliError> {
+    use evnic::hub::{GroupSet, HubConfig, HubServer};
+    if matches!(spec, DeviceSpec::Hub(_)) {
+        return Err(CliError::Usage(
+            "`evnic hub` owns a device (--device sim or vfio:...), not another hub's".into(),
+        ));
+    }
+    let mut cfg = HubConfig::new(socket.unwrap_or_else(evnic::hub::default_socket));
+    cfg.groups = groups
+        .parse()
+        .map_err(|e| CliError::Usage(format!("--groups: {e}")))?;
+    for ug in uid_groups {
+        let bad = |e: String| CliError::Usage(format!("--uid-groups {ug:?}: {e}"));
+        let (uid, set) = ug
+            .split_once('=')
+            .ok_or_else(|| bad("use UID=GROUPS".into()))?;
+        let uid: u32 = uid
+            .parse()
+            .map_err(|_| bad(format!("{uid:?} is not a uid")))?;
+        cfg.uid_groups
+            .push((uid, set.parse::<GroupSet>().map_err(bad)?));
+    }
+    cfg.log = std::sync::Arc::new(|line: &str| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        eprintln!("[{}.{:03}] {line}", t.as_secs(), t.subsec_millis());
+    });
+    let server = std::sync::Arc::new(HubServer::bind(Nic::open(spec)?, cfg)?);
+    Ok(server.serve()?)
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let spec: DeviceSpec = cli.device.parse()?;
     let model_only = |command: &'static str| -> Result<(), CliError> {
@@ -318,6 +371,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Ok(())
     };
     match cli.command {
+        Command::Hub {
+            socket,
+            groups,
+            uid_groups,
+        } => hub(spec, socket, &groups, &uid_groups),
         Command::Info { json } => info(&Nic::open(spec)?, json),
         Command::Stats { json, watch, count } => stats(&Nic::open(spec)?, json, watch, count),
         Command::Filter(f) => filter(&spec, f),
@@ -552,6 +610,8 @@ fn filter_device(spec: &DeviceSpec) -> Result<(Nic, Option<PathBuf>), CliError> 
     let nic = Nic::open(spec.clone())?;
     let state = match spec {
         DeviceSpec::Vfio(a) => Some(state_file(&state_dir(), &a.to_string())),
+        // The hub refuses filter writes from clients: the filter table is the hub's.
+        DeviceSpec::Hub(_) => None,
         DeviceSpec::Sim => {
             eprintln!(
                 "evnic: note: the simulated device is a fresh model for this command; its filter entries last only as long as the command"

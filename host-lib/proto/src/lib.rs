@@ -14,6 +14,8 @@
 //! - [`rings`]: receive and transmit descriptor rings: programming, descriptors, doorbells.
 //! - [`filter`]: filter entry writes (staging and commit), the default action, hit counters.
 //! - [`group`]: group membership and indication permissions.
+//! - [`doorbell`]: a doorbell page in shared memory, drained into a VI's registers by the side
+//!   that owns the device.
 //! - [`fcs`]: the Ethernet FCS and CRC-32C, through the `crc` crate.
 //! - [`pci`]: PCI function addresses.
 //!
@@ -21,6 +23,7 @@
 //! [`evnic_regs::event::Event`].
 
 pub mod dma;
+pub mod doorbell;
 pub mod evq;
 pub mod fcs;
 pub mod filter;
