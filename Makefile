@@ -20,6 +20,7 @@ run: deps
 test: deps fmt-check test-unit test-user test-loom clippy lint synth-check check-docs test-vm
 
 test-unit: deps
+	$(CARGO) build --release -p evnic-cli
 	$(CARGO) test --workspace --release
 
 ## A fresh crate on evnic's default features builds without Verilator and Yosys; the README's
@@ -122,6 +123,8 @@ bench: deps
 	$(CARGO) bench -p evnic --features sim --bench wait
 	$(CARGO) bench -p evnic-lease --bench lease
 	$(CARGO) bench -p evnic --features sim,tokio --bench event_loops
+	$(CARGO) build --release -p evnic-cli
+	$(CARGO) bench -p evnic-e2e --bench hub
 
 ## A longer differential run of the receive path (RTL against the reference model).
 fuzz: deps

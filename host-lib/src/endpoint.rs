@@ -230,7 +230,7 @@ fn open_on(core: Arc<EventCore>, v: u32, cfg: Resolved) -> Result<Endpoint, Erro
             status: r.read32(evnic_regs::map::vi_reg(v, &evnic_regs::map::vi::EVQ_STATUS))?,
         });
     }
-    let waker = Arc::new(Waker::new(v)?);
+    let waker = core.waker(v)?;
     core.register(waker.clone());
     guard.2 = true;
     drop(guard);

@@ -13,6 +13,7 @@
 use crate::backend::{Backend, BackendError, DmaRegion};
 use crate::event::{Event, EventKind};
 use crate::Error;
+use evnic_proto::doorbell::DoorbellPage;
 use evnic_proto::evq::{self, EventRing};
 use evnic_proto::params::DeviceParams;
 use evnic_proto::rings::{self, Queue};
@@ -54,7 +55,7 @@ pub(crate) fn new_ring(dev: &dyn Backend, log2: u32) -> Result<Ring, Error> {
 }
 
 /// An eventfd (non-blocking): the per-endpoint wake-up line and the interrupt thread's stop.
-pub(crate) struct EventFd(OwnedFd);
+pub(crate) struct EventFd(pub(crate) OwnedFd);
 
 impl EventFd {
     pub(crate) fn new() -> Result<EventFd, Error> {
@@ -165,12 +166,33 @@ impl Pool {
     }
 }
 
+/// An endpoint's "armed" flag: its own, or in a doorbell page shared between a hub's client
+/// (which primes) and the hub (which wakes it).
+pub(crate) enum ArmedFlag {
+    Own(AtomicBool),
+    /// The flag in a doorbell page, and what keeps the page mapped.
+    Shared {
+        page: DoorbellPage,
+        _keep: Arc<dyn Send + Sync>,
+    },
+}
+
+impl std::ops::Deref for ArmedFlag {
+    type Target = AtomicBool;
+    fn deref(&self) -> &AtomicBool {
+        match self {
+            ArmedFlag::Own(b) => b,
+            ArmedFlag::Shared { page, .. } => page.armed(),
+        }
+    }
+}
+
 /// What the interrupt thread knows of an endpoint: how to wake it, and its counters.
 pub(crate) struct Waker {
     pub vi: u32,
     pub fd: EventFd,
     /// The queue is primed and its WAKEUP has not come yet.
-    pub armed: AtomicBool,
+    pub armed: ArmedFlag,
     /// WAKEUPs (interrupts) taken for this endpoint.
     pub interrupts: AtomicU64,
     /// Times this endpoint primed its queue.
@@ -189,10 +211,19 @@ pub(crate) struct Waker {
 
 impl Waker {
     pub(crate) fn new(vi: u32) -> Result<Waker, Error> {
-        Ok(Waker {
+        Ok(Waker::with(
             vi,
-            fd: EventFd::new()?,
-            armed: AtomicBool::new(false),
+            EventFd::new()?,
+            ArmedFlag::Own(AtomicBool::new(false)),
+        ))
+    }
+
+    /// A waker that signals `fd`, with its armed flag in `armed`.
+    pub(crate) fn with(vi: u32, fd: EventFd, armed: ArmedFlag) -> Waker {
+        Waker {
+            vi,
+            fd,
+            armed,
             interrupts: AtomicU64::new(0),
             primes: AtomicU64::new(0),
             doorbells: AtomicU64::new(0),
@@ -201,7 +232,7 @@ impl Waker {
             rx_bytes: AtomicU64::new(0),
             tx_frames: AtomicU64::new(0),
             tx_bytes: AtomicU64::new(0),
-        })
+        }
     }
 
     pub(crate) fn counters(&self) -> crate::EndpointCounters {
@@ -233,6 +264,16 @@ pub(crate) struct IrqShared {
 }
 
 impl IrqShared {
+    fn new(vis: u32) -> Result<Arc<IrqShared>, Error> {
+        Ok(Arc::new(IrqShared {
+            table: Mutex::new(vec![None; vis as usize]),
+            stop: AtomicBool::new(false),
+            stop_fd: EventFd::new()?,
+            failed: Mutex::new(None),
+            interrupts: AtomicU64::new(0),
+        }))
+    }
+
     fn wake_all(&self) {
         for w in lock(&self.table).iter().flatten() {
             w.armed.store(false, Ordering::Release);
@@ -240,7 +281,7 @@ impl IrqShared {
         }
     }
 
-    fn fail(&self, during: &'static str, cause: BackendError) {
+    pub(crate) fn fail(&self, during: &'static str, cause: BackendError) {
         lock(&self.failed).get_or_insert((during, Arc::new(cause)));
         self.wake_all();
     }
@@ -265,6 +306,35 @@ impl EventCore {
         dev: Arc<dyn Backend>,
         params: DeviceParams,
     ) -> Result<Arc<EventCore>, Error> {
+        if let Some(hub) = dev.hub() {
+            // Through the hub: it owns the interrupt queue, the VIs and the timers; a thread
+            // here only watches the connection, to wake every waiter when the hub dies.
+            let irq = IrqShared::new(params.vis)?;
+            let irq_vi = hub.irq_vi();
+            let (d, s) = (dev.clone(), irq.clone());
+            let thread = std::thread::Builder::new()
+                .name("evnic-hub-watch".into())
+                .spawn(move || {
+                    if let Some(h) = d.hub() {
+                        if let Some(e) = h.watch(s.stop_fd.as_raw_fd()) {
+                            s.fail("the connection to the hub", e);
+                        }
+                    }
+                })
+                .map_err(|err| Error::Os {
+                    call: "spawn the hub watcher",
+                    err,
+                })?;
+            return Ok(Arc::new(EventCore {
+                dev,
+                params,
+                irq_vi,
+                vis: Pool::new(0),
+                timers: Pool::new(0),
+                irq,
+                thread: Mutex::new(Some(thread)),
+            }));
+        }
         let max_vis = 1u32 << g::IRQ_QUEUE_VI.width;
         let max_groups = 1u32 << gr::SUBSCRIBE_GROUP.width;
         if params.vis < 2
@@ -299,13 +369,7 @@ impl EventCore {
                 ))?,
             });
         }
-        let irq = Arc::new(IrqShared {
-            table: Mutex::new(vec![None; params.vis as usize]),
-            stop: AtomicBool::new(false),
-            stop_fd: EventFd::new()?,
-            failed: Mutex::new(None),
-            interrupts: AtomicU64::new(0),
-        });
+        let irq = IrqShared::new(params.vis)?;
         let (d, s) = (dev.clone(), irq.clone());
         let thread = std::thread::Builder::new()
             .name("evnic-irq".into())
@@ -334,6 +398,9 @@ impl EventCore {
 
     /// Takes the lowest free VI.
     pub(crate) fn alloc_vi(&self) -> Result<u32, Error> {
+        if let Some(h) = self.dev.hub() {
+            return h.take_vi(None);
+        }
         self.vis.take_any().ok_or(Error::NoFreeVi {
             vis: self.params.vis,
             reserved: 1,
@@ -342,6 +409,9 @@ impl EventCore {
 
     /// Takes VI `v`.
     pub(crate) fn take_vi(&self, v: u32) -> Result<u32, Error> {
+        if let Some(h) = self.dev.hub() {
+            return h.take_vi(Some(v));
+        }
         if v >= self.irq_vi {
             return Err(Error::ViOutOfRange {
                 vi: v,
@@ -355,18 +425,36 @@ impl EventCore {
     }
 
     pub(crate) fn free_vi(&self, v: u32) {
+        if let Some(h) = self.dev.hub() {
+            return h.free_vi(v);
+        }
         self.vis.give_back(v);
     }
 
     /// Takes the lowest free timer.
     pub(crate) fn alloc_timer(&self) -> Result<u32, Error> {
+        if let Some(h) = self.dev.hub() {
+            return h.take_timer();
+        }
         self.timers.take_any().ok_or(Error::NoFreeTimer {
             timers: self.params.timers,
         })
     }
 
     pub(crate) fn free_timer(&self, t: u32) {
+        if let Some(h) = self.dev.hub() {
+            return h.free_timer(t);
+        }
         self.timers.give_back(t);
+    }
+
+    /// A waker for a new endpoint on VI `v` (through the hub: its eventfd and doorbell page
+    /// are passed to the hub, which wakes it).
+    pub(crate) fn waker(&self, v: u32) -> Result<Arc<Waker>, Error> {
+        match self.dev.hub() {
+            Some(h) => h.attach(v).map(Arc::new),
+            None => Waker::new(v).map(Arc::new),
+        }
     }
 
     pub(crate) fn register(&self, w: Arc<Waker>) {
@@ -376,6 +464,9 @@ impl EventCore {
 
     pub(crate) fn unregister(&self, v: u32) {
         lock(&self.irq.table)[v as usize] = None;
+        if let Some(h) = self.dev.hub() {
+            h.detach(v);
+        }
     }
 
     /// The endpoints open on this device, by VI.

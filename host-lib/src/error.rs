@@ -32,7 +32,7 @@ pub enum Error {
         minor: u16,
     },
     /// A device specification string could not be understood.
-    #[error("cannot understand device {given:?}: use \"sim\" for the simulated device or \"vfio:DDDD:BB:DD.F\" for a PCI function bound to vfio-pci")]
+    #[error("cannot understand device {given:?}: use \"sim\" for the simulated device, \"vfio:DDDD:BB:DD.F\" for a PCI function bound to vfio-pci, or \"hub:PATH\" for the device of an evnic hub")]
     BadDeviceSpec {
         /// What was given.
         given: String,

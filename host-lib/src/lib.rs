@@ -64,6 +64,7 @@ mod error;
 pub mod event;
 pub mod filter_spec;
 pub mod filters;
+pub mod hub;
 #[cfg(feature = "mio")]
 mod mio;
 pub mod poller;
@@ -106,14 +107,23 @@ pub enum DeviceSpec {
     Sim,
     /// A PCI function bound to vfio-pci.
     Vfio(PciAddress),
+    /// The device of the evnic hub listening at this socket (see [`hub`]): shared with the
+    /// hub's other clients.
+    Hub(std::path::PathBuf),
 }
 
 impl std::str::FromStr for DeviceSpec {
     type Err = Error;
-    /// `sim`, or `vfio:DDDD:BB:DD.F`.
+    /// `sim`, `vfio:DDDD:BB:DD.F`, `hub:PATH`, or `hub` (the hub at [`hub::default_socket`]).
     fn from_str(s: &str) -> Result<Self, Error> {
         if s == "sim" {
             return Ok(DeviceSpec::Sim);
+        }
+        if s == "hub" {
+            return Ok(DeviceSpec::Hub(hub::default_socket()));
+        }
+        if let Some(p) = s.strip_prefix("hub:").filter(|p| !p.is_empty()) {
+            return Ok(DeviceSpec::Hub(p.into()));
         }
         s.strip_prefix("vfio:")
             .and_then(|a| a.parse().ok())
@@ -129,6 +139,7 @@ impl std::fmt::Display for DeviceSpec {
         match self {
             DeviceSpec::Sim => write!(f, "sim"),
             DeviceSpec::Vfio(a) => write!(f, "vfio:{a}"),
+            DeviceSpec::Hub(p) => write!(f, "hub:{}", p.display()),
         }
     }
 }
@@ -166,6 +177,7 @@ impl Nic {
                     what: format!("vfio:{addr}"),
                 })
             }
+            DeviceSpec::Hub(path) => Arc::new(hub::HubBackend::connect(&path)?),
         };
         Nic::with_backend(dev)
     }
@@ -251,6 +263,11 @@ impl Nic {
         self.dev.sim()
     }
 
+    /// The connection to the hub, when this device is reached through one.
+    pub fn hub(&self) -> Option<&hub::HubBackend> {
+        self.dev.hub()
+    }
+
     /// The backend as the device protocol's register access.
     pub(crate) fn regs(&self) -> &dyn Backend {
         &*self.dev
@@ -303,6 +320,13 @@ mod tests {
         let spec = "vfio:0000:01:00.0".parse::<DeviceSpec>().unwrap();
         assert_eq!(spec, DeviceSpec::Vfio("0000:01:00.0".parse().unwrap()));
         assert_eq!(spec.to_string(), "vfio:0000:01:00.0");
+        let spec = "hub:/tmp/h.sock".parse::<DeviceSpec>().unwrap();
+        assert_eq!(spec, DeviceSpec::Hub("/tmp/h.sock".into()));
+        assert_eq!(spec.to_string(), "hub:/tmp/h.sock");
+        assert!(matches!(
+            "hub".parse::<DeviceSpec>(),
+            Ok(DeviceSpec::Hub(_))
+        ));
         for bad in [
             "",
             "vfio:",

@@ -6,8 +6,14 @@
 //! calling process, registered with the model, so the host polls it exactly as on hardware.
 //! Anything else (injecting frames, reading the transmit log) runs as a closure on the device
 //! thread between two cycles, via [`SimHandle::with`].
+//!
+//! A VI's doorbells may also arrive through a doorbell page in shared memory
+//! ([`SimHandle::attach_doorbells`]): the thread drains each attached page between two bursts
+//! of cycles, after the jobs posted before the records it takes (a register write posted, then
+//! a doorbell record stored, reach the device in that order).
 
 use crate::device::{SimConfig, SimDevice, SimError};
+use evnic_proto::doorbell::DoorbellPage;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +30,11 @@ struct Shared {
     cycles: AtomicU64,
     /// Last bus error from a posted write, reported by the next read.
     posted_error: Mutex<Option<SimError>>,
+    /// Attached doorbell pages, by VI; `doorbell_pages` counts them (checked without the lock).
+    doorbells: Mutex<Vec<(u32, DoorbellPage)>>,
+    doorbell_pages: AtomicU64,
+    /// Doorbell records applied from attached pages.
+    doorbells_applied: AtomicU64,
 }
 
 /// A handle on a free-running simulated device. Cloneable; the device stops when the last
@@ -67,6 +78,9 @@ impl SimHandle {
             stop: AtomicBool::new(false),
             cycles: AtomicU64::new(0),
             posted_error: Mutex::new(None),
+            doorbells: Mutex::new(Vec::new()),
+            doorbell_pages: AtomicU64::new(0),
+            doorbells_applied: AtomicU64::new(0),
         });
         let (ready_tx, ready_rx) = mpsc::channel();
         let s = shared.clone();
@@ -82,7 +96,16 @@ impl SimHandle {
                 };
                 dev.attach_irq_fd(irq_fd);
                 let _ = ready_tx.send(Ok(()));
+                let mut ready: Vec<u64> = Vec::new();
                 while !s.stop.load(Ordering::Acquire) {
+                    let pages = (s.doorbell_pages.load(Ordering::Acquire) > 0)
+                        .then(|| s.doorbells.lock().unwrap());
+                    // The records visible now were stored after the jobs that preceded them
+                    // were posted: count them first, run the jobs, then apply them.
+                    if let Some(p) = &pages {
+                        ready.clear();
+                        ready.extend(p.iter().map(|(_, page)| page.ready()));
+                    }
                     if s.pending.load(Ordering::Acquire) {
                         let jobs: Vec<Job> = {
                             let mut q = s.jobs.lock().unwrap();
@@ -91,6 +114,22 @@ impl SimHandle {
                         };
                         for job in jobs {
                             job(&mut dev);
+                        }
+                    }
+                    if let Some(p) = pages {
+                        for ((vi, page), n) in p.iter().zip(&ready) {
+                            if *n == 0 {
+                                continue;
+                            }
+                            page.apply(*n, |word, value| {
+                                let offset = evnic_regs::map::vi::PAGE.base
+                                    + vi * evnic_regs::map::vi::PAGE.stride
+                                    + word * 4;
+                                if let Err(e) = dev.write32(offset, value) {
+                                    *s.posted_error.lock().unwrap() = Some(e);
+                                }
+                            });
+                            s.doorbells_applied.fetch_add(*n, Ordering::Relaxed);
                         }
                     }
                     // A short burst between checks keeps the per-cycle overhead low.
@@ -164,6 +203,36 @@ impl SimHandle {
     /// Removes a DMA mapping; returns once the device can no longer reach it.
     pub fn unmap_dma(&self, iova: u64) -> bool {
         self.with(move |d| d.memory.unmap(iova))
+    }
+
+    /// Attaches a doorbell page for VI `vi`: from now on the device thread applies its records
+    /// to the VI's registers (replacing a page attached to `vi` before).
+    ///
+    /// # Safety
+    /// The page's memory must stay mapped until [`SimHandle::detach_doorbells`] of `vi` has
+    /// returned (or the device stopped).
+    pub unsafe fn attach_doorbells(&self, vi: u32, page: DoorbellPage) {
+        let s = &self.inner.shared;
+        let mut d = s.doorbells.lock().unwrap();
+        d.retain(|(v, _)| *v != vi);
+        d.push((vi, page));
+        s.doorbell_pages.store(d.len() as u64, Ordering::Release);
+    }
+
+    /// Detaches VI `vi`'s doorbell page; once this returns the device thread no longer touches
+    /// it. Records not yet applied are dropped. False when none was attached.
+    pub fn detach_doorbells(&self, vi: u32) -> bool {
+        let s = &self.inner.shared;
+        let mut d = s.doorbells.lock().unwrap();
+        let before = d.len();
+        d.retain(|(v, _)| *v != vi);
+        s.doorbell_pages.store(d.len() as u64, Ordering::Release);
+        before != d.len()
+    }
+
+    /// Doorbell records applied from attached pages so far.
+    pub fn doorbells_applied(&self) -> u64 {
+        self.inner.shared.doorbells_applied.load(Ordering::Relaxed)
     }
 
     /// The eventfd written on every interrupt.

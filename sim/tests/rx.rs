@@ -1034,3 +1034,91 @@ fn a_ternary_commit_is_busy_for_two_passes_and_frames_flow_meanwhile() {
     assert!((1026..1200).contains(&idle), "{idle}");
     assert!(loaded >= idle && loaded < 2000, "{loaded}");
 }
+
+/// Frames longer than the receive path's 16-bit byte count (65,535): the RTL and the reference
+/// model judge them by the saturated count (the length rule of `evnic_regs::event::rx_flags`),
+/// an IP length that fits the whole frame but not the first 65,535 bytes included.
+#[test]
+fn frames_beyond_0xffff_bytes_agree_with_the_model() {
+    fn padded(mut f: Vec<u8>, len: usize) -> Vec<u8> {
+        f.resize(len - 4, 0x5a);
+        let c = fcs(&f);
+        f.extend_from_slice(&c);
+        f
+    }
+    let udp4 = |vlan: bool, total: usize, len: usize| {
+        let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]);
+        let mut f = Vec::new();
+        let payload = vec![7u8; total - 28];
+        if vlan {
+            b.single_vlan(5.try_into().unwrap())
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(1000, 2000)
+                .write(&mut f, &payload)
+                .unwrap();
+        } else {
+            b.ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(1000, 2000)
+                .write(&mut f, &payload)
+                .unwrap();
+        }
+        padded(f, len)
+    };
+    let udp6 = |payload_len: usize, len: usize| {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+            .ipv6([0xfe; 16], [0xfd; 16], 64)
+            .udp(1000, 2000)
+            .write(&mut f, &vec![7u8; payload_len - 8])
+            .unwrap();
+        padded(f, len)
+    };
+    // The data bytes the saturated count allows behind an Ethernet header.
+    let room = 65_535 - 4 - 14;
+    let frames = vec![
+        // Total length 65,535 in a frame that holds it all: TRUNCATED by the rule.
+        (udp4(false, 65_535, 14 + 65_535 + 4), rx_flags::TRUNCATED),
+        (udp4(false, room, 65_535), 0),
+        (udp4(false, room, 65_536), 0),
+        (udp4(false, room, 14 + 65_535 + 4), 0),
+        (udp4(false, room, 100_000), 0),
+        (
+            udp4(false, room + 1, 14 + room + 1 + 4),
+            rx_flags::TRUNCATED,
+        ),
+        (udp4(true, room - 4, 70_000), 0),
+        (udp4(true, room - 3, 70_000), rx_flags::TRUNCATED),
+        (udp6(65_535, 14 + 40 + 65_535 + 4), rx_flags::TRUNCATED),
+        (udp6(room - 40, 80_000), 0),
+        (udp6(room - 39, 80_000), rx_flags::TRUNCATED),
+        (padded(vec![0xff; 14], 70_000), 0),
+    ];
+    let max_len = 1522u16;
+    let mut d = device();
+    enable(&mut d, true);
+    for (f, _) in &frames {
+        d.inject_frame(f.clone(), false);
+    }
+    drain(&mut d);
+    let verdicts = d.take_verdicts();
+    assert_eq!(verdicts.len(), frames.len(), "one verdict per frame");
+    for (i, ((f, rule), v)) in frames.iter().zip(&verdicts).enumerate() {
+        let p = parse(f, false, max_len);
+        assert_eq!(
+            usize::from(p.len),
+            f.len().min(0xffff),
+            "frame {i}: model length"
+        );
+        assert_eq!(
+            p.flags & !rx_flags::RUNT,
+            rule | rx_flags::OVERSIZE,
+            "frame {i} ({} bytes): the model's flags",
+            f.len()
+        );
+        let want_key: Vec<u32> = (0..13).map(|w| p.key.word(w)).collect();
+        assert_eq!(v.key.to_vec(), want_key, "frame {i}: key");
+        assert_eq!(v.flags, p.flags, "frame {i} ({} bytes): flags", f.len());
+        assert_eq!(v.len, p.len, "frame {i}: length");
+    }
+    assert_no_faults(&d);
+}

@@ -136,11 +136,23 @@ pub mod w1 {
 }
 
 /// RX event flags (word 0 bits 15:8).
+///
+/// Lengths: the receive path counts a frame's bytes, FCS included, in 16 bits that saturate:
+/// `L` = min(bytes, 65,535). `L` is the RX event's length (aux) and the length the length rules
+/// below measure, with the data length `D` = `L` - 4 (0 when `L` < 4). A frame longer than
+/// 65,535 bytes is therefore judged as if it ended at byte 65,535: a header or an IP length that
+/// reaches past that `D` sets TRUNCATED, even where the whole frame holds it (an IPv4 packet of
+/// total length 65,535 behind a 14-byte Ethernet header is TRUNCATED). The RTL and the
+/// reference model follow this one rule.
 pub mod rx_flags {
     pub const FCS_BAD: u8 = 1 << 0;
+    /// A header the frame announces (by the type or protocol field before it), or the length
+    /// its IP header gives, reaches past `D`.
     pub const TRUNCATED: u8 = 1 << 1;
     pub const BAD_IPV4: u8 = 1 << 2;
+    /// `L` < 64.
     pub const RUNT: u8 = 1 << 3;
+    /// `L` above the receive path's maximum frame length.
     pub const OVERSIZE: u8 = 1 << 4;
     pub const MAC_ERROR: u8 = 1 << 5;
     /// A frame before this one was dropped for lack of a receive buffer.

@@ -4,6 +4,7 @@
 //! - On the simulated device only (feature `sim`): `replay` ([`replay`]), `tx` ([`txcmd`]),
 //!   `demo` ([`demo`]), and frame injection for `listen` and `capture`.
 
+pub mod capture;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod pcap;

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
     after_help = EXIT_HELP
 )]
 struct Cli {
-    /// Device: "sim" (the Verilator model of the RTL) or "vfio:DDDD:BB:DD.F" (a board bound to
-    /// vfio-pci).
+    /// Device: "sim" (the Verilator model of the RTL), "vfio:DDDD:BB:DD.F" (a board bound to
+    /// vfio-pci) or "hub:PATH" (the device an `evnic hub` shares at that socket).
     #[arg(long, global = true, default_value = "sim", env = "EVNIC_DEVICE")]
     device: String,
     #[command(subcommand)]
@@ -40,6 +40,21 @@ Exit codes: 0 success, 1 other failure, 2 bad usage, 3 no such device, 4 not an 
 
 #[derive(Subcommand)]
 enum Command {
+    /// Own the device and share it with other processes: clients open it as "hub:PATH"
+    /// (EVNIC_DEVICE=hub:PATH) and get their endpoints' rings in shared memory. Logs who
+    /// connects and what they hold to stderr.
+    Hub {
+        /// The socket to listen on [default: $EVNIC_HUB, else $XDG_RUNTIME_DIR/evnic/hub.sock,
+        /// else /run/evnic/hub.sock].
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// Groups every client may subscribe to and produce into, e.g. "0-15,20", or "all".
+        #[arg(long, default_value = "all", value_name = "GROUPS")]
+        groups: String,
+        /// Groups for the clients of one user id instead, as UID=GROUPS; repeat for more.
+        #[arg(long = "uid-groups", value_name = "UID=GROUPS")]
+        uid_groups: Vec<String>,
+    },
     /// Print the device's identity and parameters.
     Info {
         /// One JSON object.
@@ -108,12 +123,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         pcap: Option<PathBuf>,
     },
-    /// Inject the frames of a pcap into the simulated device (the Verilator model of the RTL)
-    /// and print, per frame, its index, parsed key, flags, matching filter, action and the VI
-    /// it reached or the reason it was dropped.
+    /// Inject the frames of a capture (pcap or pcapng) into the simulated device (the Verilator
+    /// model of the RTL) and print, per record, its index, parsed key, flags, matching filter,
+    /// action and the VI it reached or the reason it was dropped; or why it was not replayed
+    /// (unreadable, not Ethernet, empty). A summary goes to stderr.
     #[command(after_help = REPLAY_HELP)]
     Replay {
-        /// The pcap file (Ethernet link type).
+        /// The capture file: pcap or pcapng (Ethernet frames; records of other link types are
+        /// reported, not replayed).
         #[arg(long)]
         pcap: PathBuf,
         /// A filter entry, e.g. "udp dst 319 -> vi 2"; repeat for more (the first given is
@@ -123,7 +140,9 @@ enum Command {
         /// What happens to a frame no filter matches: "vi N" or "drop".
         #[arg(long, default_value = "drop", value_name = "ACTION")]
         default: String,
-        /// The pcap's frames already end with their FCS (by default one is appended).
+        /// The capture's frames already end with their FCS (by default one is appended). A
+        /// capture that says whether they do (pcap link-type FCS bits, pcapng if_fcslen or
+        /// epb_flags) is followed instead.
         #[arg(long)]
         has_fcs: bool,
         /// Deliver frames with a bad FCS (flagged) instead of dropping them.
@@ -256,7 +275,7 @@ impl CliError {
             #[cfg(feature = "sim")]
             CliError::Replay(evnic_cli::replay::ReplayError::Device(e)) => lib_code(e),
             #[cfg(feature = "sim")]
-            CliError::Replay(evnic_cli::replay::ReplayError::Pcap(_)) => 7,
+            CliError::Replay(evnic_cli::replay::ReplayError::Capture(_)) => 7,
             #[cfg(feature = "sim")]
             CliError::Replay(evnic_cli::replay::ReplayError::TooManyFilters { .. }) => 5,
             #[cfg(feature = "sim")]
@@ -302,6 +321,44 @@ fn main() -> ExitCode {
     }
 }
 
+/// `evnic hub`: serves the device until killed.
+fn hub(
+    spec: DeviceSpec,
+    socket: Option<PathBuf>,
+    groups: &str,
+    uid_groups: &[String],
+) -> Result<(), CliError> {
+    use evnic::hub::{GroupSet, HubConfig, HubServer};
+    if matches!(spec, DeviceSpec::Hub(_)) {
+        return Err(CliError::Usage(
+            "`evnic hub` owns a device (--device sim or vfio:...), not another hub's".into(),
+        ));
+    }
+    let mut cfg = HubConfig::new(socket.unwrap_or_else(evnic::hub::default_socket));
+    cfg.groups = groups
+        .parse()
+        .map_err(|e| CliError::Usage(format!("--groups: {e}")))?;
+    for ug in uid_groups {
+        let bad = |e: String| CliError::Usage(format!("--uid-groups {ug:?}: {e}"));
+        let (uid, set) = ug
+            .split_once('=')
+            .ok_or_else(|| bad("use UID=GROUPS".into()))?;
+        let uid: u32 = uid
+            .parse()
+            .map_err(|_| bad(format!("{uid:?} is not a uid")))?;
+        cfg.uid_groups
+            .push((uid, set.parse::<GroupSet>().map_err(bad)?));
+    }
+    cfg.log = std::sync::Arc::new(|line: &str| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        eprintln!("[{}.{:03}] {line}", t.as_secs(), t.subsec_millis());
+    });
+    let server = std::sync::Arc::new(HubServer::bind(Nic::open(spec)?, cfg)?);
+    Ok(server.serve()?)
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let spec: DeviceSpec = cli.device.parse()?;
     let model_only = |command: &'static str| -> Result<(), CliError> {
@@ -314,6 +371,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Ok(())
     };
     match cli.command {
+        Command::Hub {
+            socket,
+            groups,
+            uid_groups,
+        } => hub(spec, socket, &groups, &uid_groups),
         Command::Info { json } => info(&Nic::open(spec)?, json),
         Command::Stats { json, watch, count } => stats(&Nic::open(spec)?, json, watch, count),
         Command::Filter(f) => filter(&spec, f),
@@ -548,6 +610,8 @@ fn filter_device(spec: &DeviceSpec) -> Result<(Nic, Option<PathBuf>), CliError> 
     let nic = Nic::open(spec.clone())?;
     let state = match spec {
         DeviceSpec::Vfio(a) => Some(state_file(&state_dir(), &a.to_string())),
+        // The hub refuses filter writes from clients: the filter table is the hub's.
+        DeviceSpec::Hub(_) => None,
         DeviceSpec::Sim => {
             eprintln!(
                 "evnic: note: the simulated device is a fresh model for this command; its filter entries last only as long as the command"
@@ -644,11 +708,42 @@ fn list(nic: &Nic, state: &FilterState, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Frames of a pcap (FCS appended), for injection into the simulated device.
+/// The readable Ethernet records of a capture; every other record is named on stderr.
+#[cfg(feature = "sim")]
+fn capture_records(path: &Path) -> Result<Vec<evnic_cli::capture::Record>, CliError> {
+    let capture =
+        evnic_cli::capture::read_capture(path).map_err(evnic_cli::replay::ReplayError::Capture)?;
+    for u in capture.unreadable() {
+        eprintln!("{}: {u}: not used", path.display());
+    }
+    let mut out = Vec::new();
+    for r in capture.records() {
+        if r.link_type == evnic_cli::capture::LINKTYPE_ETHERNET {
+            out.push(r.clone());
+        } else {
+            eprintln!(
+                "{}: record {}: link type {}, not Ethernet: not used",
+                path.display(),
+                r.index,
+                r.link_type
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Frames of a capture as they enter the MAC port (FCS appended unless the capture says they
+/// carry one), for injection into the simulated device.
 #[cfg(feature = "sim")]
 fn injected_frames(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
-    let frames = evnic_cli::replay::read_pcap(path)?;
-    Ok(frames.into_iter().map(evnic_proto::fcs::with_fcs).collect())
+    let mut frames = Vec::new();
+    for r in capture_records(path)? {
+        match evnic_cli::replay::wire_frame(&r, false) {
+            Ok(w) => frames.push(w.bytes),
+            Err(why) => eprintln!("{}: record {}: {why}: not used", path.display(), r.index),
+        }
+    }
+    Ok(frames)
 }
 
 /// Checks `--inject` against the device and starts the injection, if any.
@@ -912,7 +1007,7 @@ fn replay(
     keep_bad_fcs: bool,
     json: bool,
 ) -> Result<(), CliError> {
-    use evnic_cli::replay::{read_pcap, ReplayOptions, Replayer};
+    use evnic_cli::replay::{ReplayError, ReplayOptions, Replayer, Tally};
     let filters = filters
         .iter()
         .map(|f| f.parse::<FilterSpec>())
@@ -921,16 +1016,18 @@ fn replay(
         FilterAction::Group(_) => return Err(Error::DefaultActionGroup.into()),
         a => a,
     };
-    let frames = read_pcap(pcap)?;
+    let capture = evnic_cli::capture::read_capture(pcap).map_err(ReplayError::Capture)?;
     let mut r = Replayer::new(ReplayOptions {
         filters,
         default,
         has_fcs,
         fcs_drop: !keep_bad_fcs,
     })?;
-    let mut progress = Progress::new("replay", frames.len() as u64, "frames");
-    for (i, f) in frames.iter().enumerate() {
-        let rep = r.frame(i, f)?;
+    let mut progress = Progress::new("replay", capture.items.len() as u64, "records");
+    let mut tally = Tally::default();
+    for (i, item) in capture.items.iter().enumerate() {
+        let rep = r.record(item)?;
+        tally.add(&rep);
         if let Some(b) = &progress.bar {
             b.suspend(|| print_report(&rep, json));
         } else {
@@ -939,6 +1036,7 @@ fn replay(
         progress.set(i as u64 + 1, "");
     }
     progress.finish();
+    eprintln!("replay: {tally}");
     if r.faults() != 0 {
         return Err(CliError::Lib(Error::DeviceFailed {
             during: "the replay",
@@ -952,7 +1050,7 @@ fn replay(
 }
 
 #[cfg(feature = "sim")]
-fn print_report(rep: &evnic_cli::replay::FrameReport, json: bool) {
+fn print_report(rep: &evnic_cli::replay::RecordReport, json: bool) {
     if json {
         println!("{}", rep.to_json());
     } else {
@@ -977,7 +1075,20 @@ fn tx(
 ) -> Result<(), CliError> {
     use evnic_cli::txcmd::{parse_span, transmit, TxCmdOptions, TxOutcome};
     let frames = match (pcap, frame) {
-        (Some(p), _) => evnic_cli::replay::read_pcap(p)?,
+        // Frames without their FCS (the device appends one): a capture that says its frames
+        // carry one has it taken off.
+        (Some(p), _) => capture_records(p)?
+            .into_iter()
+            .map(|r| {
+                let fcs = usize::from(r.fcs_len.unwrap_or(0));
+                let cut = r.is_cut();
+                let mut d = r.data;
+                if !cut {
+                    d.truncate(d.len().saturating_sub(fcs));
+                }
+                d
+            })
+            .collect(),
         (None, Some(f)) => vec![std::fs::read(f).map_err(|err| CliError::File {
             path: f.to_path_buf(),
             err,

@@ -94,10 +94,14 @@ mod tests {
         p.finish().unwrap();
         let data = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let mut r = pcap_file::pcap::PcapReader::new(&data[..]).unwrap();
-        assert_eq!(r.header().ts_resolution, TsResolution::NanoSecond);
-        let pkt = r.next_packet().unwrap().unwrap();
-        assert_eq!(pkt.timestamp, Duration::new(1_700_000_000, 123_456_789));
-        assert_eq!(&pkt.data[..], &[1, 2, 3]);
+        let c = crate::capture::parse_capture(&data).unwrap();
+        assert!(matches!(
+            c.format,
+            crate::capture::Format::Pcap { nanos: true, .. }
+        ));
+        let pkt = c.records().next().unwrap();
+        assert_eq!(pkt.time.unwrap().to_string(), "1700000000.123456789");
+        assert_eq!(pkt.link_type, crate::capture::LINKTYPE_ETHERNET);
+        assert_eq!(pkt.data, [1, 2, 3]);
     }
 }

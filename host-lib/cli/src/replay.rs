@@ -1,7 +1,22 @@
-//! `evnic replay`: injects the frames of a pcap file into the simulated device (the Verilator
-//! model of the RTL, through the library) and reports what the receive path did with each: its
-//! parsed key, flags, the matching filter entry, the action and the VI it reached, or why it
-//! was dropped.
+//! `evnic replay`: injects the frames of a capture (pcap or pcapng, read by [`crate::capture`])
+//! into the simulated device (the Verilator model of the RTL, through the library) and reports
+//! what the receive path did with each: its parsed key, flags, the matching filter entry, the
+//! action and the VI it reached, or why it was dropped. Every packet record of the capture gets
+//! exactly one report ([`RecordReport`]), in order, whatever is wrong with it:
+//!
+//! - A record the capture cut (original length above the captured length) enters the device as
+//!   its captured bytes with an FCS computed over them (its own FCS, if it had one, was cut
+//!   away) and is reported TRUNCATED, whatever the parser found in the bytes present.
+//! - The FCS: a capture that says whether its frames end with an FCS (the pcap link-type word's
+//!   FCS bits, pcapng `if_fcslen` or `epb_flags`) is followed; otherwise
+//!   [`ReplayOptions::has_fcs`] says. A frame without one gets one appended.
+//! - A record said to end with an FCS but shorter than one (0 to 3 bytes) is noted and its bytes
+//!   enter the device as they are, except a record of 0 bytes: the MAC receive port carries a
+//!   frame as beats of 1 to 8 bytes, the last one marked, so a frame of no bytes cannot be
+//!   presented at all (the simulator drops it unseen, and nothing would come out): it is
+//!   reported as not replayed.
+//! - A record that could not be read, or of a link type other than Ethernet, is reported as not
+//!   replayed, with why.
 //!
 //! Every VI a filter or the default action names gets an endpoint with a receive ring of
 //! [`RING`] buffers of [`BUF_BYTES`] bytes, reposted as they are used, so the only drops are
@@ -9,6 +24,7 @@
 //! at a time: each frame's outcome is read from the debug port (its verdict) and the receive
 //! counters (its delivery).
 
+use crate::capture::{Capture, CaptureError, Item, Note, Record, Timestamp, LINKTYPE_ETHERNET};
 use evnic::backend::sim::{FrameVerdict, SimBackend};
 use evnic::{
     DeviceSpec, Endpoint, EndpointConfig, FilterAction, FilterHandle, FilterSpec, Group, Nic,
@@ -18,7 +34,6 @@ use evnic_regs::event::rx_flags;
 use evnic_regs::key::{self, KeyBits};
 use evnic_regs::map::filter::{self as fr, DropReason};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::Duration;
 
 /// Receive descriptors per VI ring.
@@ -34,7 +49,8 @@ pub struct ReplayOptions {
     pub filters: Vec<FilterSpec>,
     /// What happens to a frame no entry matches: `Vi(n)` or `Drop`.
     pub default: FilterAction,
-    /// The frames of the pcap already end with their FCS (else one is appended).
+    /// The frames of a capture that does not say whether they end with their FCS do (else one
+    /// is appended).
     pub has_fcs: bool,
     /// Drop frames with a bad FCS (else deliver them flagged).
     pub fcs_drop: bool,
@@ -186,7 +202,7 @@ pub struct FrameReport {
     pub len: u16,
     /// Its parsed key.
     pub key: KeyView,
-    /// Its RX flags.
+    /// Its RX flags (with TRUNCATED added when the capture cut the frame).
     pub flags: u8,
     /// The matching filter entry's number (`evnic_regs::map::filter::EntryIndex`).
     pub filter: Option<u32>,
@@ -281,8 +297,8 @@ impl FrameReport {
 /// Errors of a replay.
 #[derive(Debug)]
 pub enum ReplayError {
-    /// The capture could not be read.
-    Pcap(String),
+    /// The file is not a capture.
+    Capture(CaptureError),
     /// The device or the library refused.
     Device(evnic::Error),
     /// More filters than the device has entries.
@@ -299,7 +315,7 @@ pub enum ReplayError {
 impl std::fmt::Display for ReplayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ReplayError::Pcap(s) => write!(f, "pcap: {s}"),
+            ReplayError::Capture(e) => write!(f, "capture: {e}"),
             ReplayError::Device(e) => write!(f, "{e}"),
             ReplayError::TooManyFilters { given, entries } => {
                 write!(f, "{given} filters given; the device has {entries} entries")
@@ -317,35 +333,281 @@ impl From<evnic::Error> for ReplayError {
     }
 }
 
-/// Reads every packet of a pcap or pcapng file (Ethernet link type).
-pub fn read_pcap(path: &Path) -> Result<Vec<Vec<u8>>, ReplayError> {
-    let err = |e: &dyn std::fmt::Display| ReplayError::Pcap(format!("{}: {e}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| err(&e))?;
-    let mut out = Vec::new();
-    if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
-        use pcap_file::pcapng::{Block, PcapNgReader};
-        let mut reader = PcapNgReader::new(&bytes[..]).map_err(|e| err(&e))?;
-        while let Some(b) = reader.next_block() {
-            match b.map_err(|e| err(&e))? {
-                Block::InterfaceDescription(i) if i.linktype != pcap_file::DataLink::ETHERNET => {
-                    return Err(err(&format!("link type {:?}, not Ethernet", i.linktype)));
-                }
-                Block::EnhancedPacket(p) => out.push(p.data.into_owned()),
-                Block::SimplePacket(p) => out.push(p.data.into_owned()),
+/// Bytes of an Ethernet FCS.
+const FCS_BYTES: usize = evnic_proto::fcs::FCS_BYTES;
+
+/// Something about a record the replay reports beside the device's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayNote {
+    /// What the reader noted.
+    Capture(Note),
+    /// The capture cut the frame: `captured` of `original` bytes.
+    Cut {
+        /// Bytes captured.
+        captured: usize,
+        /// Its length on the wire.
+        original: u32,
+    },
+    /// The capture says whether its frames end with an FCS, and that was followed.
+    FcsFromCapture {
+        /// The FCS length it gives.
+        bytes: u8,
+    },
+    /// Said to end with an FCS, the record is shorter than one.
+    ShorterThanFcs {
+        /// Its length.
+        bytes: usize,
+    },
+}
+
+impl ReplayNote {
+    /// A short machine-readable name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReplayNote::Capture(n) => n.code(),
+            ReplayNote::Cut { .. } => "cut",
+            ReplayNote::FcsFromCapture { .. } => "fcs_from_capture",
+            ReplayNote::ShorterThanFcs { .. } => "shorter_than_fcs",
+        }
+    }
+}
+
+impl std::fmt::Display for ReplayNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplayNote::Capture(n) => write!(f, "{n}"),
+            ReplayNote::Cut { captured, original } => write!(
+                f,
+                "cut by the capture: {captured} of {original} bytes, replayed with an FCS over them"
+            ),
+            ReplayNote::FcsFromCapture { bytes: 0 } => {
+                write!(f, "the capture says its frames carry no FCS")
+            }
+            ReplayNote::FcsFromCapture { bytes } => {
+                write!(f, "the capture says its frames end with a {bytes}-byte FCS")
+            }
+            ReplayNote::ShorterThanFcs { bytes } => {
+                write!(f, "{bytes} bytes: shorter than the FCS it should end with")
+            }
+        }
+    }
+}
+
+/// Why a record did not enter the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotReplayed {
+    /// It could not be read.
+    Unreadable(crate::capture::Unreadable),
+    /// Its link type is not Ethernet.
+    LinkType(u16),
+    /// It has no bytes (and was said to carry its FCS): no frame to present to the MAC port.
+    Empty,
+}
+
+impl NotReplayed {
+    /// A short machine-readable name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NotReplayed::Unreadable(_) => "unreadable",
+            NotReplayed::LinkType(_) => "not_ethernet",
+            NotReplayed::Empty => "empty",
+        }
+    }
+}
+
+impl std::fmt::Display for NotReplayed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotReplayed::Unreadable(u) => write!(f, "unreadable: {u}"),
+            NotReplayed::LinkType(t) => {
+                write!(f, "link type {t}, not Ethernet ({LINKTYPE_ETHERNET})")
+            }
+            NotReplayed::Empty => write!(
+                f,
+                "0 bytes: a frame of no bytes cannot be presented to the MAC receive port"
+            ),
+        }
+    }
+}
+
+/// A capture record as it enters the MAC receive port: its bytes, FCS included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireFrame {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The record was cut by the capture (reported TRUNCATED).
+    pub cut: bool,
+    /// What the replay notes about it.
+    pub notes: Vec<ReplayNote>,
+}
+
+/// The frame a record puts on the wire, FCS included (see the module's documentation);
+/// `has_fcs` applies when the capture does not say.
+pub fn wire_frame(rec: &Record, has_fcs: bool) -> Result<WireFrame, NotReplayed> {
+    let mut notes: Vec<ReplayNote> = rec.notes.iter().copied().map(ReplayNote::Capture).collect();
+    if rec.link_type != LINKTYPE_ETHERNET {
+        return Err(NotReplayed::LinkType(rec.link_type));
+    }
+    let fcs = match rec.fcs_len {
+        Some(n) => {
+            notes.push(ReplayNote::FcsFromCapture { bytes: n });
+            usize::from(n)
+        }
+        None if has_fcs => FCS_BYTES,
+        None => 0,
+    };
+    let data = &rec.data;
+    let (bytes, cut) = if rec.is_cut() {
+        notes.push(ReplayNote::Cut {
+            captured: data.len(),
+            original: rec.original_len,
+        });
+        // The FCS was at the end the capture cut off: what is left of it is dropped.
+        let keep = data
+            .len()
+            .min((rec.original_len as usize).saturating_sub(fcs));
+        (evnic_proto::fcs::with_fcs(data[..keep].to_vec()), true)
+    } else if fcs == 0 {
+        (evnic_proto::fcs::with_fcs(data.clone()), false)
+    } else if data.len() < fcs {
+        notes.push(ReplayNote::ShorterThanFcs { bytes: data.len() });
+        if data.is_empty() {
+            return Err(NotReplayed::Empty);
+        }
+        (data.clone(), false)
+    } else if fcs == FCS_BYTES {
+        (data.clone(), false)
+    } else {
+        // An FCS of another length than Ethernet's: replaced by an Ethernet FCS.
+        (
+            evnic_proto::fcs::with_fcs(data[..data.len() - fcs].to_vec()),
+            false,
+        )
+    };
+    Ok(WireFrame { bytes, cut, notes })
+}
+
+/// What the replay made of one capture record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordReport {
+    /// Its position among the capture's packet records.
+    pub index: usize,
+    /// The record, when it could be read: capture time, bytes captured, original length and
+    /// interface.
+    pub capture: Option<RecordInfo>,
+    /// What the replay notes about it.
+    pub notes: Vec<ReplayNote>,
+    /// The device's answer, or why the record did not enter the device.
+    pub result: Result<FrameReport, NotReplayed>,
+}
+
+/// The capture's facts about a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordInfo {
+    /// When it was captured (None: the format gives no time).
+    pub time: Option<Timestamp>,
+    /// Bytes captured.
+    pub captured: usize,
+    /// Its length on the wire.
+    pub original_len: u32,
+    /// The interface it was captured on.
+    pub interface: u32,
+}
+
+impl RecordReport {
+    /// One line of text.
+    pub fn line(&self) -> String {
+        let mut s = match &self.result {
+            Ok(r) => r.line(),
+            Err(why) => format!("{:>5}  not replayed: {why}", self.index),
+        };
+        if !self.notes.is_empty() {
+            let notes: Vec<String> = self.notes.iter().map(|n| n.to_string()).collect();
+            s += &format!("  [{}]", notes.join("; "));
+        }
+        s
+    }
+
+    /// One JSON object: the frame report's fields, or `"outcome": "not_replayed"` with a
+    /// `reason`, and the capture's `time`, `captured`, `original_len`, `interface` and `notes`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut j = match &self.result {
+            Ok(r) => r.to_json(),
+            Err(why) => serde_json::json!({
+                "index": self.index,
+                "outcome": "not_replayed",
+                "not_replayed": why.code(),
+                "reason": why.to_string(),
+            }),
+        };
+        let o = j.as_object_mut().expect("an object");
+        if let Some(c) = &self.capture {
+            o.insert("time".into(), c.time.map(|t| t.to_string()).into());
+            o.insert("captured".into(), c.captured.into());
+            o.insert("original_len".into(), c.original_len.into());
+            o.insert("interface".into(), c.interface.into());
+        }
+        let codes: Vec<&str> = self.notes.iter().map(|n| n.code()).collect();
+        o.insert("notes".into(), codes.into());
+        j
+    }
+}
+
+/// Counts of a replay's records, by what happened to them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Records in the capture.
+    pub records: usize,
+    /// Records that entered the device.
+    pub replayed: usize,
+    /// Of those, cut by the capture.
+    pub cut: usize,
+    /// Said to end with an FCS and shorter than one (replayed or not).
+    pub shorter_than_fcs: usize,
+    /// Not readable.
+    pub unreadable: usize,
+    /// Not Ethernet.
+    pub not_ethernet: usize,
+    /// Of 0 bytes, said to carry an FCS: not replayed.
+    pub empty: usize,
+}
+
+impl Tally {
+    /// Counts one report.
+    pub fn add(&mut self, r: &RecordReport) {
+        self.records += 1;
+        match &r.result {
+            Ok(_) => self.replayed += 1,
+            Err(NotReplayed::Unreadable(_)) => self.unreadable += 1,
+            Err(NotReplayed::LinkType(_)) => self.not_ethernet += 1,
+            Err(NotReplayed::Empty) => self.empty += 1,
+        }
+        for n in &r.notes {
+            match n {
+                ReplayNote::Cut { .. } => self.cut += 1,
+                ReplayNote::ShorterThanFcs { .. } => self.shorter_than_fcs += 1,
                 _ => {}
             }
         }
-        return Ok(out);
     }
-    let mut reader = pcap_file::pcap::PcapReader::new(&bytes[..]).map_err(|e| err(&e))?;
-    let link = reader.header().datalink;
-    if link != pcap_file::DataLink::ETHERNET {
-        return Err(err(&format!("link type {link:?}, not Ethernet")));
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} records: {} replayed ({} cut by the capture, reported TRUNCATED), {} shorter than \
+             their FCS, {} not replayed ({} unreadable, {} not Ethernet, {} empty)",
+            self.records,
+            self.replayed,
+            self.cut,
+            self.shorter_than_fcs,
+            self.records - self.replayed,
+            self.unreadable,
+            self.not_ethernet,
+            self.empty
+        )
     }
-    while let Some(p) = reader.next_packet() {
-        out.push(p.map_err(|e| err(&e))?.data.into_owned());
-    }
-    Ok(out)
 }
 
 /// The simulated device set up for a replay: filters, default action, and an endpoint with a
@@ -444,6 +706,13 @@ impl Replayer {
         if !self.opts.has_fcs {
             bytes = evnic_proto::fcs::with_fcs(bytes);
         }
+        self.wire(index, bytes)
+    }
+
+    /// Presents `bytes` (FCS included, at least one byte) to the MAC receive port and waits for
+    /// the frame's outcome.
+    fn wire(&mut self, index: usize, bytes: Vec<u8>) -> Result<FrameReport, ReplayError> {
+        assert!(!bytes.is_empty(), "a frame of no bytes has no outcome");
         let before = self.nic.rx_counters()?;
         let _ = self.sim().take_verdicts();
         let len = bytes.len();
@@ -502,6 +771,53 @@ impl Replayer {
         Ok(self.report(index, &v, key, outcome))
     }
 
+    /// Replays one capture record (see the module's documentation).
+    pub fn record(&mut self, item: &Item) -> Result<RecordReport, ReplayError> {
+        let rec = match item {
+            Item::Packet(r) => r,
+            Item::Unreadable(u) => {
+                return Ok(RecordReport {
+                    index: u.index,
+                    capture: None,
+                    notes: Vec::new(),
+                    result: Err(NotReplayed::Unreadable(u.clone())),
+                })
+            }
+        };
+        let capture = Some(RecordInfo {
+            time: rec.time,
+            captured: rec.data.len(),
+            original_len: rec.original_len,
+            interface: rec.interface,
+        });
+        let wire = match wire_frame(rec, self.opts.has_fcs) {
+            Ok(w) => w,
+            Err(why) => {
+                let mut notes: Vec<ReplayNote> =
+                    rec.notes.iter().copied().map(ReplayNote::Capture).collect();
+                if why == NotReplayed::Empty {
+                    notes.push(ReplayNote::ShorterThanFcs { bytes: 0 });
+                }
+                return Ok(RecordReport {
+                    index: rec.index,
+                    capture,
+                    notes,
+                    result: Err(why),
+                });
+            }
+        };
+        let mut report = self.wire(rec.index, wire.bytes)?;
+        if wire.cut {
+            report.flags |= rx_flags::TRUNCATED;
+        }
+        Ok(RecordReport {
+            index: rec.index,
+            capture,
+            notes: wire.notes,
+            result: Ok(report),
+        })
+    }
+
     /// Takes the frame's RX event from VI `r`'s queue and its buffer from the ring (which
     /// reposts it).
     fn take_frame(&mut self, index: usize, r: u32) -> Result<(), ReplayError> {
@@ -555,14 +871,10 @@ impl Replayer {
     }
 }
 
-/// Replays `frames` in order.
-pub fn replay(frames: &[Vec<u8>], opts: ReplayOptions) -> Result<Vec<FrameReport>, ReplayError> {
+/// Replays every record of a capture in order.
+pub fn replay(capture: &Capture, opts: ReplayOptions) -> Result<Vec<RecordReport>, ReplayError> {
     let mut r = Replayer::new(opts)?;
-    frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| r.frame(i, f))
-        .collect()
+    capture.items.iter().map(|i| r.record(i)).collect()
 }
 
 #[cfg(test)]
@@ -633,7 +945,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pcap_written_with_pcap_file_replays_with_filters() {
+    fn a_pcap_written_by_pcap_file_replays_with_filters() {
         let frames = vec![
             udp([10, 0, 0, 1], 319, 30),
             oam(),
@@ -656,7 +968,8 @@ mod tests {
                 .unwrap();
             }
         }
-        let read = read_pcap(&path).unwrap();
+        let capture = crate::capture::read_capture(&path).unwrap();
+        let read: Vec<Vec<u8>> = capture.records().map(|r| r.data.clone()).collect();
         assert_eq!(read, frames);
         let opts = ReplayOptions {
             filters: [
@@ -670,7 +983,8 @@ mod tests {
             default: FilterAction::Vi(Vi(1)),
             ..Default::default()
         };
-        let r = replay(&read, opts).unwrap();
+        let reports = replay(&capture, opts).unwrap();
+        let r: Vec<&FrameReport> = reports.iter().map(|r| r.result.as_ref().unwrap()).collect();
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(r.len(), 5);
         assert_eq!(r[0].filter, Some(0));
@@ -708,5 +1022,157 @@ mod tests {
         assert_eq!(j["drop_reason"], "filter");
         assert_eq!(j["key"]["dst_ip"], "10.9.9.9");
         assert!(r[0].line().contains("-> delivered vi 2"), "{}", r[0].line());
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+    use crate::capture::Unreadable;
+
+    fn rec(data: Vec<u8>, original_len: u32, fcs_len: Option<u8>) -> Record {
+        Record {
+            index: 3,
+            time: None,
+            data,
+            original_len,
+            interface: 0,
+            link_type: LINKTYPE_ETHERNET,
+            fcs_len,
+            notes: Vec::new(),
+        }
+    }
+
+    fn frame(n: usize) -> Vec<u8> {
+        (0..n).map(|i| i as u8).collect()
+    }
+
+    #[test]
+    fn the_wire_frame_of_a_record() {
+        let fcs = |b: &[u8]| evnic_proto::fcs::with_fcs(b.to_vec());
+        // Without an FCS: one is appended.
+        let w = wire_frame(&rec(frame(60), 60, None), false).unwrap();
+        assert_eq!((w.bytes, w.cut, w.notes), (fcs(&frame(60)), false, vec![]));
+        // With one: taken as it is.
+        let w = wire_frame(&rec(frame(64), 64, None), true).unwrap();
+        assert_eq!(w.bytes, frame(64));
+        // The capture's word wins over the option, both ways.
+        let w = wire_frame(&rec(frame(64), 64, Some(4)), false).unwrap();
+        assert_eq!(w.bytes, frame(64));
+        assert_eq!(w.notes, [ReplayNote::FcsFromCapture { bytes: 4 }]);
+        let w = wire_frame(&rec(frame(64), 64, Some(0)), true).unwrap();
+        assert_eq!(w.bytes, fcs(&frame(64)));
+        // An FCS of 2 bytes is replaced by Ethernet's.
+        let w = wire_frame(&rec(frame(64), 64, Some(2)), false).unwrap();
+        assert_eq!(w.bytes, fcs(&frame(62)));
+        // Cut: the bytes present get an FCS, whatever the capture says of its FCS.
+        for has in [false, true] {
+            let w = wire_frame(&rec(frame(96), 1514, None), has).unwrap();
+            assert_eq!(w.bytes, fcs(&frame(96)));
+            assert!(w.cut);
+            assert_eq!(
+                w.notes,
+                [ReplayNote::Cut {
+                    captured: 96,
+                    original: 1514
+                }]
+            );
+        }
+        // Cut inside the FCS: what was captured of it is dropped.
+        let w = wire_frame(&rec(frame(62), 64, None), true).unwrap();
+        assert_eq!(w.bytes, fcs(&frame(60)));
+        // Shorter than an FCS: as it is, noted; empty: not replayed.
+        for n in 1..4 {
+            let w = wire_frame(&rec(frame(n), n as u32, None), true).unwrap();
+            assert_eq!(w.bytes, frame(n));
+            assert_eq!(w.notes, [ReplayNote::ShorterThanFcs { bytes: n }]);
+        }
+        assert_eq!(
+            wire_frame(&rec(vec![], 0, None), true),
+            Err(NotReplayed::Empty)
+        );
+        assert_eq!(
+            wire_frame(&rec(vec![], 0, None), false)
+                .unwrap()
+                .bytes
+                .len(),
+            4
+        );
+        let mut sll = rec(frame(60), 60, None);
+        sll.link_type = 113;
+        assert_eq!(wire_frame(&sll, false), Err(NotReplayed::LinkType(113)));
+    }
+
+    /// Records said to carry an FCS, of 0 to 4 bytes, then a good frame: each gets one report,
+    /// the ones the device can see get the device's answer, and the run goes on.
+    #[test]
+    fn records_shorter_than_an_fcs_each_get_a_report() {
+        let mut items: Vec<Item> = (0..5)
+            .map(|n| {
+                let mut r = rec(vec![0x55; n], n as u32, None);
+                r.index = n;
+                Item::Packet(r)
+            })
+            .collect();
+        // A UDP frame with its FCS.
+        let mut good = rec(crate::demo::stream_frame(0), 110, None);
+        good.index = 5;
+        items.push(Item::Packet(good));
+        items.push(Item::Unreadable(Unreadable {
+            index: 6,
+            offset: 1000,
+            why: "garbage".into(),
+            skipped: None,
+        }));
+        let capture = Capture {
+            format: crate::capture::Format::PcapNg,
+            items,
+        };
+        let opts = ReplayOptions {
+            default: FilterAction::Vi(Vi(1)),
+            has_fcs: true,
+            ..Default::default()
+        };
+        let r = replay(&capture, opts).unwrap();
+        assert_eq!(r.len(), 7);
+        assert_eq!(r[0].result, Err(NotReplayed::Empty));
+        assert_eq!(r[0].notes, [ReplayNote::ShorterThanFcs { bytes: 0 }]);
+        // 4 bytes of 0x55 are not the FCS of no bytes.
+        for (n, rep) in r.iter().enumerate().take(5).skip(1) {
+            let f = rep.result.as_ref().unwrap();
+            assert_eq!(usize::from(f.len), n);
+            assert_eq!(
+                f.flags,
+                rx_flags::RUNT | rx_flags::TRUNCATED | rx_flags::FCS_BAD,
+                "{n} bytes"
+            );
+            assert_eq!(f.outcome, Outcome::Dropped(DropReason::FcsBad));
+            let short = [ReplayNote::ShorterThanFcs { bytes: n }];
+            assert_eq!(rep.notes, if n < 4 { &short[..] } else { &[] });
+        }
+        let f = r[5].result.as_ref().unwrap();
+        assert_eq!(f.flags, 0);
+        assert_eq!(
+            f.outcome,
+            Outcome::Delivered {
+                vi: Some(1),
+                group: None
+            }
+        );
+        assert!(matches!(r[6].result, Err(NotReplayed::Unreadable(_))));
+        let mut t = Tally::default();
+        r.iter().for_each(|x| t.add(x));
+        assert_eq!(
+            t,
+            Tally {
+                records: 7,
+                replayed: 5,
+                cut: 0,
+                shorter_than_fcs: 4,
+                unreadable: 1,
+                not_ethernet: 0,
+                empty: 1
+            }
+        );
     }
 }

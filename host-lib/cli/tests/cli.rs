@@ -2,7 +2,6 @@
 //! error, the refusal of model-only commands on a board, filters, listen and capture with
 //! frames injected from a pcap, replay and tx.
 
-use pcap_file::pcap::PcapReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, UNIX_EPOCH};
@@ -58,18 +57,18 @@ fn udp_pcap(path: &Path, n: usize) -> Vec<Vec<u8>> {
 }
 
 fn read_pcap(path: &Path) -> Vec<(Duration, Vec<u8>)> {
-    let data = std::fs::read(path).unwrap();
-    let mut r = PcapReader::new(&data[..]).unwrap();
-    assert_eq!(
-        r.header().ts_resolution,
-        pcap_file::TsResolution::NanoSecond
-    );
-    let mut out = Vec::new();
-    while let Some(p) = r.next_packet() {
-        let p = p.unwrap();
-        out.push((p.timestamp, p.data.to_vec()));
-    }
-    out
+    let c = evnic_cli::capture::read_capture(path).unwrap();
+    assert!(matches!(
+        c.format,
+        evnic_cli::capture::Format::Pcap { nanos: true, .. }
+    ));
+    assert_eq!(c.unreadable().count(), 0);
+    c.records()
+        .map(|r| {
+            let t = r.time.unwrap();
+            (Duration::new(t.secs as u64, t.nanos), r.data.clone())
+        })
+        .collect()
 }
 
 #[test]

@@ -15,6 +15,8 @@
 //! - [`filter`]: filter entry writes (ternary and exact-match; staging, then the commit once the
 //!   tables are idle), the default action, hit counters.
 //! - [`group`]: group membership and indication permissions.
+//! - [`doorbell`]: a doorbell page in shared memory, drained into a VI's registers by the side
+//!   that owns the device.
 //! - [`fcs`]: the Ethernet FCS and CRC-32C, through the `crc` crate.
 //! - [`pci`]: PCI function addresses.
 //!
@@ -22,6 +24,7 @@
 //! [`evnic_regs::event::Event`].
 
 pub mod dma;
+pub mod doorbell;
 pub mod evq;
 pub mod fcs;
 pub mod filter;

@@ -64,6 +64,10 @@ pub enum BackendError {
         #[source]
         err: std::io::Error,
     },
+    /// The device is reached through the evnic hub, and the hub refused or failed the request,
+    /// or is gone.
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
     /// DMA memory could not be had.
     #[error("DMA memory of {bytes} bytes: {why}")]
     Dma {
@@ -100,6 +104,7 @@ impl BackendError {
             BackendError::NotEvnic { .. } => ErrorKind::NotEvnic,
             BackendError::NoInterrupt { .. } => ErrorKind::NotEvnic,
             BackendError::Io { .. } => ErrorKind::Os,
+            BackendError::Hub(h) => h.kind(),
             BackendError::BadAccess { .. } | BackendError::Dma { .. } => ErrorKind::DeviceFailed,
         }
     }
@@ -169,6 +174,48 @@ pub trait Backend: Send + Sync {
     fn alloc_dma(&self, len: usize) -> Result<DmaRegion, BackendError>;
     /// An eventfd that becomes readable when the device raises its interrupt.
     fn irq_fd(&self) -> RawFd;
+    /// Maps memory this process shares with another one (a hub's client) for device DMA;
+    /// `keep` keeps it mapped here and is dropped after the device can no longer reach it.
+    ///
+    /// # Safety
+    /// `ptr..ptr+len` must be zeroed or initialised, page aligned, and stay valid until `keep`
+    /// is dropped.
+    unsafe fn map_shared(
+        &self,
+        ptr: NonNull<u8>,
+        len: usize,
+        keep: Box<dyn Send + Sync>,
+    ) -> Result<DmaRegion, BackendError> {
+        let _ = (ptr, keep);
+        Err(BackendError::Dma {
+            bytes: len,
+            why: format!(
+                "{} cannot map another process's memory yet",
+                self.describe()
+            ),
+        })
+    }
+    /// Has the device side apply the doorbell records of `page` to VI `vi`'s registers; false
+    /// when this device cannot (the doorbells then go as register writes).
+    ///
+    /// # Safety
+    /// The page must stay mapped until [`Backend::detach_doorbells`] of `vi` returned.
+    unsafe fn attach_doorbells(&self, vi: u32, page: evnic_proto::doorbell::DoorbellPage) -> bool {
+        let _ = (vi, page);
+        false
+    }
+    /// Stops applying VI `vi`'s doorbell page; once this returns the page is not touched.
+    fn detach_doorbells(&self, vi: u32) {
+        let _ = vi;
+    }
+    /// Doorbell records applied from attached pages so far.
+    fn doorbells_applied(&self) -> u64 {
+        0
+    }
+    /// The connection to the evnic hub, when the device is reached through one.
+    fn hub(&self) -> Option<&crate::hub::HubBackend> {
+        None
+    }
     /// The simulated device behind this backend, for what only a simulation can do.
     #[cfg(feature = "sim")]
     fn sim(&self) -> Option<&sim::SimBackend> {

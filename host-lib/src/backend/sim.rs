@@ -115,6 +115,27 @@ impl Drop for SimDmaOwner {
     }
 }
 
+/// Memory shared with another process, mapped for the model's DMA.
+struct SimSharedOwner {
+    handle: SimHandle,
+    iova: u64,
+    /// Keeps the memory mapped here; dropped after the unmap.
+    _keep: Box<dyn Send + Sync>,
+}
+
+impl Drop for SimSharedOwner {
+    fn drop(&mut self) {
+        self.handle.unmap_dma(self.iova);
+    }
+}
+
+impl SimBackend {
+    fn take_iova(&self, len: usize) -> u64 {
+        let size = (len as u64).div_ceil(PAGE) * PAGE;
+        self.next_iova.fetch_add(size + PAGE, Ordering::Relaxed)
+    }
+}
+
 impl Backend for SimBackend {
     fn describe(&self) -> String {
         let version = evnic_sim::VERILATOR_VERSION
@@ -142,8 +163,7 @@ impl Backend for SimBackend {
                 why: "a zero-length buffer".into(),
             });
         }
-        let size = (len as u64).div_ceil(PAGE) * PAGE;
-        let iova = self.next_iova.fetch_add(size + PAGE, Ordering::Relaxed);
+        let iova = self.take_iova(len);
         let buf = HostBuffer::new(iova, len);
         // SAFETY: the buffer lives in the owner, which unmaps it before freeing it.
         unsafe { self.handle.map_dma(iova, buf.host_ptr(), buf.len()) }
@@ -159,6 +179,40 @@ impl Backend for SimBackend {
 
     fn irq_fd(&self) -> RawFd {
         self.handle.irq_fd()
+    }
+
+    unsafe fn map_shared(
+        &self,
+        ptr: NonNull<u8>,
+        len: usize,
+        keep: Box<dyn Send + Sync>,
+    ) -> Result<DmaRegion, BackendError> {
+        let iova = self.take_iova(len);
+        // SAFETY: the caller keeps the memory valid until `keep` drops, which the owner drops
+        // only after unmapping.
+        unsafe { self.handle.map_dma(iova, ptr.as_ptr(), len) }
+            .map_err(|why| BackendError::Dma { bytes: len, why })?;
+        let owner = SimSharedOwner {
+            handle: self.handle.clone(),
+            iova,
+            _keep: keep,
+        };
+        // SAFETY: the caller's memory, mapped at `iova` until the owner drops.
+        Ok(unsafe { DmaRegion::new(ptr, len, iova, Box::new(owner)) })
+    }
+
+    unsafe fn attach_doorbells(&self, vi: u32, page: evnic_proto::doorbell::DoorbellPage) -> bool {
+        // SAFETY: passed on from the caller.
+        unsafe { self.handle.attach_doorbells(vi, page) };
+        true
+    }
+
+    fn detach_doorbells(&self, vi: u32) {
+        self.handle.detach_doorbells(vi);
+    }
+
+    fn doorbells_applied(&self) -> u64 {
+        self.handle.doorbells_applied()
     }
 
     fn sim(&self) -> Option<&SimBackend> {

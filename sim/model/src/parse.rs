@@ -1,7 +1,8 @@
 //! The reference model of the RX parser (`hdl/src/parser.rs`).
 //!
-//! The rules, which the RTL implements bit for bit (`D` is the frame length without its 4-byte
-//! FCS, `L` the length with it):
+//! The rules, which the RTL implements bit for bit (`L` is the frame's length with its FCS as
+//! the device counts it, saturating at 0xffff, and `D` = `L` - 4: the length rule of
+//! [`evnic_regs::event::rx_flags`]):
 //!
 //! - A header's fields enter the key only when the whole header lies within the first `D` bytes.
 //!   A header that is announced (by the type or protocol field before it) but does not fit sets
@@ -25,7 +26,7 @@
 //!   the top 3 bits of its first byte, `oam_opcode` = its second byte.
 //! - [`RUNT`](rx_flags::RUNT): `L` < 64. [`OVERSIZE`](rx_flags::OVERSIZE): `L` > `max_len`.
 //!   [`MAC_ERROR`](rx_flags::MAC_ERROR): the MAC flagged the last beat.
-//! - `len` is `L`, saturating at 0xffff.
+//! - `len` is `L`.
 //!
 //! The parser looks only at the first [`HEADER_BYTES`] bytes of a frame, which hold every field
 //! the rules above can reach (two tags, a 60-byte IPv4 header and the 4 bytes of L4 ports).
@@ -83,7 +84,8 @@ pub fn ipv4_checksum_ok(hdr: &[u8]) -> bool {
 /// Parses one frame (`frame` includes its FCS) as the RTL parser does.
 pub fn parse(frame: &[u8], mac_err: bool, max_len: u16) -> Parsed {
     let len = frame.len().min(0xffff) as u16;
-    let d = frame.len().saturating_sub(4);
+    // Every length rule measures the saturated count, as the RTL does.
+    let d = usize::from(len).saturating_sub(4);
     let mut p = Parsed {
         len,
         ..Parsed::default()
@@ -281,6 +283,41 @@ mod tests {
         let p = parse(&vec![0; 70_000], false, 9022);
         assert_eq!(p.len, 0xffff);
         assert_eq!(p.flags, rx_flags::OVERSIZE);
+    }
+
+    /// An IPv4 packet of total length `total` behind an Ethernet header, padded to `frame_len`
+    /// bytes (FCS included).
+    fn long_ipv4(total: u16, frame_len: usize) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 64, PROTO_UDP, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        let sum: u32 = f[14..34]
+            .chunks(2)
+            .map(|w| u32::from(w[0]) << 8 | u32::from(w[1]))
+            .sum();
+        let c = !(((sum & 0xffff) + (sum >> 16)) as u16);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        f.resize(frame_len, 0);
+        f
+    }
+
+    #[test]
+    fn lengths_beyond_0xffff_are_judged_at_the_saturated_count() {
+        // Total length 65,535 fits a 65,553-byte frame, but not the 65,531 data bytes the
+        // saturated count allows: TRUNCATED, as the RTL decides.
+        let p = parse(&long_ipv4(65_535, 14 + 65_535 + 4), false, 0xffff);
+        assert_eq!(p.len, 0xffff);
+        assert_eq!(p.flags, rx_flags::TRUNCATED);
+        assert_eq!(p.key.get(key::IP_VERSION), 4);
+        // The largest total length that fits the saturated count: no flag, however long the
+        // frame.
+        for n in [65_535, 65_536, 70_000, 262_144] {
+            let p = parse(&long_ipv4(65_535 - 4 - 14, n), false, 0xffff);
+            assert_eq!(p.flags, 0, "{n} bytes");
+            let p = parse(&long_ipv4(65_535 - 4 - 14 + 1, n), false, 0xffff);
+            assert_eq!(p.flags, rx_flags::TRUNCATED, "{n} bytes");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! End-to-end tests of the `evnic` library against the simulated device live in `tests/`; this
 //! crate has no code of its own besides the helpers they share.
 
+pub mod hub;
+
 use std::time::{Duration, Instant};
 
 /// A generous limit for anything the simulated device does (it runs on its own thread, at a

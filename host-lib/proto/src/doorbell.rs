@@ -1,0 +1,265 @@
+//! A doorbell page in shared memory: a VI's doorbell writes as stores into memory that the
+//! device side drains into the VI's registers, for a process that shares a device it does not
+//! own (a client of the evnic hub on the simulated device, whose registers live in another
+//! process).
+//!
+//! The page (4 KiB, zeroed when created) holds a ring of [`SLOTS`] write records and the
+//! counters that order them:
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 0..8 | `head`: records reserved by producers (wrapping 64-bit count) |
+//! | 64..72 | `tail`: records applied by the device side |
+//! | 128..132 | `armed`: the endpoint's "primed and not yet woken" flag, shared by the process that primes and the one that wakes it |
+//! | 2048..4096 | the records, 8 bytes each |
+//!
+//! A record is `tag << 48 | word << 32 | value`: `word` is the register's word index within the
+//! VI page, `value` what is written, and `tag` the lap of the ring the record belongs to
+//! (`lap % 0xffff + 1`, never 0, so a zeroed slot never looks written). A producer reserves a
+//! record with one compare-and-swap of `head` (refused when the ring is full, so a reservation
+//! is never abandoned) and publishes it with one release store; no system call. The device side
+//! takes records in order while their tag matches the lap, and moves `tail` on. Records of one
+//! page are applied in the order they were reserved.
+
+use evnic_regs::map::vi;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// The registers a doorbell page carries: the VI's doorbells, and nothing that sets a ring up.
+pub const DOORBELLS: [&evnic_regs::Reg; 5] = [
+    &vi::EVQ_RPTR,
+    &vi::EVQ_PRIME,
+    &vi::INDICATE,
+    &vi::RXQ_WPTR,
+    &vi::TXQ_WPTR,
+];
+
+/// True when the register at word `word` of a VI page is one of [`DOORBELLS`].
+pub fn is_doorbell(word: u32) -> bool {
+    DOORBELLS.iter().any(|r| r.word() == word)
+}
+
+/// Bytes of a doorbell page.
+pub const PAGE_BYTES: usize = 4096;
+/// Write records the ring holds.
+pub const SLOTS: u64 = 256;
+
+const HEAD: usize = 0;
+const TAIL: usize = 64;
+const ARMED: usize = 128;
+const RECORDS: usize = 2048;
+
+/// A doorbell page at a fixed address (a shared mapping of [`PAGE_BYTES`] bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct DoorbellPage {
+    base: *mut u8,
+}
+
+// SAFETY: every access to the page is atomic.
+unsafe impl Send for DoorbellPage {}
+unsafe impl Sync for DoorbellPage {}
+
+/// Why a doorbell record could not be placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DoorbellFull {
+    /// The ring stayed full: nobody drains it (the device side is gone or stalled).
+    Stalled,
+}
+
+fn tag(count: u64) -> u64 {
+    (count / SLOTS) % 0xffff + 1
+}
+
+impl DoorbellPage {
+    /// The page at `base`.
+    ///
+    /// # Safety
+    /// `base` must point to [`PAGE_BYTES`] bytes, 8-byte aligned, zeroed when first used, that
+    /// stay mapped while this value (or a copy) is used; every party accesses them only through
+    /// a `DoorbellPage`.
+    pub unsafe fn new(base: *mut u8) -> DoorbellPage {
+        DoorbellPage { base }
+    }
+
+    fn word(&self, at: usize) -> &AtomicU64 {
+        // SAFETY: inside the page (the contract of `new`), 8-byte aligned.
+        unsafe { &*(self.base.add(at) as *const AtomicU64) }
+    }
+
+    fn record(&self, count: u64) -> &AtomicU64 {
+        self.word(RECORDS + (count % SLOTS) as usize * 8)
+    }
+
+    /// The shared "armed" flag of the endpoint on this VI.
+    pub fn armed(&self) -> &AtomicBool {
+        // SAFETY: inside the page, and an AtomicBool is one byte.
+        unsafe { &*(self.base.add(ARMED) as *const AtomicBool) }
+    }
+
+    /// Records a write of `value` to the register at word `word` of the VI page. Spins while the
+    /// ring is full, for at most `patience` attempts, then gives up (nothing was reserved).
+    pub fn ring(&self, word: u32, value: u32, patience: u32) -> Result<(), DoorbellFull> {
+        let head = self.word(HEAD);
+        let tail = self.word(TAIL);
+        let mut tries = 0u32;
+        let mut h = head.load(Ordering::Relaxed);
+        loop {
+            if h.wrapping_sub(tail.load(Ordering::Acquire)) >= SLOTS {
+                tries += 1;
+                if tries > patience {
+                    return Err(DoorbellFull::Stalled);
+                }
+                std::hint::spin_loop();
+                if tries.is_multiple_of(64) {
+                    std::thread::yield_now();
+                }
+                h = head.load(Ordering::Relaxed);
+                continue;
+            }
+            match head.compare_exchange_weak(
+                h,
+                h.wrapping_add(1),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => h = now,
+            }
+        }
+        let rec = tag(h) << 48 | u64::from(word & 0x3ff) << 32 | u64::from(value);
+        self.record(h).store(rec, Ordering::Release);
+        Ok(())
+    }
+
+    /// Records published and not yet applied, in order from the first, as far as they are
+    /// consecutive (a reserved record not yet published ends the run).
+    pub fn ready(&self) -> u64 {
+        let t = self.word(TAIL).load(Ordering::Relaxed);
+        let mut n = 0;
+        while n < SLOTS {
+            let c = t.wrapping_add(n);
+            if self.record(c).load(Ordering::Acquire) >> 48 != tag(c) {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Applies the next `n` records (as counted by [`DoorbellPage::ready`]) in order with
+    /// `apply(word, value)` and frees their slots. A record for a register that is not one of
+    /// [`DOORBELLS`] is skipped; returns how many were skipped.
+    pub fn apply(&self, n: u64, mut apply: impl FnMut(u32, u32)) -> u64 {
+        let tail = self.word(TAIL);
+        let t = tail.load(Ordering::Relaxed);
+        let mut skipped = 0;
+        for i in 0..n {
+            let rec = self.record(t.wrapping_add(i)).load(Ordering::Acquire);
+            let word = (rec >> 32) as u32 & 0x3ff;
+            if is_doorbell(word) {
+                apply(word, rec as u32);
+            } else {
+                skipped += 1;
+            }
+        }
+        tail.store(t.wrapping_add(n), Ordering::Release);
+        skipped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(align(4096))]
+    struct Page([u8; PAGE_BYTES]);
+
+    fn page() -> Box<Page> {
+        Box::new(Page([0; PAGE_BYTES]))
+    }
+
+    #[test]
+    fn records_come_out_in_order_across_laps() {
+        let mut mem = page();
+        // SAFETY: a zeroed, aligned page used only through DoorbellPage.
+        let p = unsafe { DoorbellPage::new(mem.0.as_mut_ptr()) };
+        let mut seen = Vec::new();
+        let w = |i: u32| DOORBELLS[i as usize % DOORBELLS.len()].word();
+        for i in 0..(3 * SLOTS as u32 + 17) {
+            p.ring(w(i), i, 0).unwrap();
+            if i % 100 == 99 {
+                let n = p.ready();
+                p.apply(n, |w, v| seen.push((w, v)));
+            }
+        }
+        let n = p.ready();
+        p.apply(n, |w, v| seen.push((w, v)));
+        let want: Vec<_> = (0..(3 * SLOTS as u32 + 17)).map(|i| (w(i), i)).collect();
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn records_for_other_registers_are_skipped() {
+        let mut mem = page();
+        // SAFETY: as above.
+        let p = unsafe { DoorbellPage::new(mem.0.as_mut_ptr()) };
+        p.ring(vi::EVQ_BASE_LO.word(), 0x1000, 0).unwrap();
+        p.ring(vi::INDICATE.word(), 5, 0).unwrap();
+        let mut seen = Vec::new();
+        assert_eq!(p.apply(p.ready(), |w, v| seen.push((w, v))), 1);
+        assert_eq!(seen, [(vi::INDICATE.word(), 5)]);
+    }
+
+    #[test]
+    fn a_full_ring_refuses_without_reserving() {
+        let mut mem = page();
+        // SAFETY: as above.
+        let p = unsafe { DoorbellPage::new(mem.0.as_mut_ptr()) };
+        let (one, two) = (vi::EVQ_RPTR.word(), vi::INDICATE.word());
+        for i in 0..SLOTS as u32 {
+            p.ring(one, i, 0).unwrap();
+        }
+        assert_eq!(p.ring(one, 999, 10), Err(DoorbellFull::Stalled));
+        assert_eq!(p.ready(), SLOTS);
+        p.apply(1, |_, v| assert_eq!(v, 0));
+        p.ring(two, 1000, 0).unwrap();
+        let mut last = None;
+        let n = p.ready();
+        assert_eq!(n, SLOTS);
+        p.apply(n, |w, v| last = Some((w, v)));
+        assert_eq!(last, Some((two, 1000)));
+    }
+
+    #[test]
+    fn many_producers_lose_nothing() {
+        let mut mem = page();
+        // SAFETY: as above.
+        let p = unsafe { DoorbellPage::new(mem.0.as_mut_ptr()) };
+        let mut got = vec![Vec::new(); 4];
+        std::thread::scope(|s| {
+            for reg in &DOORBELLS[..4] {
+                s.spawn(move || {
+                    for i in 0..5000u32 {
+                        p.ring(reg.word(), i, u32::MAX).unwrap();
+                    }
+                });
+            }
+            let consumer = s.spawn(|| {
+                let mut got = vec![Vec::new(); 4];
+                let mut total = 0;
+                while total < 20000 {
+                    let n = p.ready();
+                    p.apply(n, |w, v| {
+                        let t = DOORBELLS.iter().position(|r| r.word() == w).unwrap();
+                        got[t].push(v)
+                    });
+                    total += n;
+                }
+                got
+            });
+            got = consumer.join().unwrap();
+        });
+        for g in got {
+            assert_eq!(g, (0..5000).collect::<Vec<_>>());
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! A client of the evnic hub for the multi-process tests and the benchmark: opens the device
+//! named by `EVNIC_DEVICE` (`hub:PATH`) and plays one role, spoken to by lines on stdin and
+//! stdout.
+//!
+//! - `listen GROUP N`: subscribes an endpoint, prints `ready vi=V`, prints `got P` for each of
+//!   the next N events (their payloads), then `done`.
+//! - `produce GROUP N`: registers as producer, prints `ready vi=V`, waits for a line, indicates
+//!   payloads 0..N, prints `sent N`, then waits for end of input.
+//! - `hold GROUP K`: opens K endpoints subscribed to GROUP and a periodic timer to the first,
+//!   prints `ready vis=A,B,.. timer=T`, then waits for end of input.
+//! - `spin GROUP N`: an endpoint that produces into and listens to GROUP; prints `ready`,
+//!   waits for a line, then N times indicates and spins on `poll` until the event is back
+//!   (between two `getppid` calls that mark the measured span for strace), and prints
+//!   `requests R doorbells D` (requests to the hub and doorbell stores in that span).
+//! - `pong IN OUT N`: N times: spins until an event of group IN arrives, indicates it into OUT.
+//! - `ping IN OUT N`: prints `ready`, waits for a line, then N times indicates into OUT and
+//!   spins until the answer arrives from IN; prints `rtt_ns` with the median round trip.
+
+use evnic::{DeviceSpec, Endpoint, EndpointConfig, Group, Nic};
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+fn arg(args: &[String], i: usize) -> u32 {
+    args.get(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("argument {i} must be a number: {args:?}"))
+}
+
+fn line() -> Option<String> {
+    let mut l = String::new();
+    match std::io::stdin().lock().read_line(&mut l) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(l),
+    }
+}
+
+fn spin_next(ep: &Endpoint) -> evnic::Event {
+    loop {
+        if let Some(e) = ep.poll() {
+            return e;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let spec: DeviceSpec = std::env::var("EVNIC_DEVICE")
+        .expect("EVNIC_DEVICE=hub:PATH")
+        .parse()
+        .expect("a device spec");
+    let nic = Nic::open(spec).expect("open the device");
+    let cfg = EndpointConfig::default().with_ring_events(1024);
+    let role = args.first().map(String::as_str).unwrap_or("");
+    match role {
+        "listen" => {
+            let (g, n) = (Group(arg(&args, 1)), arg(&args, 2));
+            let ep = nic.endpoint(cfg).unwrap();
+            ep.subscribe(g).unwrap();
+            println!("ready vi={}", ep.vi().0);
+            for _ in 0..n {
+                match ep.wait(Some(Duration::from_secs(30))) {
+                    Ok(Some(e)) => println!("got {}", e.payload()),
+                    Ok(None) => {
+                        println!("timeout");
+                        std::process::exit(1);
+                    }
+                    Err(e) => {
+                        println!("error {e}");
+                        std::process::exit(1);
+                    }
+                }
+            }
+            println!("done");
+        }
+        "produce" => {
+            let (g, n) = (Group(arg(&args, 1)), arg(&args, 2));
+            let ep = nic.endpoint(cfg).unwrap();
+            ep.register_producer(g).unwrap();
+            println!("ready vi={}", ep.vi().0);
+            line();
+            for p in 0..n {
+                ep.indicate(g, p).unwrap();
+            }
+            println!("sent {n}");
+            while line().is_some() {}
+        }
+        "hold" => {
+            let (g, k) = (Group(arg(&args, 1)), arg(&args, 2));
+            let eps: Vec<Endpoint> = (0..k)
+                .map(|_| {
+                    let ep = nic.endpoint(cfg.clone()).unwrap();
+                    ep.subscribe(g).unwrap();
+                    ep
+                })
+                .collect();
+            let timer = nic.timer().unwrap();
+            timer
+                .periodic(
+                    Duration::from_millis(1),
+                    Duration::from_millis(1),
+                    &eps[0],
+                    0x77,
+                )
+                .unwrap();
+            let vis: Vec<String> = eps.iter().map(|e| e.vi().0.to_string()).collect();
+            println!("ready vis={} timer={}", vis.join(","), timer.index());
+            while line().is_some() {}
+        }
+        "spin" => {
+            let (g, n) = (Group(arg(&args, 1)), arg(&args, 2));
+            let ep = nic.endpoint(cfg.with_doorbell_every(64)).unwrap();
+            ep.subscribe(g).unwrap();
+            ep.register_producer(g).unwrap();
+            let hub = nic.hub().expect("a hub client");
+            println!("ready");
+            line();
+            let (r0, d0) = (hub.requests(), hub.doorbell_stores());
+            // SAFETY: getppid has no preconditions; it marks the span in a system call trace.
+            unsafe { libc::getppid() };
+            for p in 0..n {
+                ep.indicate(g, p & 0xff_ffff).unwrap();
+                let e = spin_next(&ep);
+                assert_eq!(e.payload(), p & 0xff_ffff);
+            }
+            // SAFETY: as above.
+            unsafe { libc::getppid() };
+            let (r1, d1) = (hub.requests(), hub.doorbell_stores());
+            println!("requests {} doorbells {}", r1 - r0, d1 - d0);
+        }
+        "pong" => {
+            let (gin, gout, n) = (Group(arg(&args, 1)), Group(arg(&args, 2)), arg(&args, 3));
+            let ep = nic.endpoint(cfg).unwrap();
+            ep.subscribe(gin).unwrap();
+            ep.register_producer(gout).unwrap();
+            println!("ready");
+            for _ in 0..n {
+                let e = spin_next(&ep);
+                ep.indicate(gout, e.payload()).unwrap();
+            }
+        }
+        "ping" => {
+            let (gin, gout, n) = (Group(arg(&args, 1)), Group(arg(&args, 2)), arg(&args, 3));
+            let ep = nic.endpoint(cfg).unwrap();
+            ep.subscribe(gin).unwrap();
+            ep.register_producer(gout).unwrap();
+            println!("ready");
+            line();
+            let mut rtt = Vec::with_capacity(n as usize);
+            for p in 0..n {
+                let t = Instant::now();
+                ep.indicate(gout, p & 0xff_ffff).unwrap();
+                let e = spin_next(&ep);
+                rtt.push(t.elapsed().as_nanos() as u64);
+                assert_eq!(e.payload(), p & 0xff_ffff);
+            }
+            rtt.sort_unstable();
+            println!("rtt_ns {}", rtt[rtt.len() / 2]);
+        }
+        other => panic!("unknown role {other:?}"),
+    }
+}
