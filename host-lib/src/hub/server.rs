@@ -597,9 +597,11 @@ impl HubServer {
             return if write.is_some() { hub_owned } else { Ok(()) };
         }
         if within(&gr::PERMIT_PAGE) {
-            self.own_vi(s, index(&gr::PERMIT_PAGE))?;
+            // Word v * PERMIT_WORDS + w of the bitmaps: groups 32w.. of VI v.
+            let n = index(&gr::PERMIT_PAGE);
+            self.own_vi(s, n / gr::PERMIT_WORDS)?;
             if let Some(bits) = write {
-                let w = word(&gr::PERMIT_PAGE);
+                let w = n % gr::PERMIT_WORDS;
                 for b in 0..gp::PERMIT_WORD_BITS {
                     if bits >> b & 1 == 1 {
                         self.group_ok(s, w * gp::PERMIT_WORD_BITS + b)?;
