@@ -89,7 +89,7 @@ fn bad_accesses_complete_and_are_counted() {
         map::GROUP_PAGE_BASE + 0xffc,
         0x3ffc, // reserved page 3 (the timer pages are full: 256 timers of 32 bytes)
         0x5000,
-        map::VI_PAGE_BASE - 4,
+        0x9ffc, // reserved page 9, below the group bitmaps
         map::VI_PAGE_BASE + 0xffc,
     ];
     for (i, off) in unmapped.iter().enumerate() {
