@@ -111,8 +111,10 @@ impl<const W: usize, const N: usize> Logic for RamFifo<W, N> {
             & !self.to_head.val()
             & (self.in_ram.q.val() != self.ram_words.val());
         self.push_taken.next = self.to_head.val() | self.to_ram.val();
-        self.room.next = (self.head_free.val() & (self.in_ram.q.val() == 0))
-            | (self.in_ram.q.val() != self.ram_words.val());
+        // Room whenever the RAM part is not full: with an empty RAM part a push goes to the head
+        // or, if that is full, to the RAM. Not taken from `pop`, so that a user may decide its
+        // pop from logic that depends on `room` (no combinational loop through this block).
+        self.room.next = self.in_ram.q.val() != self.ram_words.val();
 
         self.ram.rd_en.next = self.refill.val();
         self.ram.rd_addr.next = self.rptr.q.val();
