@@ -67,11 +67,12 @@ shell-verilog:
 $(SHELL_FLAT): $(SHELL_VERILOG) sim/flatten.yosys
 	yosys -q -l target/verilog/evnic_shell_flat.log -p "read_verilog -sv $<; hierarchy -check -top top; $$(cat sim/flatten.yosys); write_verilog -noattr $@"
 
-## Installs Verilator, Yosys and tshark from Debian's packages when they are missing.
+## Installs Verilator, Yosys, tshark and strace (the hub test counts a client's system calls
+## with it) from Debian's packages when they are missing.
 deps:
-	@command -v verilator >/dev/null && command -v yosys >/dev/null && command -v tshark >/dev/null || { \
-	  echo "installing verilator, yosys and tshark with apt-get"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq verilator yosys tshark; }
+	@command -v verilator >/dev/null && command -v yosys >/dev/null && command -v tshark >/dev/null && command -v strace >/dev/null || { \
+	  echo "installing verilator, yosys, tshark and strace with apt-get"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq verilator yosys tshark strace; }
 
 verilog:
 	$(CARGO) run --release -q -p evnic-hdl --bin gen-verilog -- $(VERILOG)
