@@ -1153,18 +1153,6 @@ mod tests {
         }
     }
 
-    fn field_mask(fields: &[(key::KeyField, u128)]) -> KeyBits {
-        let mut m = KeyBits::default();
-        for (fl, v) in fields {
-            m.set(*fl, *v);
-        }
-        m
-    }
-
-    fn and(a: &KeyBits, b: &KeyBits) -> KeyBits {
-        KeyBits([0, 1, 2, 3].map(|i| a.0[i] & b.0[i]))
-    }
-
     /// A key from small pools of addresses and ports, so that entries hit often.
     fn pool_key(r: &mut ChaCha8Rng) -> KeyBits {
         let mut k = KeyBits::default();
@@ -1192,7 +1180,7 @@ mod tests {
         assert_eq!(b.read(reg(&f::STATUS)), f::STATUS_READY.mask());
         let all = u128::MAX;
         let masks = [
-            field_mask(&[
+            KeyBits::of_fields(&[
                 (key::IP_VERSION, all),
                 (key::IP_PROTO, all),
                 (key::L4_SRC, all),
@@ -1200,13 +1188,13 @@ mod tests {
                 (key::SRC_IP, 0xffff_ffff),
                 (key::DST_IP, 0xffff_ffff),
             ]),
-            field_mask(&[
+            KeyBits::of_fields(&[
                 (key::IP_PROTO, all),
                 (key::L4_DST, all),
                 (key::DST_IP, 0xffff_ffff),
             ]),
-            field_mask(&[(key::DST_MAC, all), (key::VLAN_OUTER, all)]),
-            field_mask(&[(key::IP_VERSION, all), (key::L4_DST, all)]),
+            KeyBits::of_fields(&[(key::DST_MAC, all), (key::VLAN_OUTER, all)]),
+            KeyBits::of_fields(&[(key::IP_VERSION, all), (key::L4_DST, all)]),
         ];
         for (p, m) in masks.iter().enumerate() {
             b.set_profile(p, m);
@@ -1255,7 +1243,7 @@ mod tests {
                         }
                     }
                     let e = Entry {
-                        value: and(&k, &m),
+                        value: k & m,
                         mask: m,
                         enable: round % 7 != 3,
                         action,

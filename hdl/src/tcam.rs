@@ -485,7 +485,7 @@ mod tests {
         let mut mask = KeyBits::default();
         mask.set(key::L4_DST, (0xffff_u128 << (16 - bits)) & 0xffff);
         Entry {
-            value: KeyBits([0, 1, 2, 3].map(|i| value.0[i] & mask.0[i])),
+            value: value & mask,
             mask,
             enable,
             action,

@@ -108,48 +108,6 @@ fn apply(d: &mut SimDevice, t: &mut FilterTable, p: usize, writes: Vec<SlotWrite
     }
 }
 
-/// Masks of the four profiles as the tests use them: the IPv4 5-tuple, IPv4 destination
-/// address and port, destination MAC and outer VLAN, the IPv6 5-tuple.
-fn profile_masks() -> [KeyBits; 4] {
-    let all = u128::MAX;
-    let m = |fields: &[(KeyField, u128)]| {
-        let mut m = KeyBits::default();
-        for (f, v) in fields {
-            m.set(*f, *v);
-        }
-        m
-    };
-    [
-        m(&[
-            (key::IP_VERSION, all),
-            (key::IP_PROTO, all),
-            (key::L4_SRC, all),
-            (key::L4_DST, all),
-            (key::SRC_IP, 0xffff_ffff),
-            (key::DST_IP, 0xffff_ffff),
-        ]),
-        m(&[
-            (key::IP_VERSION, all),
-            (key::IP_PROTO, all),
-            (key::L4_DST, all),
-            (key::DST_IP, 0xffff_ffff),
-        ]),
-        m(&[
-            (key::DST_MAC, all),
-            (key::VLAN_OUTER, all),
-            (key::VLAN_COUNT, all),
-        ]),
-        m(&[
-            (key::IP_VERSION, all),
-            (key::IP_PROTO, all),
-            (key::L4_SRC, all),
-            (key::L4_DST, all),
-            (key::SRC_IP, all),
-            (key::DST_IP, all),
-        ]),
-    ]
-}
-
 /// The profile an exact entry for `key` goes to: IPv4 TCP/UDP to 0 or 1, IPv6 TCP/UDP to 3,
 /// everything else to 2 (MAC and VLAN).
 fn profile_for(key: &KeyBits, alt: bool) -> usize {
@@ -172,18 +130,6 @@ fn hits(d: &mut SimDevice, idx: u32) -> u32 {
 /// The hit counter of entry number `n`, through HIT_SELECT and HIT_COUNT.
 fn hit_count(d: &mut SimDevice, n: u16) -> u32 {
     pf::hit_count(d, n).unwrap()
-}
-
-fn field_mask(fields: &[KeyField]) -> KeyBits {
-    let mut m = KeyBits::default();
-    for f in fields {
-        m.set(*f, u128::MAX);
-    }
-    m
-}
-
-fn and(a: &KeyBits, b: &KeyBits) -> KeyBits {
-    KeyBits([0, 1, 2, 3].map(|i| a.0[i] & b.0[i]))
 }
 
 /// A UDP/IPv4 frame with its FCS.
@@ -358,7 +304,7 @@ fn random_entry(rng: &mut ChaCha8Rng, gen: &mut FrameGen) -> Entry {
         _ => 0xc000 | rng.gen_range(0..256u16),
     };
     Entry {
-        value: and(&k, &mask),
+        value: k & mask,
         mask,
         enable: rng.gen_bool(0.85),
         action,
@@ -430,7 +376,7 @@ fn random_and_mutated_frames_agree_with_the_model() {
     }
     // Exact-match entries: the keys of a pool of frames (sent again among the random ones),
     // placed by the host placement, 40 per profile to start with.
-    let masks = profile_masks();
+    let masks = evnic_regs::exact::typical_masks();
     for (p, m) in masks.iter().enumerate() {
         set_profile_mask(&mut d, p, m);
         table.set_profile_mask(p, m);
@@ -591,9 +537,9 @@ fn priority_masks_actions_and_disabled_entries() {
     let f_ten = udp_frame([10, 1, 2, 3], 9, 30);
     let f_other = udp_frame([172, 16, 0, 1], 9, 20);
     let e = |value_of: &[u8], fields: &[KeyField], mask_override: Option<KeyBits>, action, en| {
-        let mask = mask_override.unwrap_or_else(|| field_mask(fields));
+        let mask = mask_override.unwrap_or_else(|| KeyBits::mask_of(fields));
         Entry {
-            value: and(&key_of(value_of), &mask),
+            value: key_of(value_of) & mask,
             mask,
             enable: en,
             action,
@@ -711,15 +657,15 @@ fn an_entry_rewritten_while_traffic_flows_is_never_seen_half_written() {
         .unwrap();
     let fa = udp_frame([10, 0, 0, 1], 1000, 30);
     let fb = udp_frame([10, 0, 0, 2], 2000, 30);
-    let m = field_mask(&[key::L4_DST, key::DST_IP]);
+    let m = KeyBits::mask_of(&[key::L4_DST, key::DST_IP]);
     let old = Entry {
-        value: and(&key_of(&fa), &m),
+        value: key_of(&fa) & m,
         mask: m,
         enable: true,
         action: fr::action_vi(2),
     };
     let new = Entry {
-        value: and(&key_of(&fb), &m),
+        value: key_of(&fb) & m,
         mask: m,
         enable: true,
         action: fr::action_vi(3),
@@ -898,7 +844,7 @@ fn exact_tables_hold_1024_placed_entries_and_find_every_key_and_no_other() {
     enable(&mut d, true);
     d.write32(freg(&fr::DEFAULT_ACTION), fr::action_drop() as u32)
         .unwrap();
-    let masks = profile_masks();
+    let masks = evnic_regs::exact::typical_masks();
     for (p, m) in masks.iter().enumerate() {
         set_profile_mask(&mut d, p, m);
         table.set_profile_mask(p, m);
@@ -1003,10 +949,10 @@ fn a_ternary_commit_is_busy_for_two_passes_and_frames_flow_meanwhile() {
     d.write32(freg(&fr::DEFAULT_ACTION), fr::action_vi(9) as u32)
         .unwrap();
     wait_idle(&mut d);
-    let m = field_mask(&[key::L4_DST]);
+    let m = KeyBits::mask_of(&[key::L4_DST]);
     let fa = udp_frame([10, 0, 0, 1], 1000, 30);
     let e = Entry {
-        value: and(&key_of(&fa), &m),
+        value: key_of(&fa) & m,
         mask: m,
         enable: true,
         action: fr::action_vi(2),

@@ -125,6 +125,37 @@ pub const PROFILES: [Profile; params::NUM_EXACT_PROFILES as usize] = [
     },
 ];
 
+/// One mask per profile of [`PROFILES`], of the kind each profile's doc names: the IPv4
+/// 5-tuple, IPv4 destination /24 and port, destination MAC and outer VLAN, the IPv6 5-tuple.
+pub fn typical_masks() -> [KeyBits; params::NUM_EXACT_PROFILES as usize] {
+    let all = u128::MAX;
+    [
+        KeyBits::of_fields(&[
+            (key::IP_VERSION, all),
+            (key::IP_PROTO, all),
+            (key::L4_SRC, all),
+            (key::L4_DST, all),
+            (key::SRC_IP, 0xffff_ffff),
+            (key::DST_IP, 0xffff_ffff),
+        ]),
+        KeyBits::of_fields(&[
+            (key::IP_VERSION, all),
+            (key::IP_PROTO, all),
+            (key::L4_DST, all),
+            (key::DST_IP, 0xffff_ff00),
+        ]),
+        KeyBits::mask_of(&[key::DST_MAC, key::VLAN_OUTER, key::VLAN_COUNT]),
+        KeyBits::mask_of(&[
+            key::IP_VERSION,
+            key::IP_PROTO,
+            key::L4_SRC,
+            key::L4_DST,
+            key::SRC_IP,
+            key::DST_IP,
+        ]),
+    ]
+}
+
 /// Key words (32-bit) stored by profile `p`: the width of its compressed key in words.
 pub const fn profile_key_words(p: usize) -> usize {
     PROFILES[p].words.count_ones() as usize
@@ -430,6 +461,14 @@ mod tests {
         }
         fn u32(&mut self) -> u32 {
             (self.next() >> 32) as u32
+        }
+    }
+
+    #[test]
+    fn each_typical_mask_lies_within_its_profiles_words() {
+        for (p, m) in typical_masks().iter().enumerate() {
+            assert!(PROFILES[p].covers(m), "profile {p}");
+            assert_ne!(*m, KeyBits::default(), "profile {p}");
         }
     }
 

@@ -75,6 +75,25 @@ pub const FIELDS: &[KeyField] = &[
 pub struct KeyBits(pub [u128; 4]);
 
 impl KeyBits {
+    /// The bits with `value` in each of `fields` (high bits beyond a field are cut off) and 0
+    /// elsewhere: a mask such as "the destination IPv4 address's upper 24 bits and the port".
+    pub fn of_fields(fields: &[(KeyField, u128)]) -> KeyBits {
+        let mut k = KeyBits::default();
+        for (f, v) in fields {
+            k.set(*f, *v);
+        }
+        k
+    }
+
+    /// The mask of every bit of `fields`.
+    pub fn mask_of(fields: &[KeyField]) -> KeyBits {
+        let mut k = KeyBits::default();
+        for f in fields {
+            k.set(*f, u128::MAX);
+        }
+        k
+    }
+
     /// Sets `field` to `value` (high bits beyond the field are cut off).
     pub fn set(&mut self, field: KeyField, value: u128) {
         for i in 0..field.width {
@@ -103,6 +122,14 @@ impl KeyBits {
     /// True when `self` matches `value` in every bit set in `mask`.
     pub fn matches(&self, value: &KeyBits, mask: &KeyBits) -> bool {
         (0..4).all(|i| (self.0[i] ^ value.0[i]) & mask.0[i] == 0)
+    }
+}
+
+impl std::ops::BitAnd for KeyBits {
+    type Output = KeyBits;
+    /// The bits set in both (a key under a mask).
+    fn bitand(self, mask: KeyBits) -> KeyBits {
+        KeyBits([0, 1, 2, 3].map(|i| self.0[i] & mask.0[i]))
     }
 }
 
@@ -135,8 +162,7 @@ mod tests {
         let mut used = KeyBits::default();
         for k in FIELDS {
             assert!(k.lsb + k.width <= KEY_BITS, "{}", k.name);
-            let mut m = KeyBits::default();
-            m.set(*k, u128::MAX);
+            let m = KeyBits::mask_of(&[*k]);
             assert!(
                 (0..4).all(|i| used.0[i] & m.0[i] == 0),
                 "{} overlaps",

@@ -323,55 +323,12 @@ mod tests {
         k
     }
 
-    fn field_mask(fields: &[(key::KeyField, u128)]) -> KeyBits {
-        let mut m = KeyBits::default();
-        for (f, v) in fields {
-            m.set(*f, *v);
-        }
-        m
-    }
-
-    /// Masks of the four profiles: full IPv4 5-tuple, IPv4 destination, MAC + VLAN, IPv6
-    /// 5-tuple.
-    fn profile_masks() -> [KeyBits; 4] {
-        let all = u128::MAX;
-        [
-            field_mask(&[
-                (key::IP_VERSION, all),
-                (key::IP_PROTO, all),
-                (key::L4_SRC, all),
-                (key::L4_DST, all),
-                (key::SRC_IP, 0xffff_ffff),
-                (key::DST_IP, 0xffff_ffff),
-            ]),
-            field_mask(&[
-                (key::IP_VERSION, all),
-                (key::IP_PROTO, all),
-                (key::L4_DST, all),
-                (key::DST_IP, 0xffff_ff00),
-            ]),
-            field_mask(&[
-                (key::DST_MAC, all),
-                (key::VLAN_OUTER, all),
-                (key::VLAN_COUNT, all),
-            ]),
-            field_mask(&[
-                (key::IP_VERSION, all),
-                (key::IP_PROTO, all),
-                (key::L4_SRC, all),
-                (key::L4_DST, all),
-                (key::SRC_IP, all),
-                (key::DST_IP, all),
-            ]),
-        ]
-    }
-
     #[test]
     fn host_placement_of_1024_random_exact_entries_finds_every_key_and_no_other() {
         use evnic_regs::exact::{masked_words, Placement, SlotWrite};
         use rand::{Rng, SeedableRng};
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1024);
-        let masks = profile_masks();
+        let masks = evnic_regs::exact::typical_masks();
         let mut t = FilterTable::new(32);
         let mut place: Vec<Placement<u16>> = PROFILES.iter().map(|p| Placement::new(*p)).collect();
         for (p, m) in masks.iter().enumerate() {
@@ -439,7 +396,7 @@ mod tests {
 
     #[test]
     fn exact_entries_win_over_ternary_and_lower_profiles_over_higher() {
-        let masks = profile_masks();
+        let masks = evnic_regs::exact::typical_masks();
         let mut t = FilterTable::new(32);
         for (p, m) in masks.iter().enumerate() {
             t.set_profile_mask(p, m);
@@ -468,7 +425,7 @@ mod tests {
             PROFILES[p].probe(&w).slot(0)
         };
         let s1 = place(1);
-        let masked1 = KeyBits([0, 1, 2, 3].map(|i| k.0[i] & masks[1].0[i]));
+        let masked1 = k & masks[1];
         t.write_exact(1, s1, &masked1, Action::Vi(5).encode(), true);
         assert_eq!(
             t.peek(&k).unwrap(),
@@ -483,7 +440,7 @@ mod tests {
         t.write_exact(1, s1, &masked1, Action::Vi(5).encode(), true);
         // Profile 0 (full 5-tuple) wins over profile 1; at a slot past the probes: not found.
         let s0 = place(0);
-        let masked0 = KeyBits([0, 1, 2, 3].map(|i| k.0[i] & masks[0].0[i]));
+        let masked0 = k & masks[0];
         let far = (0..512)
             .find(|s| {
                 let w = evnic_regs::exact::masked_words(&PROFILES[0], &k, &masks[0]);
