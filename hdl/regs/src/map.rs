@@ -130,6 +130,17 @@ impl Page {
     pub const fn at(&self, index: u32, reg: &Reg) -> u32 {
         self.base + index * self.stride + reg.offset
     }
+
+    /// The copy and the byte offset within it of BAR0 offset `offset`, if it lies in this
+    /// page (the inverse of [`Page::at`]).
+    pub const fn locate(&self, offset: u32) -> Option<(u32, u32)> {
+        if offset >= self.base && offset - self.base < self.count * self.stride {
+            let rel = offset - self.base;
+            Some((rel / self.stride, rel % self.stride))
+        } else {
+            None
+        }
+    }
 }
 
 /// Every page of BAR0, in address order.
@@ -158,10 +169,7 @@ pub const fn vi_reg(vi: u32, reg: &Reg) -> u32 {
 /// Finds the page and register at a BAR0 offset, with the copy index (for diagnostics).
 pub fn lookup(offset: u32) -> Option<(&'static Page, u32, &'static Reg)> {
     for page in PAGES {
-        let end = page.base + page.count * page.stride;
-        if offset >= page.base && offset < end {
-            let index = (offset - page.base) / page.stride;
-            let within = (offset - page.base) % page.stride;
+        if let Some((index, within)) = page.locate(offset) {
             return page
                 .regs
                 .iter()

@@ -581,10 +581,8 @@ impl HubServer {
 
     fn check_inner(&self, s: &mut Session, offset: u32, write: Option<u32>) -> Result<(), Refuse> {
         let hub_owned = Err((err::HUB_OWNED, offset, 0));
-        let within = |p: &map::Page| offset >= p.base && offset < p.base + p.count * p.stride;
-        let index = |p: &map::Page| (offset - p.base) / p.stride;
-        let word = |p: &map::Page| (offset - p.base) % p.stride / 4;
-        if write.is_none() {
+        let within = |p: &map::Page| p.locate(offset).is_some();
+        let Some(value) = write else {
             // Reads have no side effects outside the shell page: every counter is readable
             // (a monitor process reads them all).
             return if within(&map::shell::PAGE) {
@@ -592,26 +590,23 @@ impl HubServer {
             } else {
                 Ok(())
             };
-        }
+        };
         if within(&map::global::PAGE) || within(&map::filter::PAGE) || within(&gr::MEMBERS_PAGE) {
-            return if write.is_some() { hub_owned } else { Ok(()) };
+            return hub_owned;
         }
-        if within(&gr::PERMIT_PAGE) {
-            // Word v * PERMIT_WORDS + w of the bitmaps: groups 32w.. of VI v.
-            let n = index(&gr::PERMIT_PAGE);
-            self.own_vi(s, n / gr::PERMIT_WORDS)?;
-            if let Some(bits) = write {
-                let w = n % gr::PERMIT_WORDS;
-                for b in 0..gp::PERMIT_WORD_BITS {
-                    if bits >> b & 1 == 1 {
-                        self.group_ok(s, w * gp::PERMIT_WORD_BITS + b)?;
-                    }
+        if let Some((v, w)) = gr::permit_of(offset) {
+            self.own_vi(s, v)?;
+            for b in 0..gp::PERMIT_WORD_BITS {
+                if value >> b & 1 == 1 {
+                    self.group_ok(s, w * gp::PERMIT_WORD_BITS + b)?;
                 }
             }
             return Ok(());
         }
+        if within(&gr::PERMIT_PAGE) {
+            return hub_owned;
+        }
         if within(&gr::CONTROL_PAGE) {
-            let Some(value) = write else { return Ok(()) };
             if offset != gr::CONTROL_PAGE.at(0, &gr::SUBSCRIBE) {
                 return hub_owned;
             }
@@ -621,26 +616,23 @@ impl HubServer {
             }
             return Ok(());
         }
-        if within(&tm::PAGE) {
-            let t = index(&tm::PAGE);
+        if let Some((t, reg)) = tm::PAGE.locate(offset) {
             if !s.timers.contains(&t) {
                 return Err((err::NOT_YOUR_TIMER, t, 0));
             }
-            if let Some(value) = write {
-                if offset == tm::PAGE.at(t, &tm::TARGET) {
-                    let id = tm::TARGET_ID.get(value);
-                    if tm::TARGET_GROUP.get(value) == 1 {
-                        self.group_ok(s, id)?;
-                    } else {
-                        self.own_vi(s, id)?;
-                    }
+            if reg == tm::TARGET.offset {
+                let id = tm::TARGET_ID.get(value);
+                if tm::TARGET_GROUP.get(value) == 1 {
+                    self.group_ok(s, id)?;
+                } else {
+                    self.own_vi(s, id)?;
                 }
             }
             return Ok(());
         }
-        if within(&vimap::PAGE) {
-            let v = self.own_vi(s, index(&vimap::PAGE))?;
-            let (Some(value), Some((q, which))) = (write, queue_of(word(&vimap::PAGE))) else {
+        if let Some((v, reg)) = vimap::PAGE.locate(offset) {
+            let v = self.own_vi(s, v)?;
+            let Some((q, which)) = queue_of(reg / 4) else {
                 return Ok(());
             };
             let key = (v, q as u8);

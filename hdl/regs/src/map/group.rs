@@ -77,6 +77,15 @@ pub const fn permit_at(vi: u32, word: u32) -> u32 {
     PERMIT_PAGE.at(vi * PERMIT_WORDS + word, &PERMIT)
 }
 
+/// The VI and word of the permission-bitmap word at BAR0 offset `offset` (the inverse of
+/// [`permit_at`]), if it is one.
+pub const fn permit_of(offset: u32) -> Option<(u32, u32)> {
+    match PERMIT_PAGE.locate(offset) {
+        Some((n, 0)) => Some((n / PERMIT_WORDS, n % PERMIT_WORDS)),
+        _ => None,
+    }
+}
+
 pub const SUBSCRIBE_GROUP: Field = Field {
     name: "GROUP",
     lsb: 0,
@@ -177,5 +186,20 @@ mod tests {
         assert!(OVERRUNS
             .doc
             .contains(&format!("= {INDICATION_QUEUE_DEPTH} ")));
+    }
+
+    #[test]
+    fn permit_of_inverts_permit_at() {
+        for vi in [0, 1, NUM_VIS - 1] {
+            for word in 0..PERMIT_WORDS {
+                assert_eq!(permit_of(permit_at(vi, word)), Some((vi, word)));
+            }
+        }
+        assert_eq!(permit_of(PERMIT_BASE - 4), None);
+        assert_eq!(
+            permit_of(permit_at(NUM_VIS - 1, PERMIT_WORDS - 1) + 4),
+            None
+        );
+        assert_eq!(permit_of(permit_at(0, 0) + 1), None);
     }
 }
