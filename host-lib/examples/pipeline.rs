@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     sim.handle().with(|d| d.run(500));
     for seq in 0..5u16 {
         let f = ptp_frame(seq);
-        sim.inject(f, false);
+        sim.inject(f, false)?;
     }
     for l in &listeners {
         let mut n = 0;

@@ -106,7 +106,7 @@ fn frame(len: usize, i: usize) -> Vec<u8> {
 fn back_to_back(len: usize, n: usize) -> (f64, f64, u32, u64) {
     let mut s = setup();
     for i in 0..n {
-        s.d.inject_frame(frame(len, i), false);
+        s.d.inject_frame(frame(len, i), false).unwrap();
     }
     let start = s.d.cycle();
     let mut last_byte = Vec::with_capacity(n);
@@ -134,7 +134,7 @@ fn back_to_back(len: usize, n: usize) -> (f64, f64, u32, u64) {
 /// One frame alone (descriptor prefetched): cycles from its last byte to its event write.
 fn alone(len: usize) -> u64 {
     let mut s = setup();
-    s.d.inject_frame(frame(len, 0), false);
+    s.d.inject_frame(frame(len, 0), false).unwrap();
     let mut last = 0;
     loop {
         let sent = s.d.rx_frames_sent();

@@ -32,6 +32,9 @@ pub enum SimError {
         /// Cycles waited.
         cycles: u64,
     },
+    /// A frame of no bytes was offered to the receive port: the MAC stream carries a frame as
+    /// one or more beats, so it could never enter the device or get an outcome.
+    EmptyFrame,
 }
 
 impl std::fmt::Display for SimError {
@@ -42,6 +45,10 @@ impl std::fmt::Display for SimError {
                 "register access at BAR0+{offset:#x} got no response in {cycles} cycles: the core is wedged (a bug in the RTL)"
             ),
             SimError::Trace(s) => write!(f, "cannot write trace: {s}"),
+            SimError::EmptyFrame => write!(
+                f,
+                "a frame of no bytes cannot be sent to the receive port (the MAC carries at least one beat)"
+            ),
             SimError::Start(s) => write!(f, "cannot start the simulated device: {s}"),
             SimError::NotReady { cycles } => write!(
                 f,
@@ -314,7 +321,8 @@ impl SimDevice {
         // Frames scheduled for this cycle join the receive queue.
         while self.rx_scheduled.front().is_some_and(|f| f.0 <= self.cycle) {
             let (_, bytes, err) = self.rx_scheduled.pop_front().unwrap();
-            self.inject_frame(bytes, err);
+            self.inject_frame(bytes, err)
+                .expect("schedule_frame takes only frames with bytes");
         }
         // Receive stream.
         self.pins.rx_valid = 0;
@@ -394,7 +402,8 @@ impl SimDevice {
                     if let Some(corrupt) = self.loopback_corrupt {
                         corrupt(&mut looped);
                     }
-                    self.inject_frame(looped, false);
+                    self.inject_frame(looped, false)
+                        .expect("the loopback corruption left the frame no bytes");
                 }
                 self.tx_frames.push(TxFrame {
                     cycle: c,
@@ -477,26 +486,35 @@ impl SimDevice {
         self.bar_access(true, offset, value, 0xf).map(|_| ())
     }
 
-    /// Queues a frame (FCS included) for the receive port; `mac_error` marks its last beat.
-    pub fn inject_frame(&mut self, bytes: Vec<u8>, mac_error: bool) {
+    /// Queues a frame (FCS included) for the receive port; `mac_error` marks its last beat. A
+    /// frame of no bytes is refused ([`SimError::EmptyFrame`]): it could get no outcome.
+    pub fn inject_frame(&mut self, bytes: Vec<u8>, mac_error: bool) -> Result<(), SimError> {
         if bytes.is_empty() {
-            return;
+            return Err(SimError::EmptyFrame);
         }
         self.rx_queue.push_back(RxFrame {
             bytes,
             err: mac_error,
             pos: 0,
         });
+        Ok(())
     }
 
     /// Queues a frame for the receive port when the simulation reaches cycle `at` (as a peer on
-    /// the wire sending at that time), after any frame already queued for the port.
-    pub fn schedule_frame(&mut self, at: u64, bytes: Vec<u8>, mac_error: bool) {
+    /// the wire sending at that time), after any frame already queued for the port. A frame of
+    /// no bytes is refused as by [`SimDevice::inject_frame`].
+    pub fn schedule_frame(
+        &mut self,
+        at: u64,
+        bytes: Vec<u8>,
+        mac_error: bool,
+    ) -> Result<(), SimError> {
         if bytes.is_empty() {
-            return;
+            return Err(SimError::EmptyFrame);
         }
         let pos = self.rx_scheduled.partition_point(|f| f.0 <= at);
         self.rx_scheduled.insert(pos, (at, bytes, mac_error));
+        Ok(())
     }
 
     /// Frames scheduled and not yet due.

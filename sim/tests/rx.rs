@@ -439,7 +439,7 @@ fn random_and_mutated_frames_agree_with_the_model() {
                 let i = rng.gen_range(f.bytes.len() - 4..f.bytes.len());
                 f.bytes[i] ^= 1 << rng.gen_range(0..8);
             }
-            d.inject_frame(f.bytes.clone(), f.mac_err);
+            d.inject_frame(f.bytes.clone(), f.mac_err).unwrap();
             sent.push(f);
         }
         drain(&mut d);
@@ -568,7 +568,7 @@ fn priority_masks_actions_and_disabled_entries() {
             .unwrap();
     }
     for f in [&f_exact, &f_masked, &f_oam, &f_ten, &f_other] {
-        d.inject_frame(f.clone(), false);
+        d.inject_frame(f.clone(), false).unwrap();
     }
     drain(&mut d);
     let ev: Vec<Vec<Event>> = q.iter_mut().map(rx_events).collect();
@@ -616,7 +616,7 @@ fn priority_masks_actions_and_disabled_entries() {
     e0.enable = true;
     set_entry(&mut d, 0, &e0);
     for f in [&f_exact, &f_oam, &f_other] {
-        d.inject_frame(f.clone(), false);
+        d.inject_frame(f.clone(), false).unwrap();
     }
     drain(&mut d);
     assert_eq!(counter(&mut d, &fr::DROP_FILTER), 4);
@@ -627,9 +627,9 @@ fn priority_masks_actions_and_disabled_entries() {
     set_entry(&mut d, 0, &e0);
     d.write32(freg(&fr::DEFAULT_ACTION), fr::action_drop() as u32)
         .unwrap();
-    d.inject_frame(f_other.clone(), false);
+    d.inject_frame(f_other.clone(), false).unwrap();
     // A group action with a default of DROP: the event goes out, the data is not stored.
-    d.inject_frame(f_oam.clone(), false);
+    d.inject_frame(f_oam.clone(), false).unwrap();
     drain(&mut d);
     assert_eq!(counter(&mut d, &fr::DROP_NO_MATCH), 1);
     let g0 = rx_events(&mut q[0]);
@@ -673,8 +673,8 @@ fn an_entry_rewritten_while_traffic_flows_is_never_seen_half_written() {
     set_entry(&mut d, 7, &old);
     // Traffic throughout: A, B, A, B...
     for _ in 0..400 {
-        d.inject_frame(fa.clone(), false);
-        d.inject_frame(fb.clone(), false);
+        d.inject_frame(fa.clone(), false).unwrap();
+        d.inject_frame(fb.clone(), false).unwrap();
     }
     d.run(500);
     commit_entry(&mut d, 7, &new);
@@ -723,7 +723,7 @@ fn a_full_ring_drops_counts_and_flags_the_next_event() {
         .map(|i| udp_frame([1, 2, 3, 4], i, 30 + i as usize))
         .collect();
     for f in &frames {
-        d.inject_frame(f.clone(), false);
+        d.inject_frame(f.clone(), false).unwrap();
     }
     drain(&mut d);
     let ev = rx_events(&mut q);
@@ -738,8 +738,8 @@ fn a_full_ring_drops_counts_and_flags_the_next_event() {
     assert_eq!(d.read32(vi_reg(4, &vi::RXQ_RPTR)).unwrap(), 3);
     // Space again: the next frame's event tells the host frames were lost before it.
     ring.post(&mut d, 1);
-    d.inject_frame(frames[0].clone(), false);
-    d.inject_frame(frames[1].clone(), false);
+    d.inject_frame(frames[0].clone(), false).unwrap();
+    d.inject_frame(frames[1].clone(), false).unwrap();
     drain(&mut d);
     let ev = rx_events(&mut q);
     assert_eq!(ev.len(), 1);
@@ -769,7 +769,7 @@ fn long_frames_are_cut_to_the_buffer_and_nothing_is_written_past_it() {
         .map(|&n| udp_frame([1, 1, 1, 1], 7, n))
         .collect();
     for f in &frames {
-        d.inject_frame(f.clone(), false);
+        d.inject_frame(f.clone(), false).unwrap();
     }
     drain(&mut d);
     let ev = rx_events(&mut q);
@@ -799,18 +799,18 @@ fn bad_fcs_policy_disabled_core_and_overrun_are_counted() {
     let n = bad.len();
     bad[n - 1] ^= 0x80;
     // Disabled: taken and dropped.
-    d.inject_frame(bad.clone(), false);
+    d.inject_frame(bad.clone(), false).unwrap();
     drain(&mut d);
     assert_eq!(counter(&mut d, &fr::DROP_DISABLED), 1);
     enable(&mut d, true);
     // FCS_DROP (the reset value): dropped.
-    d.inject_frame(bad.clone(), false);
+    d.inject_frame(bad.clone(), false).unwrap();
     drain(&mut d);
     assert_eq!(counter(&mut d, &fr::DROP_FCS), 1);
     assert!(rx_events(&mut q).is_empty());
     // Deliver flagged.
     d.write32(freg(&fr::RX_CONFIG), 0).unwrap();
-    d.inject_frame(bad.clone(), false);
+    d.inject_frame(bad.clone(), false).unwrap();
     drain(&mut d);
     let ev = rx_events(&mut q);
     assert_eq!(ev.len(), 1);
@@ -821,9 +821,9 @@ fn bad_fcs_policy_disabled_core_and_overrun_are_counted() {
     huge[..6].copy_from_slice(&[2, 0, 0, 0, 0, 9]);
     let c = fcs(&huge);
     huge.extend_from_slice(&c);
-    d.inject_frame(huge, false);
+    d.inject_frame(huge, false).unwrap();
     let ok = udp_frame([1, 1, 1, 1], 8, 50);
-    d.inject_frame(ok.clone(), false);
+    d.inject_frame(ok.clone(), false).unwrap();
     drain(&mut d);
     assert_eq!(counter(&mut d, &fr::DROP_OVERRUN), 1);
     let ev = rx_events(&mut q);
@@ -912,7 +912,7 @@ fn exact_tables_hold_1024_placed_entries_and_find_every_key_and_no_other() {
         order.swap(i, rng.gen_range(0..=i));
     }
     for &i in &order {
-        d.inject_frame(sent[i].0.clone(), false);
+        d.inject_frame(sent[i].0.clone(), false).unwrap();
     }
     drain(&mut d);
     let v = d.take_verdicts();
@@ -964,7 +964,7 @@ fn a_ternary_commit_is_busy_for_two_passes_and_frames_flow_meanwhile() {
     let f64b = udp_frame([10, 0, 0, 2], 2000, 18);
     assert_eq!(f64b.len(), 64);
     for _ in 0..400 {
-        d.inject_frame(f64b.clone(), false);
+        d.inject_frame(f64b.clone(), false).unwrap();
     }
     d.run(100);
     commit_entry(&mut d, 4, &e);
@@ -1043,7 +1043,7 @@ fn frames_beyond_0xffff_bytes_agree_with_the_model() {
     let mut d = device();
     enable(&mut d, true);
     for (f, _) in &frames {
-        d.inject_frame(f.clone(), false);
+        d.inject_frame(f.clone(), false).unwrap();
     }
     drain(&mut d);
     let verdicts = d.take_verdicts();
@@ -1066,5 +1066,38 @@ fn frames_beyond_0xffff_bytes_agree_with_the_model() {
         assert_eq!(v.flags, p.flags, "frame {i} ({} bytes): flags", f.len());
         assert_eq!(v.len, p.len, "frame {i}: length");
     }
+    assert_no_faults(&d);
+}
+
+#[test]
+fn a_frame_of_no_bytes_is_refused_not_dropped_unseen() {
+    let mut d = device();
+    assert!(matches!(
+        d.inject_frame(Vec::new(), false),
+        Err(evnic_sim::SimError::EmptyFrame)
+    ));
+    let at = d.cycle() + 10;
+    assert!(matches!(
+        d.schedule_frame(at, Vec::new(), false),
+        Err(evnic_sim::SimError::EmptyFrame)
+    ));
+    assert_eq!((d.rx_backlog(), d.rx_scheduled()), (0, 0));
+    // A one-byte frame is carried and gets its outcome (RUNT, TRUNCATED, FCS_BAD: dropped as
+    // a bad FCS by default, and counted).
+    let before = pf::rx_counters(&mut d).unwrap();
+    d.inject_frame(vec![0x55], false).unwrap();
+    d.run(200);
+    let after = pf::rx_counters(&mut d).unwrap();
+    assert_eq!(
+        after.frames,
+        before.frames + 1,
+        "the one-byte frame is counted"
+    );
+    let total = |c: &pf::RxCounters| c.delivered + c.dropped.iter().map(|(_, n)| n).sum::<u32>();
+    assert_eq!(
+        total(&after),
+        total(&before) + 1,
+        "delivered or dropped, once"
+    );
     assert_no_faults(&d);
 }

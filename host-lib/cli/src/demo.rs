@@ -313,7 +313,7 @@ pub fn run(
                 schedule.push((t, stream_frame(k * opts.stream_per_interval + s)));
             }
         }
-        sim.schedule(schedule);
+        sim.schedule(schedule)?;
     }
     for (p, t) in timers.iter().enumerate() {
         t.one_shot(loc_after, TimerTarget::Group(ALARM_GROUP), p as u32)?;

@@ -768,7 +768,7 @@ fn inject(nic: &Nic, path: Option<&Path>) -> Result<(), CliError> {
                 .enumerate()
                 .map(|(i, f)| (start + 200 * i as u64, f))
                 .collect(),
-        );
+        )?;
         Ok(())
     }
     #[cfg(not(feature = "sim"))]

@@ -712,11 +712,10 @@ impl Replayer {
     /// Presents `bytes` (FCS included, at least one byte) to the MAC receive port and waits for
     /// the frame's outcome.
     fn wire(&mut self, index: usize, bytes: Vec<u8>) -> Result<FrameReport, ReplayError> {
-        assert!(!bytes.is_empty(), "a frame of no bytes has no outcome");
         let before = self.nic.rx_counters()?;
         let _ = self.sim().take_verdicts();
         let len = bytes.len();
-        self.sim().inject(bytes, false);
+        self.sim().inject(bytes, false)?;
         let deadline = self.nic.cycles()? + patience(len);
         let v = loop {
             if let Some(v) = self.sim().take_verdicts().pop() {

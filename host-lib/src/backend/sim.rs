@@ -43,21 +43,29 @@ impl SimBackend {
     }
 
     /// Queues a frame (FCS included) for the MAC receive port now, after any frame already
-    /// queued; `mac_error` marks its last beat as a MAC error.
-    pub fn inject(&self, frame: Vec<u8>, mac_error: bool) {
-        self.handle.with(move |d| d.inject_frame(frame, mac_error));
+    /// queued; `mac_error` marks its last beat as a MAC error. A frame of no bytes is refused
+    /// (`SimError::EmptyFrame`).
+    pub fn inject(&self, frame: Vec<u8>, mac_error: bool) -> Result<(), crate::Error> {
+        self.handle
+            .with(move |d| d.inject_frame(frame, mac_error))
+            .map_err(|e| BackendError::Sim(e).into())
     }
 
     /// Queues frames (FCS included) for the MAC receive port, each at the moment the device's
     /// cycle counter (the clock of event timestamps) reads its cycle, like peers sending at
-    /// those times.
-    pub fn schedule(&self, frames: Vec<(u64, Vec<u8>)>) {
+    /// those times. Refuses them all, queueing none, if one has no bytes.
+    pub fn schedule(&self, frames: Vec<(u64, Vec<u8>)>) -> Result<(), crate::Error> {
+        if frames.iter().any(|(_, f)| f.is_empty()) {
+            return Err(BackendError::Sim(SimError::EmptyFrame).into());
+        }
         self.handle.with(move |d| {
             for (cycle, frame) in frames {
                 let at = d.sim_cycle_at(cycle);
-                d.schedule_frame(at, frame, false);
+                d.schedule_frame(at, frame, false)
+                    .expect("frames checked to have bytes");
             }
         });
+        Ok(())
     }
 
     /// Frames still waiting to enter the receive port (queued or scheduled).

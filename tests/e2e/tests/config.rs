@@ -15,7 +15,7 @@ fn setup() -> Nic {
 }
 
 fn send(nic: &Nic, frame: Vec<u8>) {
-    nic.sim().unwrap().inject(frame, false);
+    nic.sim().unwrap().inject(frame, false).unwrap();
 }
 
 /// Lets the device prefetch posted receive descriptors (a DMA round trip) before traffic.

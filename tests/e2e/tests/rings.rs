@@ -72,7 +72,7 @@ fn a_ring_keeps_its_vi_after_the_endpoint_is_dropped() {
         .unwrap();
     settle(&nic);
     let frame = evnic_cli::demo::stream_frame(7);
-    nic.sim().unwrap().inject(frame.clone(), false);
+    nic.sim().unwrap().inject(frame.clone(), false).unwrap();
     let ev = third.wait(Some(PATIENCE)).unwrap().expect("the RX event");
     assert!(matches!(ev.kind(), EventKind::Rx { len, .. } if len as usize == frame.len()));
     assert_eq!(rx3.take(&ev).unwrap(), frame);
