@@ -87,7 +87,7 @@ mod word;
 pub use cell::{Holder, LockCell, Snapshot, MAX_PARTIES};
 pub use party::{Acquired, Lease, Party, PartyOptions, PartyStats};
 #[cfg(not(loom))]
-pub use shared::SharedLock;
+pub use shared::{SharedLock, SharedMap};
 
 use std::time::Duration;
 

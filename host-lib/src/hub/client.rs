@@ -1,10 +1,11 @@
 //! The client side: the device as reached through the hub's socket.
 
-use super::wire::{self, err, op, Msg, SharedMem};
+use super::wire::{self, err, op, Msg};
 use super::{HubError, Refusal};
 use crate::backend::{Backend, BackendError, DmaRegion};
 use crate::engine::{ArmedFlag, EventFd, Waker};
 use crate::Error;
+use evnic_lease::SharedMap;
 use evnic_proto::doorbell::{self, DoorbellPage};
 use evnic_regs::map::vi as vimap;
 use std::collections::HashMap;
@@ -119,7 +120,7 @@ fn refusal(Refused(code, a, b): Refused) -> HubError {
 
 /// A VI's doorbell page, mapped here and in the hub.
 struct Attached {
-    _mem: SharedMem,
+    _mem: SharedMap,
     page: DoorbellPage,
 }
 
@@ -276,15 +277,19 @@ impl HubBackend {
     /// the page, where the hub clears it when it wakes the endpoint.
     pub(crate) fn attach(&self, vi: u32) -> Result<Waker, Error> {
         let fd = EventFd::new()?;
-        let mem = SharedMem::create("evnic-doorbells", doorbell::PAGE_BYTES).map_err(|err| {
-            Error::Os {
-                call: "memfd_create",
-                err,
-            }
-        })?;
+        let mem =
+            SharedMap::create_memfd("evnic-doorbells", doorbell::PAGE_BYTES).map_err(|err| {
+                Error::Os {
+                    call: "memfd_create",
+                    err,
+                }
+            })?;
         // SAFETY: a fresh zeroed page, mapped while `Attached` lives; only used atomically.
         let page = unsafe { DoorbellPage::new(mem.ptr().as_ptr()) };
-        let answer = self.call_lib([op::ATTACH, vi, 0, 0], &[fd.as_raw_fd(), mem.fd()])?;
+        let answer = self.call_lib(
+            [op::ATTACH, vi, 0, 0],
+            &[fd.as_raw_fd(), mem.fd().as_raw_fd()],
+        )?;
         let attached = Arc::new(Attached { _mem: mem, page });
         if answer[1] != 0 {
             self.pages
@@ -398,7 +403,7 @@ pub(crate) fn sockaddr(path: &Path) -> std::io::Result<libc::sockaddr_un> {
 struct SharedDma {
     conn: Arc<Conn>,
     iova: u64,
-    _mem: SharedMem,
+    _mem: SharedMap,
 }
 
 impl Drop for SharedDma {
@@ -446,10 +451,10 @@ impl Backend for HubBackend {
     fn alloc_dma(&self, len: usize) -> Result<DmaRegion, BackendError> {
         let io = |call: &'static str| move |err| BackendError::Io { call, err };
         let size = len.div_ceil(4096).max(1) * 4096;
-        let mem = SharedMem::create("evnic-dma", size).map_err(io("memfd_create"))?;
+        let mem = SharedMap::create_memfd("evnic-dma", size).map_err(io("memfd_create"))?;
         let m = self.conn.call_regs(
             [op::MAP, size as u32, (size as u64 >> 32) as u32, 0],
-            &[mem.fd()],
+            &[mem.fd().as_raw_fd()],
         )?;
         let iova = u64::from(m[1]) | u64::from(m[2]) << 32;
         let ptr = mem.ptr();

@@ -18,10 +18,11 @@
 //! | shell, unmapped | no |
 
 use super::client::{sockaddr, unix_socket};
-use super::wire::{self, err, op, Msg, SharedMem};
+use super::wire::{self, err, op, Msg};
 use crate::backend::{Backend, DmaRegion};
 use crate::engine::{ArmedFlag, EventCore, EventFd, Waker};
 use crate::{Error, Nic};
+use evnic_lease::SharedMap;
 use evnic_proto::doorbell::{self, DoorbellPage};
 use evnic_proto::rings::Queue;
 use evnic_proto::{evq, group as gp, rings};
@@ -434,7 +435,7 @@ impl HubServer {
             op::MAP => {
                 let len = m[1] as usize | (m[2] as usize) << 32;
                 let fd = fds.into_iter().next().ok_or((err::BAD_REQUEST, 0, 0))?;
-                let mem = SharedMem::map(fd, len).map_err(|e| {
+                let mem = SharedMap::map(fd, len).map_err(|e| {
                     self.log(&format!("client {}: cannot map its memory: {e}", s.id));
                     (err::MAP_FAILED, 0, 0)
                 })?;
@@ -479,7 +480,7 @@ impl HubServer {
                 let (Some(efd), Some(pfd)) = (fds.next(), fds.next()) else {
                     return Err((err::BAD_REQUEST, 0, 0));
                 };
-                let mem = SharedMem::map(pfd, doorbell::PAGE_BYTES).map_err(|e| {
+                let mem = SharedMap::map(pfd, doorbell::PAGE_BYTES).map_err(|e| {
                     self.log(&format!("client {}: cannot map a doorbell page: {e}", s.id));
                     (err::MAP_FAILED, 0, 0)
                 })?;

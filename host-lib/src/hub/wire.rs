@@ -23,7 +23,7 @@
 //! | `STATS` | | | `a` = requests served for this client, `b` = doorbell records the device side applied (all clients), `c` = clients connected |
 
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Version of this protocol; the hub refuses a client of another version.
 pub const VERSION: u32 = 1;
@@ -181,100 +181,11 @@ pub fn recv(sock: RawFd) -> std::io::Result<Option<(Msg, Vec<OwnedFd>)>> {
     }
 }
 
-/// A shared memory object of `len` bytes (a memfd), mapped here.
-pub struct SharedMem {
-    fd: OwnedFd,
-    ptr: std::ptr::NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: plain shared memory; users access it atomically or by byte copies.
-unsafe impl Send for SharedMem {}
-unsafe impl Sync for SharedMem {}
-
-impl SharedMem {
-    /// Creates a zeroed memfd of `len` bytes named `name` and maps it.
-    pub fn create(name: &str, len: usize) -> std::io::Result<SharedMem> {
-        let cname = std::ffi::CString::new(name).expect("a name without NUL");
-        // SAFETY: memfd_create with a valid C string; the fd is owned below.
-        let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: a fresh descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: resizing our own memfd.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        SharedMem::map(fd, len)
-    }
-
-    /// Maps `len` bytes of a memfd received from a peer (checking that it is that long).
-    pub fn map(fd: OwnedFd, len: usize) -> std::io::Result<SharedMem> {
-        // SAFETY: fstat into a zeroed struct.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if len == 0 || (st.st_size as u64) < len as u64 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("shared memory of {} bytes, {len} asked for", st.st_size),
-            ));
-        }
-        // SAFETY: a shared mapping of the fd; unmapped in Drop.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(SharedMem {
-            fd,
-            ptr: std::ptr::NonNull::new(p.cast()).expect("mmap gives non-null"),
-            len,
-        })
-    }
-
-    /// Where it is mapped here.
-    pub fn ptr(&self) -> std::ptr::NonNull<u8> {
-        self.ptr
-    }
-
-    /// Bytes mapped.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Never empty (a zero length is refused when mapping); for the lint.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The memfd.
-    pub fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl Drop for SharedMem {
-    fn drop(&mut self) {
-        // SAFETY: unmapping our own mapping once.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use evnic_lease::SharedMap;
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn messages_and_descriptors_cross_a_socket_pair() {
@@ -286,17 +197,22 @@ mod tests {
         );
         // SAFETY: fresh descriptors.
         let (a, b) = unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
-        let mem = SharedMem::create("evnic-test", 4096).unwrap();
+        let mem = SharedMap::create_memfd("evnic-test", 4096).unwrap();
         // SAFETY: writing inside our mapping.
         unsafe { mem.ptr().as_ptr().write(0x5a) };
-        send(a.as_raw_fd(), &[op::MAP, 4096, 0, 7], &[mem.fd()]).unwrap();
+        send(
+            a.as_raw_fd(),
+            &[op::MAP, 4096, 0, 7],
+            &[mem.fd().as_raw_fd()],
+        )
+        .unwrap();
         let (msg, fds) = recv(b.as_raw_fd()).unwrap().unwrap();
         assert_eq!(msg, [op::MAP, 4096, 0, 7]);
         assert_eq!(fds.len(), 1);
-        let there = SharedMem::map(fds.into_iter().next().unwrap(), 4096).unwrap();
+        let there = SharedMap::map(fds.into_iter().next().unwrap(), 4096).unwrap();
         // SAFETY: reading inside the other mapping of the same memory.
         assert_eq!(unsafe { there.ptr().as_ptr().read() }, 0x5a);
-        assert!(SharedMem::map(there.fd.try_clone().unwrap(), 8192).is_err());
+        assert!(SharedMap::map(there.fd().try_clone_to_owned().unwrap(), 8192).is_err());
         drop(a);
         assert!(recv(b.as_raw_fd()).unwrap().is_none());
     }
