@@ -57,6 +57,7 @@
 
 use crate::exact::ExactTable;
 use crate::hit_counters::HitCounters;
+use crate::konst;
 use crate::ram::Ram;
 use crate::regbus::{ADDR_BITS, PAGE_BITS};
 use crate::tcam::Tcam;
@@ -259,9 +260,6 @@ pub struct Filter {
 fn word(off: u32) -> Constant<Bits<10>> {
     Constant::new(((off / 4) as u64).into())
 }
-fn c32(v: u32) -> Constant<Bits<32>> {
-    Constant::new(u64::from(v).into())
-}
 
 impl Default for Filter {
     fn default() -> Self {
@@ -390,12 +388,12 @@ impl Default for Filter {
             n_ternary16: Constant::new((TERNARY as u64).into()),
             n_profiles3: Constant::new((PROFILE_COUNT as u64).into()),
             slot_hi: Constant::new((u64::from(f::EXACT_SLOT_MASK) & !((1u64 << SLOTS) - 1)).into()),
-            v_ternary: c32(f::TERNARY_ENTRIES.reset),
-            v_profiles: c32(f::EXACT_PROFILES.reset),
-            v_hops: c32(f::EXACT_HOPS.reset),
-            v_exact: c32(f::EXACT_ENTRIES.reset),
-            v_pslots: array_init::array_init(|p| c32(PROFILES[p].slots_log2)),
-            v_pwords: array_init::array_init(|p| c32(PROFILES[p].words)),
+            v_ternary: konst::<32>(u64::from(f::TERNARY_ENTRIES.reset)),
+            v_profiles: konst::<32>(u64::from(f::EXACT_PROFILES.reset)),
+            v_hops: konst::<32>(u64::from(f::EXACT_HOPS.reset)),
+            v_exact: konst::<32>(u64::from(f::EXACT_ENTRIES.reset)),
+            v_pslots: array_init::array_init(|p| konst::<32>(u64::from(PROFILES[p].slots_log2))),
+            v_pwords: array_init::array_init(|p| konst::<32>(u64::from(PROFILES[p].words))),
             c_kw: Constant::new((KW as u64).into()),
             c_last: Constant::new((2 * KW as u64 - 1).into()),
             c_moff: Constant::new((16 - KW as u64).into()),

@@ -33,6 +33,12 @@ pub mod wake_fifo;
 
 use rust_hdl::prelude::*;
 
+/// Builds a `Constant` from a `u64`, for register offsets, limits and field values taken from
+/// `evnic-regs`.
+pub(crate) fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
+    Constant::new(v.into())
+}
+
 /// The Verilog of the whole core (module `top`), as Verilator and Yosys consume it.
 pub fn verilog() -> String {
     let mut uut = core::EvnicCore::default();

@@ -59,6 +59,7 @@
 //! refusals are `nak`s (at once) instead of timeouts.
 
 use crate::event_pack::EventPack;
+use crate::konst;
 use crate::ram::{ClearedRam, Ram};
 use crate::ram_fifo::RamFifo;
 use crate::regbus::ADDR_BITS;
@@ -402,13 +403,6 @@ pub struct Multicast<
     widx_mask: [Constant<Bits<WPG>>; 3],
 }
 
-fn ca<const AB: usize>(v: u32) -> Constant<Bits<AB>> {
-    Constant::new((v as u64).into())
-}
-fn c8(v: u64) -> Constant<Bits<8>> {
-    Constant::new(v.into())
-}
-
 impl<
         const GB: usize,
         const VB: usize,
@@ -641,33 +635,33 @@ impl<
             direct_vi: Default::default(),
             vi_bit: Default::default(),
             w_vi_bit: Default::default(),
-            members_base: ca(gr::MEMBERS_BASE),
-            members_end: ca(members_end),
-            permit_base: ca(gr::PERMIT_BASE),
-            permit_end: ca(permit_end),
-            listen_base: ca(gr::LISTEN_BASE),
-            listen_end: ca(gr::LISTEN_BASE + p_words * 4),
-            ctrl_base: ca(gr::CONTROL_PAGE.base),
-            c_subscribe: ca(gr::SUBSCRIBE.offset),
-            c_no_members: ca(gr::NO_MEMBERS.offset),
-            c_port_events: ca(gr::PORT_EVENTS.offset),
-            c_overruns: ca(gr::OVERRUNS.offset),
-            m_rwb: c8(m_words.trailing_zeros() as u64),
-            m_rmask: ca(m_words - 1),
-            p_rwb: c8(p_words.trailing_zeros() as u64),
-            p_rmask: ca(p_words - 1),
-            c_wb: c8(WB as u64),
-            c_wmask8: c8(ones(WB)),
-            c_pmask8: c8(ones(PB)),
-            c_pb: c8(PB as u64),
-            c_vew_log2: c8((PB + 1) as u64),
-            gs_lane_sel: c8(ones(GB - 4)),
-            gs_word_shift: c8((GB - 4) as u64),
-            vs_lane_sel: c8(ones(VB - 4)),
-            vs_word_shift: c8((VB - 4) as u64),
+            members_base: konst(u64::from(gr::MEMBERS_BASE)),
+            members_end: konst(u64::from(members_end)),
+            permit_base: konst(u64::from(gr::PERMIT_BASE)),
+            permit_end: konst(u64::from(permit_end)),
+            listen_base: konst(u64::from(gr::LISTEN_BASE)),
+            listen_end: konst(u64::from(gr::LISTEN_BASE + p_words * 4)),
+            ctrl_base: konst(u64::from(gr::CONTROL_PAGE.base)),
+            c_subscribe: konst(u64::from(gr::SUBSCRIBE.offset)),
+            c_no_members: konst(u64::from(gr::NO_MEMBERS.offset)),
+            c_port_events: konst(u64::from(gr::PORT_EVENTS.offset)),
+            c_overruns: konst(u64::from(gr::OVERRUNS.offset)),
+            m_rwb: konst::<8>(m_words.trailing_zeros() as u64),
+            m_rmask: konst(u64::from(m_words - 1)),
+            p_rwb: konst::<8>(p_words.trailing_zeros() as u64),
+            p_rmask: konst(u64::from(p_words - 1)),
+            c_wb: konst::<8>(WB as u64),
+            c_wmask8: konst::<8>(ones(WB)),
+            c_pmask8: konst::<8>(ones(PB)),
+            c_pb: konst::<8>(PB as u64),
+            c_vew_log2: konst::<8>((PB + 1) as u64),
+            gs_lane_sel: konst::<8>(ones(GB - 4)),
+            gs_word_shift: konst::<8>((GB - 4) as u64),
+            vs_lane_sel: konst::<8>(ones(VB - 4)),
+            vs_word_shift: konst::<8>((VB - 4) as u64),
             gs_lane_ones: Constant::new(ones(WPG).into()),
             vs_lane_ones: Constant::new(ones(VEW).into()),
-            c_refused_flag: c8(1 << PB),
+            c_refused_flag: konst::<8>(1 << PB),
             vi_page0: Constant::new(((VI_PAGE_BASE >> 12) as u64).into()),
             num_vis_ab: Constant::new((num_vis as u64).into()),
             w_indicate: Constant::new((vi::INDICATE.word() as u64).into()),
@@ -680,12 +674,12 @@ impl<
             k_indication: Constant::new((EventType::Indication as u64).into()),
             k_error: Constant::new((EventType::Error as u64).into()),
             e_refused: Constant::new((ErrorCode::IndicationRefused as u64).into()),
-            f_device_port: c8(flags::FROM_DEVICE_PORT as u64),
+            f_device_port: konst::<8>(flags::FROM_DEVICE_PORT as u64),
             source_none: Constant::new((SOURCE_NONE as u64).into()),
-            sh_kind: c8(w0::TYPE.0 as u64),
-            sh_source: c8(w0::SOURCE.0 as u64),
-            sh_group: c8(64 + w1::GROUP.0 as u64),
-            sh_payload: c8(w0::PAYLOAD.0 as u64),
+            sh_kind: konst::<8>(w0::TYPE.0 as u64),
+            sh_source: konst::<8>(w0::SOURCE.0 as u64),
+            sh_group: konst::<8>(64 + w1::GROUP.0 as u64),
+            sh_payload: konst::<8>(w0::PAYLOAD.0 as u64),
             idx_mask: array_init::array_init(|k| {
                 Constant::new(
                     (0..32u64)

@@ -76,6 +76,7 @@
 
 use crate::fcs_check::FcsCheck;
 use crate::filter::Filter;
+use crate::konst;
 use crate::parser::Parser;
 use crate::ram::Ram;
 use crate::regbus::ADDR_BITS;
@@ -284,9 +285,6 @@ pub struct RxPath {
     src_default: Constant<Bits<16>>,
 }
 
-fn c8(v: u8) -> Constant<Bits<8>> {
-    Constant::new((v as u64).into())
-}
 fn reason(r: DropReason) -> Constant<Bits<3>> {
     Constant::new((r as u64).into())
 }
@@ -436,9 +434,9 @@ impl Default for RxPath {
             rsp_mine: Default::default(),
             rsp_keep: Default::default(),
             rsp_slot: Default::default(),
-            f_fcs_bad: c8(rx_flags::FCS_BAD),
-            f_truncated: c8(rx_flags::TRUNCATED),
-            f_dropped_before: c8(rx_flags::DROPPED_BEFORE),
+            f_fcs_bad: konst::<8>(u64::from(rx_flags::FCS_BAD)),
+            f_truncated: konst::<8>(u64::from(rx_flags::TRUNCATED)),
+            f_dropped_before: konst::<8>(u64::from(rx_flags::DROPPED_BEFORE)),
             kind_vi: Constant::new((fr::ACTION_KIND_VI as u64).into()),
             kind_group: Constant::new((fr::ACTION_KIND_GROUP as u64).into()),
             r_filter: reason(DropReason::Filter),

@@ -62,10 +62,7 @@ pub fn verilog() -> String {
     generate_verilog(&uut)
 }
 
-/// Builds a `Constant` from a `u64`, for register offsets and limits taken from `evnic-regs`.
-pub(crate) fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
-    Constant::new(v.into())
-}
+pub(crate) use crate::konst;
 
 /// Helpers of the shell blocks' tests: 128-bit values and a clock cycle of a block driven
 /// directly (inputs set, settled, outputs read, then a rising and a falling edge).
