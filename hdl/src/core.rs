@@ -216,10 +216,12 @@ impl Logic for EvnicCore {
         self.dbg_action.next = self.rx.dbg_action.val();
 
         // Transmit path: descriptor rings, frame reads, the MAC transmit stream, TX events
-        // (source = the VI, no group, timestamped by the cycle counter).
+        // (source = the VI, no group, timestamped by the transmit path: TX_DONE with the
+        // cycle its frame's first beat left).
         self.tx.clock.next = self.clock.val();
         self.tx.reset.next = self.block_reset.q.val();
         self.tx.enable.next = self.global.enable.val();
+        self.tx.cycles.next = self.global.cycles.val();
         self.tx.rd.next = self.bus.rd.val();
         self.tx.wr.next = self.bus.wr.val();
         self.tx.addr.next = self.bus.addr.val();
@@ -236,10 +238,10 @@ impl Logic for EvnicCore {
         self.tx_pack.group.next = 0.into();
         self.tx_pack.payload.next = self.tx.ev_payload.val();
         self.tx_pack.aux.next = self.tx.ev_aux.val();
-        self.tx_pack.timestamp.next = self.global.cycles.val();
+        self.tx_pack.timestamp.next = bit_cast::<64, 40>(self.tx.ev_timestamp.val());
 
         // Acknowledgements and read data: at most one block acknowledges an access.
-        self.bus.nak.next = false;
+        self.bus.nak.next = self.tx.nak.val();
         self.bus.ack.next = false;
         self.bus.rdata.next = 0.into();
         if self.global.ack.val() {
@@ -312,7 +314,7 @@ impl Logic for EvnicCore {
         self.engine.dmaw_ready.next = self.dmaw_ready.val();
         self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
         self.irq.next = self.engine.irq.val();
-        // No block keeps its state in `Ram` yet.
-        self.dbg_ram_collision.next = false;
+        // Blocks that keep state in `Ram` report collisions (an RTL bug) here.
+        self.dbg_ram_collision.next = self.tx.ram_collision.val();
     }
 }

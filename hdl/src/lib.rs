@@ -23,6 +23,7 @@ pub mod rx_ring;
 pub mod timers;
 pub mod tx;
 pub mod tx_ring;
+pub mod tx_stream;
 
 use rust_hdl::prelude::*;
 
