@@ -20,8 +20,9 @@
 //!   address `base + (req_index mod 2^size) * 16`. Held until `req_take` (one cycle).
 //! - `complete`, `complete_vi`, `complete_error` in; `complete_ready` out: a descriptor of that
 //!   VI completed (TX_DONE or ERROR posted): `TXQ_RPTR` advances, and with `complete_error`
-//!   `TXQ_ERRORS` too. Taken in a cycle with `complete_ready` (combinational from the register
-//!   strobe; low for at most one cycle in three while the bus is busy, and after reset).
+//!   `TXQ_ERRORS` too. Taken in a cycle with `complete_ready`, a register: completions wait in
+//!   a two-entry queue for stage A (register accesses go first, at most every other cycle), so
+//!   it is low only while two wait, and while the valid map clears after reset.
 //! - `ram_collision` out: OR of the RAMs' collision outputs (see [`crate::ram`]); always 0.
 //!
 //! # Contract
@@ -117,6 +118,9 @@ pub struct TxRings<const A: usize, const VB: usize, const MB: usize> {
     cp_valid: DFF<Bit>,
     cp_vi: DFF<Bits<VB>>,
     cp_err: DFF<Bit>,
+    cp2_valid: DFF<Bit>,
+    cp2_vi: DFF<Bits<VB>>,
+    cp2_err: DFF<Bit>,
     cp_go: Signal<Local, Bit>,
 
     // Fetcher: FIFO pointers, the popped head, the request register.
@@ -244,6 +248,9 @@ impl<const A: usize, const VB: usize, const MB: usize> Default for TxRings<A, VB
             cp_valid: Default::default(),
             cp_vi: Default::default(),
             cp_err: Default::default(),
+            cp2_valid: Default::default(),
+            cp2_vi: Default::default(),
+            cp2_err: Default::default(),
             cp_go: Default::default(),
             f_wr: Default::default(),
             f_rd: Default::default(),
@@ -326,6 +333,9 @@ impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, 
             cp_valid,
             cp_vi,
             cp_err,
+            cp2_valid,
+            cp2_vi,
+            cp2_err,
             f_wr,
             f_rd,
             f_count,
@@ -376,14 +386,26 @@ impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, 
 
         // ---- Completions: one waits in `cp` for stage A.
         self.cp_go.next = self.cp_valid.q.val() & !self.reg_go.val() & self.ready.val();
-        self.complete_ready.next = !self.cp_valid.q.val() | self.cp_go.val();
+        // A two-entry queue (`cp` its head, `cp2` behind it), so that `complete_ready` is a
+        // register (no combinational path back into the sender) and still takes one
+        // completion per cycle while stage A is free.
+        self.complete_ready.next = !self.cp2_valid.q.val();
         if self.cp_go.val() {
-            self.cp_valid.d.next = false;
+            self.cp_valid.d.next = self.cp2_valid.q.val();
+            self.cp_vi.d.next = self.cp2_vi.q.val();
+            self.cp_err.d.next = self.cp2_err.q.val();
+            self.cp2_valid.d.next = false;
         }
-        if self.complete.val() & self.complete_ready.val() {
-            self.cp_valid.d.next = true;
-            self.cp_vi.d.next = self.complete_vi.val();
-            self.cp_err.d.next = self.complete_error.val();
+        if self.complete.val() & !self.cp2_valid.q.val() {
+            if self.cp_valid.q.val() & !self.cp_go.val() {
+                self.cp2_valid.d.next = true;
+                self.cp2_vi.d.next = self.complete_vi.val();
+                self.cp2_err.d.next = self.complete_error.val();
+            } else {
+                self.cp_valid.d.next = true;
+                self.cp_vi.d.next = self.complete_vi.val();
+                self.cp_err.d.next = self.complete_error.val();
+            }
         }
 
         // ---- Fetcher: pop the FIFO head (its RAM answers next cycle), then stage A.
@@ -586,6 +608,7 @@ impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, 
         if self.reset.val() {
             self.reg_pend.d.next = false;
             self.cp_valid.d.next = false;
+            self.cp2_valid.d.next = false;
             self.f_wr.d.next = 0.into();
             self.f_rd.d.next = 0.into();
             self.f_count.d.next = 0.into();
