@@ -73,7 +73,8 @@
 //!   `ceil((P + 4) / 8)` beats; no idle cycle between back-to-back frames, with or without
 //!   CRC-32C (64-byte frames at line rate with the simulated 64-cycle DMA latency:
 //!   `back_to_back_line_rate`). An ERROR completion takes one cycle of its own.
-//! * Registers: `ack` (or `nak`) 1 cycle after the strobe, up to `2^MB` + 1 after a reset.
+//! * Registers: `ack` 1 cycle after the strobe (up to `2^MB` + 1 while the rings clear after
+//!   a reset); `nak` (a write to `TXQ_RPTR` or `TXQ_ERRORS`) in the strobe cycle.
 //!
 //! # Changed from the flip-flop version
 //!

@@ -264,6 +264,8 @@ pub struct TxStream {
     e_aux: DFF<Bits<16>>,
     e_ts: DFF<Bits<40>>,
 
+    /// `RECS`, the record queue's capacity.
+    rec_cap: Constant<Bits<5>>,
     s_idle: Constant<Bits<2>>,
     s_stream: Constant<Bits<2>>,
     s_event: Constant<Bits<2>>,
@@ -431,6 +433,7 @@ impl Default for TxStream {
             e_payload: Default::default(),
             e_aux: Default::default(),
             e_ts: Default::default(),
+            rec_cap: k(RECS as u64),
             s_idle: k(S_IDLE),
             s_stream: k(S_STREAM),
             s_event: k(S_EVENT),
@@ -523,7 +526,8 @@ impl Logic for TxStream {
 
         // ---- Record queue: pushed at `rec_wr`; the RAM's output holds record `rec_rd` when
         // `rec_loaded` (a record pushed at edge t is read at edge t+1).
-        self.rec_space.next = (self.rec_wr.q.val() - self.rec_rd.q.val()) != 16;
+        // (A 5-bit constant: against a plain 16 the Verilog would subtract in 32 bits.)
+        self.rec_space.next = (self.rec_wr.q.val() - self.rec_rd.q.val()) != self.rec_cap.val();
         self.recs.wr_en.next = self.rec_push.val();
         self.recs.wr_addr.next = self.rec_wr.q.val().get_bits::<4>(0);
         self.recs.wr_data.next = bit_cast::<REC_BITS, 2>(self.rec_kind.val())
