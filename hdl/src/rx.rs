@@ -18,22 +18,30 @@
 //!   (VI or group), `ev_kind`, `ev_flags`, `ev_source` (16),
 //!   `ev_payload`, `ev_aux`: the fields of the event record (`evnic_regs::event`) but the
 //!   timestamp, which the core adds
-//! - `dbg_valid`, `dbg_key` (416), `dbg_flags`, `dbg_len`, `dbg_hit`, `dbg_filter` (8),
+//! - `dbg_valid`, `dbg_key` (416), `dbg_flags`, `dbg_len`, `dbg_hit`, `dbg_filter` (16),
 //!   `dbg_action` (16): one pulse per frame at its verdict (for the simulator)
+//! - `nak` out: a register access of the filter page refused; `ram_collision` out: a RAM of
+//!   the path (filter tables, lookup queue) read at the address written in that cycle
 //!
 //! # Contract
 //! Every frame has exactly one outcome, counted in the filter page: `RX_FRAMES` once, then
 //! `RX_DELIVERED` (an RX event was produced) or one `DROP_*` counter. The verdict, in order:
 //! `enable` low: DISABLED; the frame did not fit the 16 KiB frame buffer or the 16-entry verdict
-//! queue: OVERRUN; bad FCS with `RX_CONFIG.FCS_DROP`: FCS_BAD; then the action of the lowest
-//! matching enabled filter entry, or `DEFAULT_ACTION` when none matches: VI n (bits 3:0) is
+//! queue: OVERRUN; bad FCS with `RX_CONFIG.FCS_DROP`: FCS_BAD; then the action of the filter
+//! tables' winning entry (`crate::filter`: exact-match first, then the lowest matching enabled
+//! ternary entry), or `DEFAULT_ACTION` when none matches: VI n (bits 3:0) is
 //! delivered to VI n; group g multicasts the RX event to group g and stores the data in the
 //! default VI's ring (or nowhere, when the default action is DROP: the payload says so); DROP
 //! (or the undefined kind 3) drops (FILTER, or NO_MATCH for the default action).
 //!
 //! `dbg_action` is the verdict as an action word (`evnic_regs::map::filter`): kind VI or group
 //! with the target, or kind DROP with the [`DropReason`] code in bits 2:0. `dbg_flags` holds
-//! the parser's flags and FCS_BAD; `dbg_filter` the matching entry (meaningful with `dbg_hit`).
+//! the parser's flags and FCS_BAD; `dbg_filter` the matching entry number (meaningful with
+//! `dbg_hit`).
+//!
+//! Keys wait for the filter (one lookup per 5 cycles) in a 16-entry lookup queue; a frame that
+//! finds it full is dropped before its verdict, counted in `RX_FRAMES` and `DROP_OVERRUN`
+//! (`c_lost`), without a `dbg_valid` pulse.
 //! Delivery may still drop the frame: no posted buffer on the ring (NO_BUFFER, counted in the
 //! ring's `RXQ_DROPS` too, and the next RX event stored in that ring carries DROPPED_BEFORE),
 //! or an unreadable or zero-length descriptor (BAD_DESC; the descriptor is consumed).
@@ -42,7 +50,7 @@
 //! the ring's next descriptor (which must be 16-byte aligned), cut to the buffer length (then
 //! flagged TRUNCATED): no byte outside `[address, address + length)` is written. Then the RX
 //! event: flags = parser flags | FCS_BAD | TRUNCATED | DROPPED_BEFORE; source = the filter entry
-//! (`SOURCE_NONE`, 0xFFFF, for the default action); aux = the bytes written (`L` when not stored); payload bits
+//! number (`SOURCE_NONE`, 0xFFFF, for the default action); aux = the bytes written (`L` when not stored); payload bits
 //! 15:0 = the descriptor count value used (`RXQ_RPTR` before it advanced; the slot is this
 //! modulo the ring size), bits 23:16 = the VI whose ring holds the data, bit 31 = the data was
 //! not stored (`evnic_regs::map::filter::RX_PAYLOAD_*`). The event is produced after the
@@ -52,11 +60,13 @@
 //! ahead (lowest VI first, one request per cycle), kept in a descriptor cache.
 //!
 //! # Timing (cycles)
-//! The frame's last beat transfers at edge N. FCS result N+1, parser result N+3 (the filter
-//! lookup starts), filter result and verdict (`dbg_valid`) in cycle N+5; the verdict enters the
-//! queue at the edge ending N+5. Delivery of a queued frame: 1 cycle to take it (and read its
-//! descriptor), 1 to latch the descriptor, one per 16-byte data beat, then the event: for a
-//! 64-byte frame with a prefetched descriptor `ev_valid` is high in cycle N+12. A dropped frame
+//! The frame's last beat transfers at edge N. FCS result N+1, parser result N+3 (the key enters
+//! the lookup queue), the lookup is requested in N+5 at the earliest (the queue's RAM read)
+//! and answered 8 cycles later: filter result and verdict (`dbg_valid`) in cycle N+13 when no
+//! key waited before it; the verdict enters the queue at the edge ending N+13. Delivery of a
+//! queued frame: 1 cycle to take it (and read its descriptor), 1 to latch the descriptor, one
+//! per 16-byte data beat, then the event: for a 64-byte frame with a prefetched descriptor
+//! `ev_valid` is high in cycle N+20. A dropped frame
 //! takes 1 cycle of delivery. A 64-byte frame thus takes 7 delivery cycles against 8 cycles on
 //! the wire: frames of every size from 64 bytes are taken at line rate.
 //!
@@ -64,8 +74,9 @@
 //! [`CACHE`]: crate::rx_ring::CACHE
 
 use crate::fcs_check::FcsCheck;
-use crate::filter::Filter32;
+use crate::filter::Filter;
 use crate::parser::Parser;
+use crate::ram::Ram;
 use crate::regbus::ADDR_BITS;
 use crate::rx_regs::RxRegs;
 use crate::rx_ring::{RxRing, SLOT_BITS};
@@ -81,11 +92,14 @@ pub const KEY_BITS: usize = evnic_regs::key::KEY_BITS as usize;
 pub const FBUF_BITS: usize = 10;
 /// Entries of the verdict queue.
 pub const QUEUE: usize = 16;
-/// Cycles from a frame's last beat to its verdict (`dbg_valid`).
-pub const VERDICT_LATENCY: usize = 5;
+/// Cycles from a frame's last beat to its verdict (`dbg_valid`) when no key waits before it.
+pub const VERDICT_LATENCY: usize = 5 + crate::filter::LATENCY;
+/// A lookup queue entry: flags (bits 7:0), length (23:8), frame-end information (48:24), key
+/// (from bit 49).
+const LQ_BITS: usize = KEY_BITS + 49;
 
 // Verdict queue entry layout (lsb).
-const E_BITS: usize = 72;
+const E_BITS: usize = 80;
 
 // Delivery states (written as literals in the HDL): 0 idle, 1 descriptor, 2 data, 3 event.
 
@@ -99,7 +113,9 @@ pub struct RxPath {
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     pub wdata: Signal<In, Bits<32>>,
     pub ack: Signal<Out, Bit>,
+    pub nak: Signal<Out, Bit>,
     pub rdata: Signal<Out, Bits<32>>,
+    pub ram_collision: Signal<Out, Bit>,
 
     pub rx_data: Signal<In, Bits<64>>,
     pub rx_keep: Signal<In, Bits<8>>,
@@ -138,12 +154,12 @@ pub struct RxPath {
     pub dbg_flags: Signal<Out, Bits<8>>,
     pub dbg_len: Signal<Out, Bits<16>>,
     pub dbg_hit: Signal<Out, Bit>,
-    pub dbg_filter: Signal<Out, Bits<8>>,
+    pub dbg_filter: Signal<Out, Bits<16>>,
     pub dbg_action: Signal<Out, Bits<16>>,
 
     parser: Parser,
     fcs: FcsCheck,
-    filter: Filter32,
+    filter: Filter,
     regs: RxRegs,
     rings: [RxRing; NV],
     /// The frame buffer: 16-byte words, each frame from a fresh word.
@@ -163,15 +179,14 @@ pub struct RxPath {
     e0: DFF<Bits<25>>,
     e1: DFF<Bits<25>>,
     e2: DFF<Bits<25>>,
-    e3: DFF<Bits<25>>,
-    e4: DFF<Bits<25>>,
-    // Parser results delayed to the verdict.
-    k1: DFF<Bits<KEY_BITS>>,
-    k2: DFF<Bits<KEY_BITS>>,
-    fl1: DFF<Bits<8>>,
-    fl2: DFF<Bits<8>>,
-    ln1: DFF<Bits<16>>,
-    ln2: DFF<Bits<16>>,
+    // Lookup queue: keys (read when requested) and whole entries (read at the answer); write,
+    // request and answer counts; the key of the request pointer has been read.
+    lq_key: Ram<Bits<KEY_BITS>, 4>,
+    lq_info: Ram<Bits<LQ_BITS>, 4>,
+    lq_wr: DFF<Bits<5>>,
+    lq_iss: DFF<Bits<5>>,
+    lq_ret: DFF<Bits<5>>,
+    kd_valid: DFF<Bit>,
     // Verdict queue.
     q: [DFF<Bits<E_BITS>>; QUEUE],
     q_wr: DFF<Bits<5>>,
@@ -195,6 +210,10 @@ pub struct RxPath {
     ovr_frame: Signal<Local, Bit>,
     wnext: Signal<Local, Bits<11>>,
     // Verdict locals.
+    lq_push: Signal<Local, Bit>,
+    lq_ret_next: Signal<Local, Bits<5>>,
+    lq_head: Signal<Local, Bits<LQ_BITS>>,
+    d_e: Signal<Local, Bits<25>>,
     d_valid: Signal<Local, Bit>,
     d_ovr: Signal<Local, Bit>,
     d_fcs: Signal<Local, Bit>,
@@ -215,7 +234,7 @@ pub struct RxPath {
     h_nwords: Signal<Local, Bits<11>>,
     h_len: Signal<Local, Bits<16>>,
     h_flags: Signal<Local, Bits<8>>,
-    h_filter: Signal<Local, Bits<5>>,
+    h_filter: Signal<Local, Bits<16>>,
     h_hit: Signal<Local, Bit>,
     h_is_group: Signal<Local, Bit>,
     h_reason: Signal<Local, Bits<3>>,
@@ -286,7 +305,9 @@ impl Default for RxPath {
             addr: Default::default(),
             wdata: Default::default(),
             ack: Default::default(),
+            nak: Default::default(),
             rdata: Default::default(),
+            ram_collision: Default::default(),
             rx_data: Default::default(),
             rx_keep: Default::default(),
             rx_valid: Default::default(),
@@ -338,14 +359,12 @@ impl Default for RxPath {
             e0: Default::default(),
             e1: Default::default(),
             e2: Default::default(),
-            e3: Default::default(),
-            e4: Default::default(),
-            k1: Default::default(),
-            k2: Default::default(),
-            fl1: Default::default(),
-            fl2: Default::default(),
-            ln1: Default::default(),
-            ln2: Default::default(),
+            lq_key: Default::default(),
+            lq_info: Default::default(),
+            lq_wr: Default::default(),
+            lq_iss: Default::default(),
+            lq_ret: Default::default(),
+            kd_valid: Default::default(),
             q: array_init::array_init(|_| Default::default()),
             q_wr: Default::default(),
             q_rd: Default::default(),
@@ -364,6 +383,10 @@ impl Default for RxPath {
             wword: Default::default(),
             ovr_frame: Default::default(),
             wnext: Default::default(),
+            lq_push: Default::default(),
+            lq_ret_next: Default::default(),
+            lq_head: Default::default(),
+            d_e: Default::default(),
             d_valid: Default::default(),
             d_ovr: Default::default(),
             d_fcs: Default::default(),
@@ -435,8 +458,8 @@ impl Logic for RxPath {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, in_frame, half, lo, wptr, fstart, ovr, e0, e1, e2, e3, e4, k1, k2, fl1,
-            fl2, ln1, ln2, q_wr, q_rd, state, bptr, waddr, rem, wlen, trunc
+            self, clock, in_frame, half, lo, wptr, fstart, ovr, e0, e1, e2, lq_wr, lq_iss, lq_ret,
+            kd_valid, q_wr, q_rd, state, bptr, waddr, rem, wlen, trunc
         );
         for i in 0..QUEUE {
             self.q[i].clock.next = self.clock.val();
@@ -469,21 +492,15 @@ impl Logic for RxPath {
         self.regs.wdata.next = self.wdata.val();
         self.filter.clock.next = self.clock.val();
         self.filter.reset.next = self.reset.val();
-        self.filter.wr_en.next = self.regs.f_wr_en.val();
-        self.filter.wr_index.next = self.regs.f_wr_index.val();
-        self.filter.wr_value.next = self.regs.f_wr_value.val();
-        self.filter.wr_mask.next = self.regs.f_wr_mask.val();
-        self.filter.wr_enable.next = self.regs.f_wr_enable.val();
-        self.filter.wr_action.next = self.regs.f_wr_action.val();
-        self.filter.cnt_index.next = self.regs.f_cnt_index.val();
-        self.filter.cnt_clear.next = self.regs.f_cnt_clear.val();
-        self.regs.f_cnt_value.next = self.filter.cnt_value.val();
-        self.filter.lk_valid.next = self.parser.out_valid.val();
-        self.filter.lk_key.next = self.parser.out_key.val();
+        self.filter.rd.next = self.rd.val();
+        self.filter.wr.next = self.wr.val();
+        self.filter.addr.next = self.addr.val();
+        self.filter.wdata.next = self.wdata.val();
 
         // Register acknowledgements and read data: ORed.
-        self.ack.next = self.regs.ack.val();
-        self.rdata.next = self.regs.rdata.val();
+        self.ack.next = self.regs.ack.val() | self.filter.ack.val();
+        self.nak.next = self.regs.nak.val() | self.filter.nak.val();
+        self.rdata.next = self.regs.rdata.val() | self.filter.rdata.val();
         for i in 0..NV {
             self.rings[i].clock.next = self.clock.val();
             self.rings[i].reset.next = self.reset.val();
@@ -554,25 +571,66 @@ impl Logic for RxPath {
             self.e1.d.next = self.e0.q.val() | bits::<25>(4);
         }
         self.e2.d.next = self.e1.q.val();
-        self.e3.d.next = self.e2.q.val();
-        self.e4.d.next = self.e3.q.val();
-        self.k1.d.next = self.parser.out_key.val();
-        self.k2.d.next = self.k1.q.val();
-        self.fl1.d.next = self.parser.out_flags.val();
-        self.fl2.d.next = self.fl1.q.val();
-        self.ln1.d.next = self.parser.out_len.val();
-        self.ln2.d.next = self.ln1.q.val();
+
+        // ---- Lookup queue: the parser's result with the frame-end information (e2). ----
+        self.lq_key.clock.next = self.clock.val();
+        self.lq_info.clock.next = self.clock.val();
+        self.lq_push.next =
+            self.parser.out_valid.val() & ((self.lq_wr.q.val() - self.lq_ret.q.val()) != 16);
+        self.regs.c_lost.next =
+            self.parser.out_valid.val() & ((self.lq_wr.q.val() - self.lq_ret.q.val()) == 16);
+        self.lq_key.wr_en.next = self.lq_push.val();
+        self.lq_key.wr_addr.next = self.lq_wr.q.val().get_bits::<4>(0);
+        self.lq_key.wr_data.next = self.parser.out_key.val();
+        self.lq_info.wr_en.next = self.lq_push.val();
+        self.lq_info.wr_addr.next = self.lq_wr.q.val().get_bits::<4>(0);
+        self.lq_info.wr_data.next = bit_cast::<LQ_BITS, 8>(self.parser.out_flags.val())
+            | (bit_cast::<LQ_BITS, 16>(self.parser.out_len.val()) << 8)
+            | (bit_cast::<LQ_BITS, 25>(self.e2.q.val()) << 24)
+            | (bit_cast::<LQ_BITS, KEY_BITS>(self.parser.out_key.val()) << 49);
+        if self.lq_push.val() {
+            self.lq_wr.d.next = self.lq_wr.q.val() + 1;
+        }
+        // Requests: read the next key (written at least a cycle before), then offer it.
+        self.filter.lk_valid.next = self.kd_valid.q.val();
+        self.filter.lk_key.next = self.lq_key.rd_data.val();
+        self.lq_key.rd_en.next = false;
+        self.lq_key.rd_addr.next = self.lq_iss.q.val().get_bits::<4>(0);
+        if self.kd_valid.q.val() {
+            if self.filter.lk_ready.val() {
+                self.lq_iss.d.next = self.lq_iss.q.val() + 1;
+                self.kd_valid.d.next = false;
+            }
+        } else if self.lq_iss.q.val() != self.lq_wr.q.val() {
+            self.lq_key.rd_en.next = true;
+            self.kd_valid.d.next = true;
+        }
+        // Answers come in order: the entry at the answer pointer is read every cycle (but
+        // while it is being written), so it is ready when the answer comes.
+        self.lq_ret_next.next = self.lq_ret.q.val();
+        if self.filter.res_valid.val() {
+            self.lq_ret_next.next = self.lq_ret.q.val() + 1;
+        }
+        self.lq_ret.d.next = self.lq_ret_next.val();
+        self.lq_info.rd_addr.next = self.lq_ret_next.val().get_bits::<4>(0);
+        self.lq_info.rd_en.next = !(self.lq_push.val()
+            & (self.lq_wr.q.val().get_bits::<4>(0) == self.lq_ret_next.val().get_bits::<4>(0)));
+        self.lq_head.next = self.lq_info.rd_data.val();
+        self.ram_collision.next = self.filter.ram_collision.val()
+            | self.lq_key.collision.val()
+            | self.lq_info.collision.val();
 
         // ---- Verdict, in the cycle the filter answers. ----
         self.q_fill.next = self.q_wr.q.val() - self.q_rd.q.val();
         self.q_full.next = self.q_fill.val().get_bit(4);
         self.q_empty.next = self.q_wr.q.val() == self.q_rd.q.val();
-        self.d_valid.next = self.e4.q.val().get_bit(0);
-        self.d_ovr.next = self.e4.q.val().get_bit(1);
-        self.d_fcs.next = self.e4.q.val().get_bit(2);
-        self.d_flags.next = self.fl2.q.val();
+        self.d_e.next = self.lq_head.val().get_bits::<25>(24);
+        self.d_valid.next = self.filter.res_valid.val() & self.d_e.val().get_bit(0);
+        self.d_ovr.next = self.d_e.val().get_bit(1);
+        self.d_fcs.next = self.d_e.val().get_bit(2);
+        self.d_flags.next = self.lq_head.val().get_bits::<8>(0);
         if self.d_fcs.val() {
-            self.d_flags.next = self.fl2.q.val() | self.f_fcs_bad.val();
+            self.d_flags.next = self.d_flags.val() | self.f_fcs_bad.val();
         }
         self.d_act.next = self.regs.default_action.val();
         if self.filter.res_hit.val() {
@@ -606,17 +664,17 @@ impl Logic for RxPath {
             self.d_store.next =
                 self.regs.default_action.val().get_bits::<2>(14) == self.kind_vi.val();
         }
-        self.d_entry.next = bit_cast::<E_BITS, 11>(self.e4.q.val().get_bits::<11>(3))
-            | (bit_cast::<E_BITS, 11>(self.e4.q.val().get_bits::<11>(14)) << 11)
-            | (bit_cast::<E_BITS, 16>(self.ln2.q.val()) << 22)
+        self.d_entry.next = bit_cast::<E_BITS, 11>(self.d_e.val().get_bits::<11>(3))
+            | (bit_cast::<E_BITS, 11>(self.d_e.val().get_bits::<11>(14)) << 11)
+            | (bit_cast::<E_BITS, 16>(self.lq_head.val().get_bits::<16>(8)) << 22)
             | (bit_cast::<E_BITS, 8>(self.d_flags.val()) << 38)
-            | (bit_cast::<E_BITS, 5>(self.filter.res_index.val()) << 46)
-            | (bit_cast::<E_BITS, 1>(self.filter.res_hit.val().into()) << 51)
-            | (bit_cast::<E_BITS, 1>(self.d_is_group.val().into()) << 52)
-            | (bit_cast::<E_BITS, 3>(self.d_reason.val()) << 53)
-            | (bit_cast::<E_BITS, 4>(self.d_ring.val()) << 56)
-            | (bit_cast::<E_BITS, 1>(self.d_store.val().into()) << 60)
-            | (bit_cast::<E_BITS, 8>(self.d_target.val()) << 61);
+            | (bit_cast::<E_BITS, 16>(self.filter.res_index.val()) << 46)
+            | (bit_cast::<E_BITS, 1>(self.filter.res_hit.val().into()) << 62)
+            | (bit_cast::<E_BITS, 1>(self.d_is_group.val().into()) << 63)
+            | (bit_cast::<E_BITS, 3>(self.d_reason.val()) << 64)
+            | (bit_cast::<E_BITS, 4>(self.d_ring.val()) << 67)
+            | (bit_cast::<E_BITS, 1>(self.d_store.val().into()) << 71)
+            | (bit_cast::<E_BITS, 8>(self.d_target.val()) << 72);
         if self.d_valid.val() & !self.q_full.val() {
             self.q_wr.d.next = self.q_wr.q.val() + 1;
         }
@@ -634,11 +692,11 @@ impl Logic for RxPath {
             self.regs.c_dec_drop.next = self.d_reason.val();
         }
         self.dbg_valid.next = self.d_valid.val();
-        self.dbg_key.next = self.k2.q.val();
+        self.dbg_key.next = self.lq_head.val().get_bits::<KEY_BITS>(49);
         self.dbg_flags.next = self.d_flags.val();
-        self.dbg_len.next = self.ln2.q.val();
+        self.dbg_len.next = self.lq_head.val().get_bits::<16>(8);
         self.dbg_hit.next = self.filter.res_hit.val();
-        self.dbg_filter.next = bit_cast::<8, 5>(self.filter.res_index.val());
+        self.dbg_filter.next = self.filter.res_index.val();
         self.dbg_action.next = bit_cast::<16, 8>(self.d_target.val());
         if self.d_reason.val() != 0 {
             self.dbg_action.next = self.act_drop.val() | bit_cast::<16, 3>(self.d_reason.val());
@@ -657,13 +715,13 @@ impl Logic for RxPath {
         self.h_nwords.next = self.head.val().get_bits::<11>(11);
         self.h_len.next = self.head.val().get_bits::<16>(22);
         self.h_flags.next = self.head.val().get_bits::<8>(38);
-        self.h_filter.next = self.head.val().get_bits::<5>(46);
-        self.h_hit.next = self.head.val().get_bit(51);
-        self.h_is_group.next = self.head.val().get_bit(52);
-        self.h_reason.next = self.head.val().get_bits::<3>(53);
-        self.h_ring.next = self.head.val().get_bits::<4>(56);
-        self.h_store.next = self.head.val().get_bit(60);
-        self.h_target.next = self.head.val().get_bits::<8>(61);
+        self.h_filter.next = self.head.val().get_bits::<16>(46);
+        self.h_hit.next = self.head.val().get_bit(62);
+        self.h_is_group.next = self.head.val().get_bit(63);
+        self.h_reason.next = self.head.val().get_bits::<3>(64);
+        self.h_ring.next = self.head.val().get_bits::<4>(67);
+        self.h_store.next = self.head.val().get_bit(71);
+        self.h_target.next = self.head.val().get_bits::<8>(72);
         self.r_avail.next = false;
         self.r_slot.next = 0.into();
         self.r_rptr.next = 0.into();
@@ -781,7 +839,7 @@ impl Logic for RxPath {
         }
         self.ev_source.next = self.src_default.val();
         if self.h_hit.val() {
-            self.ev_source.next = bit_cast::<16, 5>(self.h_filter.val());
+            self.ev_source.next = self.h_filter.val();
         }
         self.ev_payload.next = self.not_stored.val();
         self.ev_aux.next = self.h_len.val();
@@ -836,8 +894,10 @@ impl Logic for RxPath {
             self.e0.d.next = 0.into();
             self.e1.d.next = 0.into();
             self.e2.d.next = 0.into();
-            self.e3.d.next = 0.into();
-            self.e4.d.next = 0.into();
+            self.lq_wr.d.next = 0.into();
+            self.lq_iss.d.next = 0.into();
+            self.lq_ret.d.next = 0.into();
+            self.kd_valid.d.next = false;
             self.q_wr.d.next = 0.into();
             self.q_rd.d.next = 0.into();
             self.state.d.next = 0.into();
@@ -919,7 +979,7 @@ mod tests {
             }
         }
         uut.rx_valid.next = false;
-        for _ in 0..12 {
+        for _ in 0..VERDICT_LATENCY + 2 {
             assert!(simulate(&mut uut, 200));
             if uut.dbg_valid.val() {
                 verdicts.push((cycle, uut.dbg_key.val(), uut.dbg_action.val().to_u32()));
