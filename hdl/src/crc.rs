@@ -55,12 +55,18 @@
 //! The register holds the finished CRC, so power-up, reset and `crc` need no logic. A CRC is
 //! linear: after `k` bytes the raw register is `A_k * r ^ B_k * d` over GF(2), each output bit
 //! an XOR-reduction of (register & mask) ^ (data & mask), masks computed in
-//! [`CrcEngine::new`] from the polynomial. A full beat goes through the 8-byte map; a shorter
-//! one through a cascade of 4-, 2- and 1-byte maps selected by the bits of `n` (bytes 0..3
-//! through the 4-byte map when `n & 4`, the next 2 through the 2-byte map when `n & 2`, the
-//! next through the 1-byte map when `n & 1`), instead of one map per length. The XOR trees
-//! have at most 96 (8-byte map) and 64, 48, 40 inputs (the cascade, in series: about three
-//! times the depth of one map, in parallel with the 8-byte map).
+//! [`CrcEngine::new`] from the polynomial. Every beat goes through the one 8-byte map, with the
+//! bytes at and above `n` zeroed; a beat of `n < 8` bytes has thereby absorbed `8 - n` zero
+//! bytes too many, which a cascade undoes: the register that `k` zero bytes take to a value is
+//! a fixed 32 x 32 linear map of it (`A_k^-1`), applied for 4, 2 and 1 bytes as the bits of
+//! `8 - n` say. So there is one map with data inputs (XOR trees of 44 to 47 inputs on average,
+//! at most 59) and the tail stages are register-only maps of at most 23, 14 and 9 inputs, in
+//! series after the 8-byte map. (The previous engine had one map per last-beat length, eight
+//! in all, and no `skip`: a span that did not start a beat had to be realigned first.)
+//!
+//! Area (Yosys 0.23 `synth_ecp5`, one CRC-32 engine alone): 2,746 LUT4 + 1,163 PFUMX + 624
+//! L6MUX21 with the default wide-LUT mapping, 1,123 LUT4 with `-nowidelut` (the 8-byte map
+//! alone: 1,446 LUT4 + 634 PFUMX against 589 LUT4: XOR trees map badly onto LUT5-7).
 //!
 //! A message that begins at byte `s` of its first beat starts from the raw register `I_s`
 //! that `s` zero bytes take to init (`I_s = A_1^-s * init`, one constant per offset), with
@@ -81,10 +87,8 @@ pub const CRC_XOROUT: u32 = 0xFFFF_FFFF;
 /// The finished CRC-32 (xorout applied) of any message followed by its correct FCS.
 pub const CRC32_RESIDUE: u32 = 0x2144_DF1C;
 
-/// The byte counts of the maps: the full beat, then the tail cascade.
-const MAP_BYTES: [usize; 4] = [8, 4, 2, 1];
-/// Number of (map, output bit) pairs.
-const MASKS: usize = MAP_BYTES.len() * 32;
+/// The zero bytes each stage of the tail cascade takes back.
+const TAIL_BYTES: [usize; 3] = [4, 2, 1];
 
 /// Advances a reflected CRC register (raw, before xorout) over the low `nbits` bits of `data`,
 /// least significant bit first. `rpoly` is the reflected polynomial.
@@ -146,14 +150,15 @@ pub struct CrcEngine {
     base: Signal<Local, Bits<32>>,
     /// The beat's data with the bytes before a start offset zeroed.
     d: Signal<Local, Bits<64>>,
-    /// The raw register after a full beat (8-byte map).
+    /// The raw register after the beat with its bytes at and above `n` zeroed (8-byte map).
     r8: Signal<Local, Bits<32>>,
-    /// The tail cascade: the register and the remaining data after its 4-, 2- and 1-byte stages.
-    r4: Signal<Local, Bits<32>>,
-    d4: Signal<Local, Bits<64>>,
-    r2: Signal<Local, Bits<32>>,
-    d2: Signal<Local, Bits<64>>,
-    r1: Signal<Local, Bits<32>>,
+    /// Zero bytes the 8-byte map absorbed past the beat's end: `8 - n` (bits 2:0 used; 8 only
+    /// for `n = 0`, which adds nothing).
+    extra: Signal<Local, Bits<4>>,
+    /// The tail cascade: the register with 4, 2 and 1 of those zero bytes taken back.
+    u4: Signal<Local, Bits<32>>,
+    u2: Signal<Local, Bits<32>>,
+    u1: Signal<Local, Bits<32>>,
     /// The raw register after the current beat.
     raw_next: Signal<Local, Bits<32>>,
     xorout: Constant<Bits<32>>,
@@ -164,11 +169,16 @@ pub struct CrcEngine {
     init_at: [Constant<Bits<32>>; 8],
     /// `keep_from[s]`: lanes `s..8` set (the data a start beat at offset `s` keeps).
     keep_from: [Constant<Bits<64>>; 8],
+    /// `keep_below[n]`: lanes `0..n` set (the bytes of a beat of `n` bytes).
+    keep_below: [Constant<Bits<64>>; 9],
     lane_count: [Constant<Bits<4>>; 9],
-    /// `state_mask[m*32 + j]`: the raw-register bits that feed bit `j` after map `m`.
-    state_mask: [Constant<Bits<32>>; MASKS],
-    /// `data_mask[m*32 + j]`: the data bits that feed bit `j` after map `m`.
-    data_mask: [Constant<Bits<64>>; MASKS],
+    /// `state_mask[j]`: the raw-register bits that feed bit `j` after the 8-byte map.
+    state_mask: [Constant<Bits<32>>; 32],
+    /// `data_mask[j]`: the data bits that feed bit `j` after the 8-byte map.
+    data_mask: [Constant<Bits<64>>; 32],
+    /// `tail_mask[t*32 + j]`: the register bits that feed bit `j` after taking back
+    /// `TAIL_BYTES[t]` zero bytes.
+    tail_mask: [Constant<Bits<32>>; 96],
 }
 
 impl CrcEngine {
@@ -176,25 +186,27 @@ impl CrcEngine {
     /// init 0xFFFFFFFF and xorout 0xFFFFFFFF.
     pub fn new(poly: u32) -> Self {
         let rpoly = poly.reverse_bits();
-        let mut smask = [0u32; MASKS];
-        let mut dmask = [0u64; MASKS];
-        for (m, &k) in MAP_BYTES.iter().enumerate() {
-            let nbits = 8 * k;
-            for i in 0..32 {
-                let col = raw_step(1 << i, 0, nbits, rpoly);
-                for (j, s) in smask[m * 32..(m + 1) * 32].iter_mut().enumerate() {
-                    if (col >> j) & 1 != 0 {
-                        *s |= 1 << i;
-                    }
+        // Column i of a linear map is its image of unit vector i; bit j of that column goes
+        // into row j's mask.
+        let mut smask = [0u32; 32];
+        let mut dmask = [0u64; 32];
+        let mut tmask = [0u32; 96];
+        for i in 0..32 {
+            let col = raw_step(1 << i, 0, 64, rpoly);
+            for (j, s) in smask.iter_mut().enumerate() {
+                *s |= ((col >> j) & 1) << i;
+            }
+            for (t, &k) in TAIL_BYTES.iter().enumerate() {
+                let col = raw_unstep_zeros(1 << i, 8 * k, rpoly);
+                for (j, s) in tmask[t * 32..(t + 1) * 32].iter_mut().enumerate() {
+                    *s |= ((col >> j) & 1) << i;
                 }
             }
-            for i in 0..nbits {
-                let col = raw_step(0, 1 << i, nbits, rpoly);
-                for (j, s) in dmask[m * 32..(m + 1) * 32].iter_mut().enumerate() {
-                    if (col >> j) & 1 != 0 {
-                        *s |= 1 << i;
-                    }
-                }
+        }
+        for i in 0..64 {
+            let col = raw_step(0, 1 << i, 64, rpoly);
+            for (j, s) in dmask.iter_mut().enumerate() {
+                *s |= ((col >> j) as u64 & 1) << i;
             }
         }
         Self {
@@ -212,11 +224,10 @@ impl CrcEngine {
             base: Default::default(),
             d: Default::default(),
             r8: Default::default(),
-            r4: Default::default(),
-            d4: Default::default(),
-            r2: Default::default(),
-            d2: Default::default(),
-            r1: Default::default(),
+            extra: Default::default(),
+            u4: Default::default(),
+            u2: Default::default(),
+            u1: Default::default(),
             raw_next: Default::default(),
             xorout: Constant::new((CRC_XOROUT as u64).into()),
             empty: Constant::new(((CRC_INIT ^ CRC_XOROUT) as u64).into()),
@@ -225,9 +236,13 @@ impl CrcEngine {
                 Constant::new((raw_unstep_zeros(CRC_INIT, 8 * s, rpoly) as u64).into())
             }),
             keep_from: std::array::from_fn(|s| Constant::new((u64::MAX << (8 * s)).into())),
+            keep_below: std::array::from_fn(|n| {
+                Constant::new((((1u128 << (8 * n)) - 1) as u64).into())
+            }),
             lane_count: std::array::from_fn(|n| Constant::new((n as u64).into())),
             state_mask: std::array::from_fn(|n| Constant::new((smask[n] as u64).into())),
             data_mask: std::array::from_fn(|n| Constant::new(dmask[n].into())),
+            tail_mask: std::array::from_fn(|n| Constant::new((tmask[n] as u64).into())),
         }
     }
 
@@ -265,7 +280,14 @@ impl Logic for CrcEngine {
                 }
             }
         }
-        // A full beat: the 8-byte map.
+        // The 8-byte map over the beat's bytes, those at and above n zeroed.
+        // (The loop variable must not be named like a signal: unrolling for Verilog replaces
+        // the name everywhere, `self.n` included.)
+        for len in 0..9 {
+            if self.n.val().index() == len {
+                self.d.next = self.d.val() & self.keep_below[len].val();
+            }
+        }
         self.r8.next = 0.into();
         for j in 0..32 {
             self.r8.next = self.r8.val().replace_bit(
@@ -274,45 +296,39 @@ impl Logic for CrcEngine {
                     ^ (self.d.val() & self.data_mask[j].val()).xor(),
             );
         }
-        // A shorter beat: 4, 2 and 1 bytes as the bits of n say, each stage taking the
-        // data that follows the previous one's.
-        self.r4.next = self.base.val();
-        self.d4.next = self.d.val();
-        if self.n.val().get_bit(2) {
+        // The tail: take back the 8 - n zero bytes the map absorbed past the beat's end.
+        self.extra.next = self.lane_count[8].val() - self.n.val();
+        self.u4.next = self.r8.val();
+        if self.extra.val().get_bit(2) {
             for j in 0..32 {
-                self.r4.next = self.r4.val().replace_bit(
-                    j,
-                    (self.base.val() & self.state_mask[32 + j].val()).xor()
-                        ^ (self.d.val() & self.data_mask[32 + j].val()).xor(),
-                );
-            }
-            self.d4.next = self.d.val() >> 32;
-        }
-        self.r2.next = self.r4.val();
-        self.d2.next = self.d4.val();
-        if self.n.val().get_bit(1) {
-            for j in 0..32 {
-                self.r2.next = self.r2.val().replace_bit(
-                    j,
-                    (self.r4.val() & self.state_mask[64 + j].val()).xor()
-                        ^ (self.d4.val() & self.data_mask[64 + j].val()).xor(),
-                );
-            }
-            self.d2.next = self.d4.val() >> 16;
-        }
-        self.r1.next = self.r2.val();
-        if self.n.val().get_bit(0) {
-            for j in 0..32 {
-                self.r1.next = self.r1.val().replace_bit(
-                    j,
-                    (self.r2.val() & self.state_mask[96 + j].val()).xor()
-                        ^ (self.d2.val() & self.data_mask[96 + j].val()).xor(),
-                );
+                self.u4.next = self
+                    .u4
+                    .val()
+                    .replace_bit(j, (self.r8.val() & self.tail_mask[j].val()).xor());
             }
         }
-        self.raw_next.next = self.r1.val();
-        if self.n.val().get_bit(3) {
-            self.raw_next.next = self.r8.val();
+        self.u2.next = self.u4.val();
+        if self.extra.val().get_bit(1) {
+            for j in 0..32 {
+                self.u2.next = self
+                    .u2
+                    .val()
+                    .replace_bit(j, (self.u4.val() & self.tail_mask[32 + j].val()).xor());
+            }
+        }
+        self.u1.next = self.u2.val();
+        if self.extra.val().get_bit(0) {
+            for j in 0..32 {
+                self.u1.next = self
+                    .u1
+                    .val()
+                    .replace_bit(j, (self.u2.val() & self.tail_mask[64 + j].val()).xor());
+            }
+        }
+        self.raw_next.next = self.u1.val();
+        // A beat without bytes adds nothing.
+        if self.n.val() == 0 {
+            self.raw_next.next = self.base.val();
         }
         // A start beat with no byte of the message in it: the empty message.
         if self.start.val() & (self.n.val() <= bit_cast::<4, 3>(self.skip.val())) {
