@@ -217,10 +217,12 @@ impl Logic for EvnicCore {
         self.dbg_action.next = self.rx.dbg_action.val();
 
         // Transmit path: descriptor rings, frame reads, the MAC transmit stream, TX events
-        // (source = the VI, no group, timestamped by the cycle counter).
+        // (source = the VI, no group, timestamped by the transmit path: TX_DONE with the
+        // cycle its frame's first beat left).
         self.tx.clock.next = self.clock.val();
         self.tx.reset.next = self.block_reset.q.val();
         self.tx.enable.next = self.global.enable.val();
+        self.tx.cycles.next = self.global.cycles.val();
         self.tx.rd.next = self.bus.rd.val();
         self.tx.wr.next = self.bus.wr.val();
         self.tx.addr.next = self.bus.addr.val();
@@ -237,13 +239,14 @@ impl Logic for EvnicCore {
         self.tx_pack.group.next = 0.into();
         self.tx_pack.payload.next = self.tx.ev_payload.val();
         self.tx_pack.aux.next = self.tx.ev_aux.val();
-        self.tx_pack.timestamp.next = self.global.cycles.val();
+        self.tx_pack.timestamp.next = bit_cast::<64, 40>(self.tx.ev_timestamp.val());
 
         // Acknowledgements and read data: at most one block acknowledges an access.
         self.bus.nak.next = self.engine.nak.val()
             | self.multicast.nak.val()
             | self.timers.nak.val()
-            | self.rx.nak.val();
+            | self.rx.nak.val()
+            | self.tx.nak.val();
         self.bus.ack.next = false;
         self.bus.rdata.next = 0.into();
         if self.global.ack.val() {
@@ -321,7 +324,8 @@ impl Logic for EvnicCore {
         self.dbg_ram_collision.next = self.engine.ram_collision.val()
             | self.multicast.ram_collision.val()
             | self.timers.ram_collision.val()
-            | self.rx.ram_collision.val();
+            | self.rx.ram_collision.val()
+            | self.tx.ram_collision.val();
         // STATUS.READY: the AND of every block's `ready` (its RAMs are cleared), low from the
         // soft reset's pulse on (the blocks' reset follows it by a cycle).
         self.global.ready.next = !self.global.soft_reset.val()

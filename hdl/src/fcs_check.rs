@@ -91,6 +91,7 @@ impl Logic for FcsCheck {
         // The CRC engine sees every transferred byte, the FCS included.
         self.engine.reset.next = self.reset.val();
         self.engine.start.next = !self.in_frame.q.val();
+        self.engine.skip.next = 0.into();
         self.engine.valid.next = self.fire.val();
         self.engine.data.next = self.in_data.val();
         self.engine.keep.next = self.in_keep.val();

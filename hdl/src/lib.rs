@@ -29,6 +29,7 @@ pub mod tcam;
 pub mod timers;
 pub mod tx;
 pub mod tx_ring;
+pub mod tx_stream;
 pub mod wake_fifo;
 
 use rust_hdl::prelude::*;

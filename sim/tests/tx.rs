@@ -10,10 +10,10 @@ use common::{device, TestQueue};
 use crc::{Crc, CRC_32_ISCSI, CRC_32_ISO_HDLC};
 use evnic_proto::rings::{self, Queue};
 use evnic_regs::desc::{self, TxDesc};
-use evnic_regs::event::{rx_flags, ErrorCode, Event, EventType};
+use evnic_regs::event::{rx_flags, ErrorCode, Event, EventType, TIMESTAMP_BITS};
 use evnic_regs::map::filter as fr;
 use evnic_regs::map::{global as g, global_reg, vi, vi_reg};
-use evnic_sim::SimDevice;
+use evnic_sim::{SimDevice, TxFrame};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -148,6 +148,12 @@ fn tx_events(d: &mut SimDevice, q: &mut TestQueue, n: usize) -> Vec<Event> {
     out
 }
 
+/// The timestamp a TX_DONE must carry for frame `f`: the device's cycle counter (low
+/// `TIMESTAMP_BITS`) in the cycle its first beat was taken by the MAC.
+fn first_beat_timestamp(d: &SimDevice, f: &TxFrame) -> u64 {
+    d.counter_at(f.start) & ((1u64 << TIMESTAMP_BITS) - 1)
+}
+
 fn random_bytes(rng: &mut ChaCha8Rng, n: usize) -> Vec<u8> {
     (0..n).map(|_| rng.gen()).collect()
 }
@@ -186,6 +192,11 @@ fn runt_to_jumbo_frames_leave_padded_with_a_good_fcs() {
         assert_eq!(
             (e.source, e.payload, e.aux, e.group()),
             (2, i as u32, lens[i] as u16, None)
+        );
+        assert_eq!(
+            e.timestamp,
+            first_beat_timestamp(&d, f),
+            "TX_DONE timestamp of frame {i}: the cycle its first beat left"
         );
     }
     assert_eq!(
@@ -233,6 +244,11 @@ fn crc32c_is_inserted_as_crc_32_iscsi_over_the_span() {
     let frames = d.take_tx_frames();
     assert_eq!(frames.len(), spans.len());
     for (i, (f, &(len, off, n))) in frames.iter().zip(&spans).enumerate() {
+        assert_eq!(
+            ev[i].timestamp,
+            first_beat_timestamp(&d, f),
+            "timestamp {i}"
+        );
         let (s, e) = (off as usize, off as usize + n as usize);
         let want = CRC32C.checksum(&sent[i][s..e]).to_le_bytes();
         assert_eq!(f.bytes[e..e + 4], want, "CRC-32C of frame {i}");

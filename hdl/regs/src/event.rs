@@ -28,7 +28,9 @@
 pub enum EventType {
     /// A received frame was written to a receive buffer: aux = length, source = filter index.
     Rx = 1,
-    /// A transmit descriptor completed: payload = descriptor index, aux = length.
+    /// A transmit descriptor completed: payload = descriptor index, aux = length, source = the
+    /// VI; timestamp = the cycle the frame's first beat left the MAC transmit port (the first
+    /// byte on the wire).
     TxDone = 2,
     /// A timer fired: source = timer, payload = the timer's payload register.
     Timer = 3,
@@ -38,7 +40,8 @@ pub enum EventType {
     Wakeup = 5,
     /// Events were lost to a full queue: payload = how many (saturating).
     Overflow = 6,
-    /// Something was refused: payload = an [`ErrorCode`], aux = detail.
+    /// Something was refused: payload = an [`ErrorCode`], aux = detail; timestamp = the cycle
+    /// the event was produced.
     Error = 7,
     /// A queue's watchdog expired: events have sat unread past its limit.
     Watchdog = 8,
