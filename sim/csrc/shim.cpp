@@ -59,6 +59,7 @@ struct EvnicOut {
     uint8_t dso_valid;
     uint8_t dso_kind;
     uint8_t dso_group;
+    uint8_t dbg_key_valid;
     uint8_t dbg_valid;
     uint8_t dbg_flags;
     uint8_t dbg_hit;
@@ -157,6 +158,7 @@ static void sample(const Vevnic* t, EvnicOut* o) {
     o->dso_group = t->dso_group;
     o->dso_source = t->dso_source;
     o->dso_payload = t->dso_payload;
+    o->dbg_key_valid = t->dbg_key_valid;
     o->dbg_valid = t->dbg_valid;
     o->dbg_flags = t->dbg_flags;
     o->dbg_len = t->dbg_len;
@@ -164,7 +166,7 @@ static void sample(const Vevnic* t, EvnicOut* o) {
     o->dbg_filter = t->dbg_filter;
     o->dbg_action = t->dbg_action;
     o->dbg_ram_collision = t->dbg_ram_collision;
-    if (t->dbg_valid) {
+    if (t->dbg_key_valid) {
         for (int i = 0; i < 13; i++) o->dbg_key[i] = t->dbg_key[i];
     }
 }

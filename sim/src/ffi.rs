@@ -54,6 +54,7 @@ pub struct EvnicOut {
     pub dso_valid: u8,
     pub dso_kind: u8,
     pub dso_group: u8,
+    pub dbg_key_valid: u8,
     pub dbg_valid: u8,
     pub dbg_flags: u8,
     pub dbg_hit: u8,
