@@ -45,6 +45,8 @@ pub struct Fifo<const W: usize, const N: usize> {
     put: Signal<Local, Bit>,
     /// The N + 1 count bits that matter (Yosys trims the rest of the counters).
     count_mask: Constant<Bits<32>>,
+    /// 2^N: the RAM is full.
+    depth: Constant<Bits<32>>,
 }
 
 impl<const W: usize, const N: usize> Default for Fifo<W, N> {
@@ -70,6 +72,7 @@ impl<const W: usize, const N: usize> Default for Fifo<W, N> {
             refill: Default::default(),
             put: Default::default(),
             count_mask: Constant::new(((2u64 << N) - 1).into()),
+            depth: Constant::new((1u64 << N).into()),
         }
     }
 }
@@ -80,8 +83,9 @@ impl<const W: usize, const N: usize> Logic for Fifo<W, N> {
         dff_setup!(self, clock, wcount, rcount, shown);
         self.ram.clock.next = self.clock.val();
         self.in_ram.next = (self.wcount.q.val() - self.rcount.q.val()) & self.count_mask.val();
-        self.full.next = self.in_ram.val().get_bit(N);
-        self.put.next = self.push.val() & !self.in_ram.val().get_bit(N);
+        // (A comparison, not `get_bit(N)`: a const generic index is not valid Verilog.)
+        self.full.next = self.in_ram.val() == self.depth.val();
+        self.put.next = self.push.val() & !self.full.val();
         self.take.next = self.pop.val() & self.shown.q.val();
         // Read the next word when the output is free or freed now. The word read was written
         // at an earlier edge (the count says it is there), never in this cycle.

@@ -222,7 +222,7 @@ pub struct RxDeliver<const VB: usize> {
     ghost_now: Signal<Local, Bit>,
     fin_ready: Signal<Local, Bit>,
     final_reason: Signal<Local, Bits<3>>,
-    deliver: Signal<Local, Bit>,
+    to_deliver: Signal<Local, Bit>,
     need_op: Signal<Local, Bit>,
     fin_go: Signal<Local, Bit>,
     dec_class: Signal<Local, Bit>,
@@ -389,7 +389,7 @@ impl<const VB: usize> Default for RxDeliver<VB> {
             ghost_now: Default::default(),
             fin_ready: Default::default(),
             final_reason: Default::default(),
-            deliver: Default::default(),
+            to_deliver: Default::default(),
             need_op: Default::default(),
             fin_go: Default::default(),
             dec_class: Default::default(),
@@ -677,13 +677,15 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
             self.final_reason.next = self.c_drop.q.val();
             self.dec_class.next = false;
         }
-        self.deliver.next = self.final_reason.val() == 0;
+        self.to_deliver.next = self.final_reason.val() == 0;
         // The ring: the descriptor used (and the drop flag cleared) by an event that stored
         // data; a drop counted on it; a bad descriptor consumed.
-        self.need_op.next = (self.deliver.val() & self.c_store.q.val())
+        self.need_op.next = (self.to_deliver.val() & self.c_store.q.val())
             | (self.final_reason.val() == self.r_no_buffer.val())
             | (self.final_reason.val() == self.r_bad_desc.val());
-        if self.fin_ready.val() & (!self.deliver.val() | !self.ev_pend.q.val()) & self.need_op.val()
+        if self.fin_ready.val()
+            & (!self.to_deliver.val() | !self.ev_pend.q.val())
+            & self.need_op.val()
         {
             self.d_valid.next = true;
             self.d_op.next = 2.into();
@@ -694,7 +696,7 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
             }
         }
         self.fin_go.next = self.fin_ready.val()
-            & (!self.deliver.val() | !self.ev_pend.q.val())
+            & (!self.to_deliver.val() | !self.ev_pend.q.val())
             & (!self.need_op.val() | self.d_ready.val());
         self.fl_parser.next = self.h_e2_flags.val();
         if self.h_e2_fcs.val() {
@@ -712,7 +714,7 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
             self.gh_loaded.d.next = false;
             self.state.d.next = 0.into();
             self.c_frame.next = true;
-            if self.deliver.val() {
+            if self.to_deliver.val() {
                 self.c_delivered.next = true;
             } else if self.dec_class.val() {
                 self.c_dec_drop.next = self.final_reason.val();
@@ -725,14 +727,14 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
             self.dbg_hit.next = self.c_hit.q.val();
             self.dbg_filter.next = self.c_index.q.val().get_bits::<8>(0);
             self.dbg_action.next = bit_cast::<16, 8>(self.c_target.q.val());
-            if self.dec_class.val() & !self.deliver.val() {
+            if self.dec_class.val() & !self.to_deliver.val() {
                 self.dbg_action.next =
                     self.act_drop.val() | bit_cast::<16, 3>(self.final_reason.val());
             } else if self.c_group.q.val() {
                 self.dbg_action.next =
                     self.act_group.val() | bit_cast::<16, 8>(self.c_target.q.val());
             }
-            if self.deliver.val() {
+            if self.to_deliver.val() {
                 self.ev_pend.d.next = true;
                 self.ev_group_q.d.next = self.c_group.q.val();
                 self.ev_target_q.d.next = self.c_target.q.val();

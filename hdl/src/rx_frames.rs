@@ -157,6 +157,7 @@ pub struct RxFrames<const F: usize, const SB: usize> {
     ovr_eff: Signal<Local, Bit>,
     wword: Signal<Local, Bit>,
     full: Signal<Local, Bit>,
+    fill: Signal<Local, Bits<11>>,
     ovr_now: Signal<Local, Bit>,
     wnext: Signal<Local, Bits<11>>,
     nbytes: Signal<Local, Bits<16>>,
@@ -270,6 +271,7 @@ impl<const F: usize, const SB: usize> Default for RxFrames<F, SB> {
             ovr_eff: Default::default(),
             wword: Default::default(),
             full: Default::default(),
+            fill: Default::default(),
             ovr_now: Default::default(),
             wnext: Default::default(),
             nbytes: Default::default(),
@@ -389,10 +391,11 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             self.newlen.next = 0xffff.into();
         }
         // A word is complete with the second beat of a pair or the frame's last.
-        self.wword.next = self.fire.val()
-            & (self.half.q.val() | self.rx_last.val())
-            & self.admit_eff.val();
-        self.full.next = (self.wcount.q.val() - self.fptr.val()).get_bit(10);
+        self.wword.next =
+            self.fire.val() & (self.half.q.val() | self.rx_last.val()) & self.admit_eff.val();
+        // Words in the buffer (a local: Verilog cannot index an expression).
+        self.fill.next = self.wcount.q.val() - self.fptr.val();
+        self.full.next = self.fill.val().get_bit(10);
         self.ovr_now.next = self.ovr_eff.val() | (self.wword.val() & self.full.val());
         self.fbuf.wr_en.next = self.wword.val() & !self.ovr_now.val();
         self.fbuf.wr_addr.next = self.wcount.q.val().get_bits::<FBUF_BITS>(0);
@@ -482,8 +485,7 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             self.v_bits.d.next = self.v_bits.q.val() | (bits::<F>(1) << self.v_slot.val());
         }
         if self.lost_wr.val() {
-            self.lost_bits.d.next =
-                self.lost_bits.q.val() | (bits::<F>(1) << self.lost_slot.val());
+            self.lost_bits.d.next = self.lost_bits.q.val() | (bits::<F>(1) << self.lost_slot.val());
         }
 
         // ---- The head slot's records. ----
@@ -559,8 +561,7 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
         if self.h_next.val() {
             self.head.d.next = self.head.q.val() + 1;
             self.v_bits.d.next = self.v_bits.q.val() & !(bits::<F>(1) << self.hslot.val());
-            self.lost_bits.d.next =
-                self.lost_bits.q.val() & !(bits::<F>(1) << self.hslot.val());
+            self.lost_bits.d.next = self.lost_bits.q.val() & !(bits::<F>(1) << self.hslot.val());
             self.v_have.d.next = false;
             self.v_byp.d.next = false;
             self.e1_have.d.next = false;

@@ -698,7 +698,9 @@ fn a_frame_right_after_the_doorbell_waits_for_its_descriptor() {
     enable(&mut d, true);
     d.write32(freg(&fr::DEFAULT_ACTION), fr::action_vi(2) as u32)
         .unwrap();
-    let frames: Vec<Vec<u8>> = (0..3).map(|i| udp_frame([1, 2, 3, 4], 9, 40 + 30 * i)).collect();
+    let frames: Vec<Vec<u8>> = (0..3)
+        .map(|i| udp_frame([1, 2, 3, 4], 9, 40 + 30 * i))
+        .collect();
     for f in &frames {
         // The descriptor read takes 64 cycles; the frame's verdict comes within ~20.
         ring.post_no_wait(&mut d, 1);
@@ -706,7 +708,11 @@ fn a_frame_right_after_the_doorbell_waits_for_its_descriptor() {
         drain(&mut d);
     }
     let ev = rx_events(&mut q);
-    assert_eq!(counter(&mut d, &fr::DROP_NO_BUFFER), 0, "no frame dropped as no-buffer");
+    assert_eq!(
+        counter(&mut d, &fr::DROP_NO_BUFFER),
+        0,
+        "no frame dropped as no-buffer"
+    );
     assert_eq!(d.read32(vi_reg(2, &vi::RXQ_DROPS)).unwrap(), 0);
     assert_eq!(ev.len(), frames.len(), "every frame delivered: {ev:?}");
     for (i, (e, f)) in ev.iter().zip(&frames).enumerate() {
