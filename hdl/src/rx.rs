@@ -95,7 +95,7 @@ use crate::rx_frames::{RxFrames, VERDICT_BITS};
 use crate::rx_regs::RxRegs;
 use crate::rx_ring::{RxRings, REGS as RING_REGS, SLOT_BITS as CACHE_SLOT_BITS};
 use evnic_regs::map::filter::{self as fr, DropReason};
-use evnic_regs::map::{self, vi};
+use evnic_regs::map;
 use rust_hdl::prelude::*;
 
 /// Number of VIs (receive rings).
@@ -582,7 +582,7 @@ mod tests {
     use super::*;
     use evnic_model::{beats, fcs, parse};
     use evnic_regs::event::rx_flags;
-    use evnic_regs::map::{vi_reg, FILTER_PAGE_BASE};
+    use evnic_regs::map::{vi, vi_reg, FILTER_PAGE_BASE};
     use std::collections::{HashMap, VecDeque};
 
     const RING: u64 = 0x40_0000_0000;
@@ -967,6 +967,32 @@ mod tests {
         assert_eq!(b.buffer(1, frames.len() as u64, 64), frames[0]);
         assert_eq!(b.counter(&fr::DROP_FCS), 1);
         assert_eq!(b.counter(&fr::RX_FRAMES), frames.len() as u32 + 2);
+    }
+
+    /// One-beat runts back to back, one per cycle (faster than outcomes are made): every frame
+    /// has exactly one outcome (delivered while buffers last, then NO_BUFFER, or OVERRUN when
+    /// no slot is free). Reproduces a wedge seen through the core (the path stops after a few
+    /// frames).
+    #[test]
+    fn one_beat_frames_back_to_back_are_all_accounted() {
+        let mut b = Bench::new(20);
+        b.ring(0, 3, 8);
+        b.write(FILTER_PAGE_BASE + fr::DEFAULT_ACTION.offset, fr::action_vi(0) as u32);
+        b.write(FILTER_PAGE_BASE + fr::RX_CONFIG.offset, 0);
+        b.run(60);
+        for i in 0..60u32 {
+            b.send(&i.to_le_bytes(), 0);
+        }
+        b.drain();
+        b.run(500);
+        let frames = b.counter(&fr::RX_FRAMES);
+        let mut sum = b.counter(&fr::RX_DELIVERED);
+        for r in DropReason::ALL {
+            sum += b.counter(r.counter());
+        }
+        assert_eq!(frames, 60, "every frame counted");
+        assert_eq!(sum, 60, "one outcome each");
+        assert_eq!(b.events.len(), 8);
     }
 
     /// Lints with the project's flags and `-Wno-UNOPTFLAT`: RustHDL writes one always block
