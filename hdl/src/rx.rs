@@ -94,8 +94,8 @@ use crate::rx_deliver::RxDeliver;
 use crate::rx_frames::{RxFrames, VERDICT_BITS};
 use crate::rx_regs::RxRegs;
 use crate::rx_ring::{RxRings, REGS as RING_REGS, SLOT_BITS as CACHE_SLOT_BITS};
-use evnic_regs::map::filter::{self as fr, DropReason};
 use evnic_regs::map;
+use evnic_regs::map::filter::{self as fr, DropReason};
 use rust_hdl::prelude::*;
 
 /// Number of VIs (receive rings).
@@ -977,7 +977,10 @@ mod tests {
     fn one_beat_frames_back_to_back_are_all_accounted() {
         let mut b = Bench::new(20);
         b.ring(0, 3, 8);
-        b.write(FILTER_PAGE_BASE + fr::DEFAULT_ACTION.offset, fr::action_vi(0) as u32);
+        b.write(
+            FILTER_PAGE_BASE + fr::DEFAULT_ACTION.offset,
+            fr::action_vi(0) as u32,
+        );
         b.write(FILTER_PAGE_BASE + fr::RX_CONFIG.offset, 0);
         b.run(60);
         for i in 0..60u32 {

@@ -697,7 +697,11 @@ fn bad_fcs_policy_disabled_core_and_overrun_are_counted() {
     let no_buffer = counter(&mut d, &fr::DROP_NO_BUFFER);
     let overrun = counter(&mut d, &fr::DROP_OVERRUN);
     assert_eq!(counter(&mut d, &fr::RX_FRAMES), 5 + 300);
-    assert_eq!(delivered + no_buffer + overrun, 300, "{delivered} {no_buffer} {overrun}");
+    assert_eq!(
+        delivered + no_buffer + overrun,
+        300,
+        "{delivered} {no_buffer} {overrun}"
+    );
     assert_eq!(delivered, 5, "the ring's 5 remaining buffers");
     assert!(overrun > 0, "some runts found no slot");
     let ev = rx_events(&mut q);
