@@ -971,8 +971,8 @@ mod tests {
 
     /// One-beat runts back to back, one per cycle (faster than outcomes are made): every frame
     /// has exactly one outcome (delivered while buffers last, then NO_BUFFER, or OVERRUN when
-    /// no slot is free). Reproduces a wedge seen through the core (the path stops after a few
-    /// frames).
+    /// no slot is free). Guards against a wedge seen through the core: a verdict recorded in
+    /// the cycle the head slot finished was forgotten, and the path stopped at that frame.
     #[test]
     fn one_beat_frames_back_to_back_are_all_accounted() {
         let mut b = Bench::new(20);

@@ -148,6 +148,9 @@ pub struct RxFrames<const F: usize, const SB: usize> {
     ts_have: DFF<Bit>,
 
     hslot: Signal<Local, Bits<SB>>,
+    head_clr: Signal<Local, Bits<F>>,
+    v_set: Signal<Local, Bits<F>>,
+    lost_set: Signal<Local, Bits<F>>,
     used_slots: Signal<Local, Bits<8>>,
     fire: Signal<Local, Bit>,
     first: Signal<Local, Bit>,
@@ -262,6 +265,9 @@ impl<const F: usize, const SB: usize> Default for RxFrames<F, SB> {
             e2_byp_data: Default::default(),
             ts_have: Default::default(),
             hslot: Default::default(),
+            head_clr: Default::default(),
+            v_set: Default::default(),
+            lost_set: Default::default(),
             used_slots: Default::default(),
             fire: Default::default(),
             first: Default::default(),
@@ -481,12 +487,23 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
         self.v_ram.wr_en.next = self.v_wr.val();
         self.v_ram.wr_addr.next = self.v_slot.val();
         self.v_ram.wr_data.next = self.v_data.val();
+        // A slot's bit is set by its verdict (or lost key) and cleared when the slot is
+        // finished; both may happen in one cycle (for different slots).
+        self.head_clr.next = bits::<F>(0);
+        if self.h_next.val() {
+            self.head_clr.next = bits::<F>(1) << self.hslot.val();
+        }
+        self.v_set.next = bits::<F>(0);
         if self.v_wr.val() {
-            self.v_bits.d.next = self.v_bits.q.val() | (bits::<F>(1) << self.v_slot.val());
+            self.v_set.next = bits::<F>(1) << self.v_slot.val();
         }
+        self.lost_set.next = bits::<F>(0);
         if self.lost_wr.val() {
-            self.lost_bits.d.next = self.lost_bits.q.val() | (bits::<F>(1) << self.lost_slot.val());
+            self.lost_set.next = bits::<F>(1) << self.lost_slot.val();
         }
+        self.v_bits.d.next = (self.v_bits.q.val() | self.v_set.val()) & !self.head_clr.val();
+        self.lost_bits.d.next =
+            (self.lost_bits.q.val() | self.lost_set.val()) & !self.head_clr.val();
 
         // ---- The head slot's records. ----
         self.h_exists.next = self.used_slots.val() != 0;
@@ -560,8 +577,6 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
         self.ghost_pending.next = self.ghost_run.q.val() != 0;
         if self.h_next.val() {
             self.head.d.next = self.head.q.val() + 1;
-            self.v_bits.d.next = self.v_bits.q.val() & !(bits::<F>(1) << self.hslot.val());
-            self.lost_bits.d.next = self.lost_bits.q.val() & !(bits::<F>(1) << self.hslot.val());
             self.v_have.d.next = false;
             self.v_byp.d.next = false;
             self.e1_have.d.next = false;
