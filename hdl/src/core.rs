@@ -21,15 +21,16 @@
 //!   unconnected, and optimised away, on a board)
 //!
 //! # Timing
-//! See each block. Register accesses complete in 2 cycles (see [`crate::regbus`]).
+//! See each block. Register accesses complete in 2 cycles, 4 for registers held in RAM (see
+//! [`crate::regbus`] and each block). After a reset, software waits for `STATUS.READY`.
 
-use crate::event_engine::EventEngine;
+use crate::event_engine::CoreEventEngine;
 use crate::event_pack::EventPack;
 use crate::global_regs::GlobalRegs;
-use crate::multicast::Multicast;
+use crate::multicast::CoreMulticast;
 use crate::regbus::{RegBus, ADDR_BITS};
 use crate::rx::RxPath;
-use crate::timers::Timers;
+use crate::timers::CoreTimers;
 use crate::tx::TxPath;
 use rust_hdl::prelude::*;
 
@@ -96,7 +97,7 @@ pub struct EvnicCore {
     pub dbg_flags: Signal<Out, Bits<8>>,
     pub dbg_len: Signal<Out, Bits<16>>,
     pub dbg_hit: Signal<Out, Bit>,
-    pub dbg_filter: Signal<Out, Bits<8>>,
+    pub dbg_filter: Signal<Out, Bits<16>>,
     pub dbg_action: Signal<Out, Bits<16>>,
     /// A RAM was read at an address in the cycle it was written (see [`crate::ram`]): an RTL
     /// bug the simulator reports. Never set on a correct design.
@@ -104,9 +105,9 @@ pub struct EvnicCore {
 
     bus: RegBus,
     global: GlobalRegs,
-    engine: EventEngine,
-    multicast: Multicast,
-    timers: Timers,
+    engine: CoreEventEngine,
+    multicast: CoreMulticast,
+    timers: CoreTimers,
     rx: RxPath,
     rx_pack: EventPack,
     tx: TxPath,
@@ -244,7 +245,10 @@ impl Logic for EvnicCore {
         self.tx_pack.timestamp.next = self.global.cycles.val();
 
         // Acknowledgements and read data: at most one block acknowledges an access.
-        self.bus.nak.next = self.rx.nak.val();
+        self.bus.nak.next = self.engine.nak.val()
+            | self.multicast.nak.val()
+            | self.timers.nak.val()
+            | self.rx.nak.val();
         self.bus.ack.next = false;
         self.bus.rdata.next = 0.into();
         if self.global.ack.val() {
@@ -317,6 +321,15 @@ impl Logic for EvnicCore {
         self.engine.dmaw_ready.next = self.dmaw_ready.val();
         self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
         self.irq.next = self.engine.irq.val();
-        self.dbg_ram_collision.next = self.rx.ram_collision.val();
+        // RAM read/write collisions of every block that keeps state in `Ram` (never set on a
+        // correct design).
+        self.dbg_ram_collision.next = self.engine.ram_collision.val()
+            | self.multicast.ram_collision.val()
+            | self.timers.ram_collision.val()
+            | self.rx.ram_collision.val();
+        // STATUS.READY: the AND of every block's `ready` (its RAMs are cleared), low from the
+        // soft reset's pulse on (the blocks' reset follows it by a cycle).
+        self.global.ready.next =
+            !self.global.soft_reset.val() & !self.block_reset.q.val() & self.engine.ready.val();
     }
 }

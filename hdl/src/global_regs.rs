@@ -9,6 +9,7 @@
 //! - `enable` (out): `CONTROL.ENABLE`
 //! - `soft_reset` (out): a one-cycle pulse when software writes `CONTROL.SOFT_RESET`
 //! - `cycles` (out): the free-running 64-bit cycle counter (also the event timestamp)
+//! - `ready` (in): every block has cleared its state after a reset, read as `STATUS.READY`
 //!
 //! # Contract
 //! Read-only registers refuse writes (not acknowledged: the bus counts an error). Reading
@@ -40,6 +41,7 @@ pub struct GlobalRegs {
     pub enable: Signal<Out, Bit>,
     pub soft_reset: Signal<Out, Bit>,
     pub cycles: Signal<Out, Bits<64>>,
+    pub ready: Signal<In, Bit>,
     scratch: DFF<Bits<32>>,
     enable_q: DFF<Bit>,
     soft_reset_q: DFF<Bit>,
@@ -62,6 +64,8 @@ pub struct GlobalRegs {
     w_clock_khz: Constant<Bits<10>>,
     w_scratch: Constant<Bits<10>>,
     w_control: Constant<Bits<10>>,
+    w_status: Constant<Bits<10>>,
+    sh_ready: Constant<Bits<8>>,
     w_cycles_lo: Constant<Bits<10>>,
     w_cycles_hi: Constant<Bits<10>>,
     w_bus_errors: Constant<Bits<10>>,
@@ -98,6 +102,7 @@ impl Default for GlobalRegs {
             enable: Default::default(),
             soft_reset: Default::default(),
             cycles: Default::default(),
+            ready: Default::default(),
             scratch: Default::default(),
             enable_q: Default::default(),
             soft_reset_q: Default::default(),
@@ -120,6 +125,8 @@ impl Default for GlobalRegs {
             w_clock_khz: word(&g::CLOCK_KHZ),
             w_scratch: word(&g::SCRATCH),
             w_control: word(&g::CONTROL),
+            w_status: word(&g::STATUS),
+            sh_ready: Constant::new((g::STATUS_READY.lsb as u64).into()),
             w_cycles_lo: word(&g::CYCLES_LO),
             w_cycles_hi: word(&g::CYCLES_HI),
             w_bus_errors: word(&g::BUS_ERRORS),
@@ -179,6 +186,9 @@ impl Logic for GlobalRegs {
         } else if self.word.val() == self.w_control.val() {
             self.read_value.next = bit_cast::<32, 1>(self.enable_q.q.val().into());
             self.writable.next = true;
+        } else if self.word.val() == self.w_status.val() {
+            self.read_value.next =
+                bit_cast::<32, 1>(self.ready.val().into()) << self.sh_ready.val();
         } else if self.word.val() == self.w_cycles_lo.val() {
             self.read_value.next = self.cycle_count.q.val().get_bits::<32>(0);
         } else if self.word.val() == self.w_cycles_hi.val() {

@@ -10,22 +10,27 @@ pub mod crc;
 pub mod event_engine;
 pub mod event_pack;
 pub mod evq;
+pub mod exact;
 pub mod fcs_check;
 pub mod fifo;
 pub mod filter;
 pub mod global_regs;
+pub mod hit_counters;
 pub mod multicast;
 pub mod parser;
 pub mod ram;
+pub mod ram_fifo;
 pub mod regbus;
 pub mod rx;
 pub mod rx_deliver;
 pub mod rx_frames;
 pub mod rx_regs;
 pub mod rx_ring;
+pub mod tcam;
 pub mod timers;
 pub mod tx;
 pub mod tx_ring;
+pub mod wake_fifo;
 
 use rust_hdl::prelude::*;
 

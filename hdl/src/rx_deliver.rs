@@ -19,7 +19,7 @@
 //! - `fcs_drop` in (`RX_CONFIG.FCS_DROP`)
 //! - counting strobes out: `c_frame`, `c_dec_drop` (3), `c_delivered`, `c_del_drop` (3) (see
 //!   [`crate::rx_regs::RxRegs`]), `c_desc_wait` (a frame waited for its descriptor)
-//! - `dbg_valid`, `dbg_flags`, `dbg_len`, `dbg_hit`, `dbg_filter` (8), `dbg_action` (16): one
+//! - `dbg_valid`, `dbg_flags`, `dbg_len`, `dbg_hit`, `dbg_filter` (16), `dbg_action` (16): one
 //!   pulse per frame, in order, at its outcome
 //!
 //! # Contract
@@ -160,7 +160,7 @@ pub struct RxDeliver<const VB: usize> {
     pub dbg_flags: Signal<Out, Bits<8>>,
     pub dbg_len: Signal<Out, Bits<16>>,
     pub dbg_hit: Signal<Out, Bit>,
-    pub dbg_filter: Signal<Out, Bits<8>>,
+    pub dbg_filter: Signal<Out, Bits<16>>,
     pub dbg_action: Signal<Out, Bits<16>>,
 
     state: DFF<Bits<3>>,
@@ -725,7 +725,7 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
             self.dbg_flags.next = self.fl_parser.val();
             self.dbg_len.next = self.h_e1_len.val();
             self.dbg_hit.next = self.c_hit.q.val();
-            self.dbg_filter.next = self.c_index.q.val().get_bits::<8>(0);
+            self.dbg_filter.next = self.c_index.q.val();
             self.dbg_action.next = bit_cast::<16, 8>(self.c_target.q.val());
             if self.dec_class.val() & !self.to_deliver.val() {
                 self.dbg_action.next =

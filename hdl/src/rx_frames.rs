@@ -43,7 +43,7 @@
 //! beats a word, or the last beat). The parser's outputs of cycle t+3 belong to the frame of
 //! the beat of edge t (its latency, [`crate::parser::LATENCY`]); the FCS result of cycle N+1
 //! goes with the end result of cycle N+3. For the head slot: `h_v` and `h_e2` show in the cycle
-//! they are written (bypass), `h_e1` the cycle after the one after the last beat (N+2),
+//! they are written (bypass), `h_e1` the cycle after the last beat (N+1, with `h_ended`),
 //! `h_ts` two cycles after the slot becomes the head or is allocated; after `h_next` the
 //! records of the next slot show one cycle later at the earliest.
 
@@ -142,6 +142,8 @@ pub struct RxFrames<const F: usize, const SB: usize> {
     v_byp: DFF<Bit>,
     v_byp_data: DFF<Bits<VERDICT_BITS>>,
     e1_have: DFF<Bit>,
+    e1_byp: DFF<Bit>,
+    e1_byp_data: DFF<Bits<28>>,
     e2_have: DFF<Bit>,
     e2_byp: DFF<Bit>,
     e2_byp_data: DFF<Bits<9>>,
@@ -172,6 +174,7 @@ pub struct RxFrames<const F: usize, const SB: usize> {
     e2_data: Signal<Local, Bits<9>>,
     v_now: Signal<Local, Bit>,
     e2_now: Signal<Local, Bit>,
+    e1_now: Signal<Local, Bit>,
     v_rd: Signal<Local, Bit>,
     e1_rd: Signal<Local, Bit>,
     e2_rd: Signal<Local, Bit>,
@@ -260,6 +263,8 @@ impl<const F: usize, const SB: usize> Default for RxFrames<F, SB> {
             v_byp: Default::default(),
             v_byp_data: Default::default(),
             e1_have: Default::default(),
+            e1_byp: Default::default(),
+            e1_byp_data: Default::default(),
             e2_have: Default::default(),
             e2_byp: Default::default(),
             e2_byp_data: Default::default(),
@@ -289,6 +294,7 @@ impl<const F: usize, const SB: usize> Default for RxFrames<F, SB> {
             e2_data: Default::default(),
             v_now: Default::default(),
             e2_now: Default::default(),
+            e1_now: Default::default(),
             v_rd: Default::default(),
             e1_rd: Default::default(),
             e2_rd: Default::default(),
@@ -332,6 +338,8 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             v_byp,
             v_byp_data,
             e1_have,
+            e1_byp,
+            e1_byp_data,
             e2_have,
             e2_byp,
             e2_byp_data,
@@ -515,7 +523,13 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             & !self.v_byp.q.val()
             & self.v_bits.q.val().get_bit(self.hslot.val().index())
             & !self.h_next.val();
-        self.e1_rd.next = !self.e1_have.q.val() & self.h_ended.val() & !self.h_next.val();
+        // The head's end record, written at this edge: taken at once (bypass), so that it
+        // shows with `h_ended`.
+        self.e1_now.next = self.e1_ram.wr_en.val()
+            & (self.slot_eff.val() == self.hslot.val())
+            & !self.h_next.val();
+        self.e1_rd.next =
+            !self.e1_have.q.val() & !self.e1_byp.q.val() & self.h_ended.val() & !self.h_next.val();
         self.e2_rd.next = !self.e2_have.q.val()
             & !self.e2_byp.q.val()
             & (self.e2_done.q.val() != self.head.q.val())
@@ -539,6 +553,10 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
         if self.e1_rd.val() {
             self.e1_have.d.next = true;
         }
+        if self.e1_now.val() & !self.e1_have.q.val() {
+            self.e1_byp.d.next = true;
+            self.e1_byp_data.d.next = self.e1_ram.wr_data.val();
+        }
         if self.e2_rd.val() {
             self.e2_have.d.next = true;
         }
@@ -557,10 +575,15 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             self.h_v.next = self.v_data.val();
         }
         self.h_lost.next = self.lost_bits.q.val().get_bit(self.hslot.val().index());
-        self.h_e1_valid.next = self.e1_have.q.val();
+        self.h_e1_valid.next = self.e1_have.q.val() | self.e1_byp.q.val();
         self.h_e1_end.next = self.e1_ram.rd_data.val().get_bits::<11>(0);
         self.h_e1_len.next = self.e1_ram.rd_data.val().get_bits::<16>(11);
         self.h_e1_ovr.next = self.e1_ram.rd_data.val().get_bit(27);
+        if self.e1_byp.q.val() {
+            self.h_e1_end.next = self.e1_byp_data.q.val().get_bits::<11>(0);
+            self.h_e1_len.next = self.e1_byp_data.q.val().get_bits::<16>(11);
+            self.h_e1_ovr.next = self.e1_byp_data.q.val().get_bit(27);
+        }
         self.h_e2_valid.next = self.e2_have.q.val() | self.e2_byp.q.val() | self.e2_now.val();
         self.h_e2_flags.next = self.e2_ram.rd_data.val().get_bits::<8>(0);
         self.h_e2_fcs.next = self.e2_ram.rd_data.val().get_bit(8);
@@ -580,6 +603,7 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             self.v_have.d.next = false;
             self.v_byp.d.next = false;
             self.e1_have.d.next = false;
+            self.e1_byp.d.next = false;
             self.e2_have.d.next = false;
             self.e2_byp.d.next = false;
             self.ts_have.d.next = false;
@@ -609,6 +633,7 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             self.v_have.d.next = false;
             self.v_byp.d.next = false;
             self.e1_have.d.next = false;
+            self.e1_byp.d.next = false;
             self.e2_have.d.next = false;
             self.e2_byp.d.next = false;
             self.ts_have.d.next = false;

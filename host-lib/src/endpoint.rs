@@ -44,8 +44,32 @@ pub(crate) struct RxState {
 }
 
 pub(crate) struct Masks {
-    subscribed: u64,
-    producer: u64,
+    subscribed: GroupSet,
+    producer: GroupSet,
+}
+
+/// A set of groups (at most 256: group numbers are 8-bit fields of the device's registers).
+#[derive(Clone, Copy, Default)]
+struct GroupSet([u64; 4]);
+
+impl GroupSet {
+    fn set(&mut self, group: u32, on: bool) {
+        let (w, b) = ((group / 64) as usize, group % 64);
+        if on {
+            self.0[w] |= 1 << b;
+        } else {
+            self.0[w] &= !(1 << b);
+        }
+    }
+    /// Bits 32w..32w+31, as the device's 32-bit bitmap word w.
+    fn word(&self, w: u32) -> u32 {
+        (self.0[(w / 2) as usize] >> (32 * (w % 2))) as u32
+    }
+    fn groups(&self) -> Vec<u32> {
+        (0..256)
+            .filter(|&g| self.0[g as usize / 64] >> (g % 64) & 1 == 1)
+            .collect()
+    }
 }
 
 /// Host-side counters of an endpoint (no register access to read them).
@@ -108,8 +132,9 @@ impl Nic {
         for g in 0..core.params.groups {
             dev.write32(subscribe_reg(), subscribe_value(g, v, false))?;
         }
-        dev.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_LO), 0)?;
-        dev.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_HI), 0)?;
+        for w in 0..gr::PERMIT_WORDS {
+            dev.write32(gr::permit_at(v, w), 0)?;
+        }
         dev.write32(vi_reg(v, &vi::EVQ_WATCHDOG), cfg.watchdog)?;
         ring.program(dev, v)?;
         let status = dev.read32(vi_reg(v, &vi::EVQ_STATUS))?;
@@ -139,8 +164,8 @@ impl Nic {
             }),
             cfg,
             masks: Mutex::new(Masks {
-                subscribed: 0,
-                producer: 0,
+                subscribed: GroupSet::default(),
+                producer: GroupSet::default(),
             }),
         })
     }
@@ -187,7 +212,7 @@ impl Endpoint {
         self.core
             .dev
             .write32(subscribe_reg(), subscribe_value(group, self.vi(), true))?;
-        m.subscribed |= 1 << group;
+        m.subscribed.set(group, true);
         Ok(())
     }
 
@@ -198,13 +223,13 @@ impl Endpoint {
         self.core
             .dev
             .write32(subscribe_reg(), subscribe_value(group, self.vi(), false))?;
-        m.subscribed &= !(1 << group);
+        m.subscribed.set(group, false);
         Ok(())
     }
 
     /// The groups this endpoint is subscribed to, in order.
     pub fn subscriptions(&self) -> Vec<u32> {
-        bits(lock(&self.masks).subscribed)
+        lock(&self.masks).subscribed.groups()
     }
 
     /// Registers this endpoint as a producer for `group` (grants its VI permission to indicate
@@ -220,25 +245,17 @@ impl Endpoint {
 
     /// The groups this endpoint may indicate into, in order.
     pub fn producer_groups(&self) -> Vec<u32> {
-        bits(lock(&self.masks).producer)
+        lock(&self.masks).producer.groups()
     }
 
     fn set_producer(&self, group: u32, on: bool) -> Result<(), Error> {
         self.check_group(group)?;
         let mut m = lock(&self.masks);
-        let mask = if on {
-            m.producer | 1 << group
-        } else {
-            m.producer & !(1 << group)
-        };
-        let (reg, half) = if group < 32 {
-            (&gr::PERMIT_LO, mask as u32)
-        } else {
-            (&gr::PERMIT_HI, (mask >> 32) as u32)
-        };
+        let mut mask = m.producer;
+        mask.set(group, on);
         self.core
             .dev
-            .write32(gr::PERMIT_PAGE.at(self.vi(), reg), half)?;
+            .write32(gr::permit_at(self.vi(), group / 32), mask.word(group / 32))?;
         m.producer = mask;
         Ok(())
     }
@@ -391,11 +408,12 @@ impl Drop for Endpoint {
         self.core.unregister(v);
         let dev = &*self.core.dev;
         let m = lock(&self.masks);
-        for g in bits(m.subscribed) {
+        for g in m.subscribed.groups() {
             let _ = dev.write32(subscribe_reg(), subscribe_value(g, v, false));
         }
-        let _ = dev.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_LO), 0);
-        let _ = dev.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_HI), 0);
+        for w in 0..gr::PERMIT_WORDS {
+            let _ = dev.write32(gr::permit_at(v, w), 0);
+        }
         let _ = dev.write32(vi_reg(v, &vi::EVQ_WATCHDOG), 0);
         let _ = dev.write32(vi_reg(v, &vi::EVQ_SIZE), 0);
         // A read completes after the posted writes before it: the queue is off before its ring
@@ -403,8 +421,4 @@ impl Drop for Endpoint {
         let _ = dev.read32(vi_reg(v, &vi::EVQ_STATUS));
         self.core.free_vi(v);
     }
-}
-
-fn bits(mask: u64) -> Vec<u32> {
-    (0..64).filter(|b| mask >> b & 1 == 1).collect()
 }

@@ -237,10 +237,36 @@ pub(crate) struct EventCore {
     pub params: Params,
     /// The VI the library reserves as the interrupt queue (the last one).
     pub irq_vi: u32,
-    free_vis: Mutex<u64>,
-    free_timers: Mutex<u64>,
+    free_vis: Mutex<FreeSet>,
+    free_timers: Mutex<FreeSet>,
     pub irq: Arc<IrqShared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The free members of `0..n` (VIs or timers; any count).
+pub(crate) struct FreeSet(Vec<u64>);
+
+impl FreeSet {
+    fn all(n: u32) -> Self {
+        let mut words = vec![u64::MAX; n.div_ceil(64) as usize];
+        if n % 64 != 0 {
+            words[(n / 64) as usize] = (1u64 << (n % 64)) - 1;
+        }
+        FreeSet(words)
+    }
+    fn take(&mut self, i: u32) {
+        self.0[(i / 64) as usize] &= !(1u64 << (i % 64));
+    }
+    fn give(&mut self, i: u32) {
+        self.0[(i / 64) as usize] |= 1u64 << (i % 64);
+    }
+    /// Takes the lowest free member.
+    fn take_lowest(&mut self) -> Option<u32> {
+        let (w, bits) = self.0.iter().enumerate().find(|(_, b)| **b != 0)?;
+        let i = w as u32 * 64 + bits.trailing_zeros();
+        self.take(i);
+        Some(i)
+    }
 }
 
 impl EventCore {
@@ -254,7 +280,8 @@ impl EventCore {
             timers: r(&g::NUM_TIMERS)?,
             clock_khz: r(&g::CLOCK_KHZ)?,
         };
-        if params.vis < 2 || params.vis > 64 || params.timers > 64 || params.groups > 64 {
+        // The register map has room for 256 of each (8-bit VI and group fields, 256 timer slots).
+        if params.vis < 2 || params.vis > 256 || params.timers > 256 || params.groups > 256 {
             return Err(Error::Wedged(format!(
                 "implausible device parameters ({} VIs, {} groups, {} timers): the BAR reads garbage; reset or reload the device",
                 params.vis, params.groups, params.timers
@@ -291,13 +318,16 @@ impl EventCore {
                 call: "spawn the interrupt thread",
                 err,
             })?;
-        let all = |n: u32| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
         Ok(Arc::new(EventCore {
             dev,
             params,
             irq_vi,
-            free_vis: Mutex::new(all(params.vis) & !(1 << irq_vi)),
-            free_timers: Mutex::new(all(params.timers)),
+            free_vis: Mutex::new({
+                let mut vis = FreeSet::all(params.vis);
+                vis.take(irq_vi);
+                vis
+            }),
+            free_timers: Mutex::new(FreeSet::all(params.timers)),
             irq,
             thread: Mutex::new(Some(thread)),
         }))
@@ -305,37 +335,29 @@ impl EventCore {
 
     /// Takes the lowest free VI.
     pub(crate) fn alloc_vi(&self) -> Result<u32, Error> {
-        let mut free = lock(&self.free_vis);
-        if *free == 0 {
-            return Err(Error::NoFreeVi {
-                vis: self.params.vis,
-                reserved: 1,
-            });
-        }
-        let v = free.trailing_zeros();
-        *free &= !(1 << v);
+        let v = lock(&self.free_vis).take_lowest().ok_or(Error::NoFreeVi {
+            vis: self.params.vis,
+            reserved: 1,
+        })?;
         Ok(v)
     }
 
     pub(crate) fn free_vi(&self, v: u32) {
-        *lock(&self.free_vis) |= 1 << v;
+        lock(&self.free_vis).give(v);
     }
 
     /// Takes the lowest free timer.
     pub(crate) fn alloc_timer(&self) -> Result<u32, Error> {
-        let mut free = lock(&self.free_timers);
-        if *free == 0 {
-            return Err(Error::NoFreeTimer {
+        let t = lock(&self.free_timers)
+            .take_lowest()
+            .ok_or(Error::NoFreeTimer {
                 timers: self.params.timers,
-            });
-        }
-        let t = free.trailing_zeros();
-        *free &= !(1 << t);
+            })?;
         Ok(t)
     }
 
     pub(crate) fn free_timer(&self, t: u32) {
-        *lock(&self.free_timers) |= 1 << t;
+        lock(&self.free_timers).give(t);
     }
 
     pub(crate) fn register(&self, w: Arc<Waker>) {

@@ -14,6 +14,7 @@
 //! Each entry is written whole through the filter page's staging registers and one `COMMIT`:
 //! a frame sees the old entry or the new one, never half of each. The lowest matching index wins.
 
+use crate::backend::BackendError;
 use crate::filter_spec::{FilterAction, FilterSpec, SpecError};
 use crate::{Error, Nic};
 use evnic_regs::key::KEY_WORDS;
@@ -26,6 +27,23 @@ pub(crate) type FilterShadow = [Option<FilterSpec>; NUM_FILTERS as usize];
 
 fn page(offset: u32) -> u32 {
     fr::PAGE.base + offset
+}
+
+/// Reads of `STATUS` [`wait_idle`] makes before it gives up: far more than the longest BUSY
+/// (a ternary rewrite, about 2 x 513 cycles plus 2 per lookup meanwhile, or the 512-cycle
+/// clear after reset), since every register read takes at least one device cycle.
+const IDLE_POLLS: u32 = 100_000;
+
+/// Waits until the filter tables' write engine is idle (`STATUS.BUSY` clear), reading `STATUS`
+/// through `read` (given its BAR0 offset): a `COMMIT` while BUSY is refused, so every writer
+/// calls this before one. `Ok(false)`: still busy after [`IDLE_POLLS`] reads.
+pub(crate) fn wait_idle<E>(mut read: impl FnMut(u32) -> Result<u32, E>) -> Result<bool, E> {
+    for _ in 0..IDLE_POLLS {
+        if read(page(fr::STATUS.offset))? & fr::STATUS_BUSY.mask() == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn check_index(index: u32) -> Result<(), Error> {
@@ -91,8 +109,9 @@ impl Nic {
         Ok(())
     }
 
-    /// Writes one entry through the staging registers; `None` disables it. The caller holds the
-    /// shadow lock, which also keeps two writers from interleaving their staging writes.
+    /// Writes one entry through the staging registers; `None` disables it. Returns once the
+    /// device uses the new entry (`STATUS.BUSY` clear). The caller holds the shadow lock, which
+    /// also keeps two writers from interleaving their staging writes.
     pub(crate) fn write_entry(&self, index: u32, spec: Option<&FilterSpec>) -> Result<(), Error> {
         let dev = &self.dev;
         match spec {
@@ -107,7 +126,20 @@ impl Nic {
             }
             None => dev.write32(page(fr::ENTRY.offset), 0)?,
         }
+        // A COMMIT while the previous one is still carried out would be refused; after it,
+        // frames may see the old entry until BUSY falls.
+        let busy = || {
+            Error::Backend(BackendError::Device(
+                "the filter tables stayed busy (STATUS.BUSY)".into(),
+            ))
+        };
+        if !wait_idle(|o| dev.read32(o))? {
+            return Err(busy());
+        }
         dev.write32(page(fr::COMMIT.offset), index)?;
+        if !wait_idle(|o| dev.read32(o))? {
+            return Err(busy());
+        }
         Ok(())
     }
 }

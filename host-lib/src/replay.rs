@@ -177,8 +177,8 @@ pub struct FrameReport {
     pub len: u16,
     pub key: KeyView,
     pub flags: u8,
-    /// The matching filter entry.
-    pub filter: Option<u8>,
+    /// The matching filter entry number (ternary `i`, exact `0x8000 | profile << 12 | slot`).
+    pub filter: Option<u16>,
     /// The verdict as the filter page's action word (see `evnic_regs::map::filter`).
     pub action: u16,
     pub outcome: Outcome,
@@ -415,8 +415,12 @@ impl Replayer {
                 fr::PAGE.at(0, &fr::ENTRY),
                 fr::ENTRY_ACTION.put(u32::from(f.action.encode())) | fr::ENTRY_ENABLE.put(1),
             )?;
+            // Still busy after the polls: the COMMIT below is refused, a bus error.
+            crate::filters::wait_idle(|o| dev.read32(o))?;
             dev.write32(fr::PAGE.at(0, &fr::COMMIT), i as u32)?;
         }
+        // The last entry is in use before the first frame.
+        crate::filters::wait_idle(|o| dev.read32(o))?;
         dev.write32(
             fr::PAGE.at(0, &fr::DEFAULT_ACTION),
             u32::from(opts.default.encode()),

@@ -166,10 +166,12 @@ impl Timer {
     ) -> Result<(), Error> {
         let first = self.first_cycles(first.into())?;
         let (whole, frac) = period.into().split(self.core.params.clock_khz);
-        if whole == 0 {
-            return Err(Error::BadTimer(
-                "a period shorter than one device cycle: use at least Ticks::Cycles(1) (a zero period is what one_shot programs)".into(),
-            ));
+        if whole < t::MIN_PERIOD as u64 {
+            return Err(Error::BadTimer(format!(
+                "a period of {whole} cycles is shorter than the device's minimum of {} cycles ({:.2} us): use a longer period (a zero period is what one_shot programs)",
+                t::MIN_PERIOD,
+                t::MIN_PERIOD as f64 / self.core.params.clock_khz as f64 * 1000.0
+            )));
         }
         let whole = u32::try_from(whole).map_err(|_| {
             Error::BadTimer(format!(

@@ -26,10 +26,9 @@ fn setup(d: &mut SimDevice, rings: &mut Vec<Box<[u64]>>) {
         d.write32(vi_reg(v, &vi::EVQ_BASE_HI), (iova >> 32) as u32)
             .unwrap();
         d.write32(vi_reg(v, &vi::EVQ_SIZE), RING_LOG2).unwrap();
-        d.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_LO), u32::MAX)
-            .unwrap();
-        d.write32(gr::PERMIT_PAGE.at(v, &gr::PERMIT_HI), u32::MAX)
-            .unwrap();
+        for w in 0..gr::PERMIT_WORDS {
+            d.write32(gr::permit_at(v, w), u32::MAX).unwrap();
+        }
     }
 }
 

@@ -45,6 +45,7 @@ struct EvnicOut {
     uint16_t dbg_len;
     uint16_t dbg_action;
     uint16_t dso_source;
+    uint16_t dbg_filter;
     uint8_t bar_req_ready;
     uint8_t bar_rsp_valid;
     uint8_t dmaw_valid;
@@ -63,7 +64,6 @@ struct EvnicOut {
     uint8_t dbg_valid;
     uint8_t dbg_flags;
     uint8_t dbg_hit;
-    uint8_t dbg_filter;
     uint8_t dbg_ram_collision;
 };
 

@@ -7,6 +7,7 @@
 
 use crate::ffi::{self, EvnicIn, EvnicOut};
 use crate::memory::{Fault, HostMemory};
+use evnic_regs::map::{global as g, global_reg};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::path::Path;
@@ -20,6 +21,9 @@ pub enum SimError {
     Trace(String),
     /// The simulation could not start (a thread or the interrupt eventfd).
     Start(String),
+    /// `STATUS.READY` stayed low this many cycles after reset: a block never finished clearing
+    /// its state RAM.
+    NotReady { cycles: u64 },
 }
 
 impl std::fmt::Display for SimError {
@@ -31,6 +35,10 @@ impl std::fmt::Display for SimError {
             ),
             SimError::Trace(s) => write!(f, "cannot write trace: {s}"),
             SimError::Start(s) => write!(f, "cannot start the simulated device: {s}"),
+            SimError::NotReady { cycles } => write!(
+                f,
+                "STATUS.READY still low {cycles} cycles after reset: a block never finished clearing its state (a bug in the RTL)"
+            ),
         }
     }
 }
@@ -79,7 +87,8 @@ pub struct FrameVerdict {
     pub flags: u8,
     pub len: u16,
     pub hit: bool,
-    pub filter: u8,
+    /// The matching entry number (`evnic_regs::map::filter::EntryIndex`), with `hit`.
+    pub filter: u16,
     pub action: u16,
 }
 
@@ -108,6 +117,10 @@ struct RxFrame {
 
 /// Cycles a register access may take before the core is declared wedged.
 pub const BUS_TIMEOUT: u64 = 10_000;
+
+/// Cycles after reset within which `STATUS.READY` must rise (the largest state RAM clears in
+/// one cycle per word).
+pub const READY_TIMEOUT: u64 = 100_000;
 
 /// The Verilated core and its simulated surroundings.
 pub struct SimDevice {
@@ -148,7 +161,8 @@ pub struct SimDevice {
 unsafe impl Send for SimDevice {}
 
 impl SimDevice {
-    /// Builds the model, resets it, and returns it ready for register access.
+    /// Builds the model, resets it, waits for `STATUS.READY` (see [`SimDevice::wait_ready`])
+    /// and returns it ready for register access.
     pub fn new(config: SimConfig) -> Result<SimDevice, SimError> {
         let path = match &config.trace {
             Some(p) => {
@@ -194,7 +208,23 @@ impl SimDevice {
             dmaw_log: None,
         };
         dev.reset();
+        dev.wait_ready()?;
         Ok(dev)
+    }
+
+    /// Polls `STATUS.READY` until it is set, as software does after a reset: until then the
+    /// blocks are clearing their state RAMs and refuse their registers.
+    pub fn wait_ready(&mut self) -> Result<(), SimError> {
+        let (status, ready) = (global_reg(&g::STATUS), &g::STATUS_READY);
+        let start = self.cycle;
+        while ready.get(self.read32(status)?) == 0 {
+            if self.cycle - start > READY_TIMEOUT {
+                return Err(SimError::NotReady {
+                    cycles: self.cycle - start,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Holds the reset input for the configured number of cycles.

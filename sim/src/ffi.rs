@@ -40,6 +40,7 @@ pub struct EvnicOut {
     pub dbg_len: u16,
     pub dbg_action: u16,
     pub dso_source: u16,
+    pub dbg_filter: u16,
     pub bar_req_ready: u8,
     pub bar_rsp_valid: u8,
     pub dmaw_valid: u8,
@@ -58,7 +59,6 @@ pub struct EvnicOut {
     pub dbg_valid: u8,
     pub dbg_flags: u8,
     pub dbg_hit: u8,
-    pub dbg_filter: u8,
     pub dbg_ram_collision: u8,
 }
 

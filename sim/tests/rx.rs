@@ -1,7 +1,8 @@
 //! The receive path through the Verilator model of the whole core: the parser and filter
-//! verdicts of random and mutated frames against the reference model (evnic-model), filter
-//! semantics programmed through the filter page, receive rings in host memory, drops and their
-//! counters, and no DMA access outside the posted buffers in any test.
+//! verdicts of random and mutated frames against the reference model (evnic-model), with
+//! ternary and exact-match entries, filter semantics programmed through the filter page,
+//! receive rings in host memory, drops and their counters, and no DMA access outside the posted
+//! buffers in any test.
 //!
 //! `EVNIC_FUZZ_FRAMES=N` runs the differential test on N frames (default 100,000) and
 //! `EVNIC_FUZZ_SEED=S` changes its seed.
@@ -12,8 +13,9 @@ use etherparse::PacketBuilder;
 use evnic_model::filter::{Entry, FilterTable};
 use evnic_model::{fcs, parse, FrameGen};
 use evnic_regs::event::{rx_flags, Event, EventType};
+use evnic_regs::exact::{masked_words, Placement, SlotWrite, PROFILES};
 use evnic_regs::key::{self, KeyBits, KeyField};
-use evnic_regs::map::filter::{self as fr, DropReason};
+use evnic_regs::map::filter::{self as fr, DropReason, EntryIndex};
 use evnic_regs::map::{global as g, global_reg, group as gr, vi, vi_reg};
 use evnic_sim::SimDevice;
 use rand::{Rng, SeedableRng};
@@ -28,20 +30,150 @@ fn enable(d: &mut SimDevice, on: bool) {
         .unwrap();
 }
 
-/// Writes filter entry `idx` through the staging registers and COMMIT.
+/// Waits until the filter tables' write engine is idle (`STATUS.BUSY` clear); returns the
+/// cycles waited.
+fn wait_idle(d: &mut SimDevice) -> u64 {
+    let start = d.cycle();
+    while d.read32(freg(&fr::STATUS)).unwrap() & fr::STATUS_BUSY.mask() != 0 {
+        assert!(d.cycle() - start < 100_000, "the filter stays busy");
+    }
+    d.cycle() - start
+}
+
+/// Commits the staged entry as entry number `n` once the write engine is idle.
+fn commit(d: &mut SimDevice, reg: &evnic_regs::Reg, n: u32) {
+    wait_idle(d);
+    let errs = d.read32(global_reg(&g::BUS_ERRORS)).unwrap();
+    d.write32(freg(reg), n).unwrap();
+    assert_eq!(
+        d.read32(global_reg(&g::BUS_ERRORS)).unwrap(),
+        errs,
+        "{} {n:#x} refused",
+        reg.name
+    );
+}
+
+fn stage_entry(d: &mut SimDevice, action: u16, enable: bool) {
+    d.write32(
+        freg(&fr::ENTRY),
+        fr::ENTRY_ACTION.put(action as u32) | fr::ENTRY_ENABLE.put(enable as u32),
+    )
+    .unwrap();
+}
+
+/// Writes ternary filter entry `idx` and waits until it is in use (`STATUS.BUSY` clear: a
+/// frame looked up before then may still see the old entry).
 fn set_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
+    commit_entry(d, idx, e);
+    wait_idle(d);
+}
+
+/// Writes ternary filter entry `idx` through the staging registers and COMMIT; returns while
+/// the rewrite runs.
+fn commit_entry(d: &mut SimDevice, idx: u32, e: &Entry) {
     for w in 0..key::KEY_WORDS {
         d.write32(fr::PAGE.base + fr::VALUE_BASE + 4 * w, e.value.word(w))
             .unwrap();
         d.write32(fr::PAGE.base + fr::MASK_BASE + 4 * w, e.mask.word(w))
             .unwrap();
     }
-    d.write32(
-        freg(&fr::ENTRY),
-        fr::ENTRY_ACTION.put(e.action as u32) | fr::ENTRY_ENABLE.put(e.enable as u32),
-    )
-    .unwrap();
-    d.write32(freg(&fr::COMMIT), idx).unwrap();
+    stage_entry(d, e.action, e.enable);
+    commit(d, &fr::COMMIT, idx);
+}
+
+/// Writes slot `slot` of exact-match profile `p`: the profile's words of `value`, the action,
+/// valid.
+fn set_exact(d: &mut SimDevice, p: usize, slot: u32, value: &KeyBits, action: u16, valid: bool) {
+    for w in PROFILES[p].word_list() {
+        d.write32(fr::PAGE.base + fr::VALUE_BASE + 4 * w, value.word(w))
+            .unwrap();
+    }
+    stage_entry(d, action, valid);
+    let n = EntryIndex::Exact {
+        profile: p as u8,
+        slot: slot as u16,
+    }
+    .encode();
+    commit(d, &fr::COMMIT, u32::from(n));
+}
+
+/// Sets exact-match profile `p`'s mask.
+fn set_profile_mask(d: &mut SimDevice, p: usize, mask: &KeyBits) {
+    for w in 0..key::KEY_WORDS {
+        d.write32(fr::PAGE.base + fr::MASK_BASE + 4 * w, mask.word(w))
+            .unwrap();
+    }
+    commit(d, &fr::PROFILE_COMMIT, p as u32);
+}
+
+/// Carries out the slot writes of a host placement in profile `p`, in the device and the model.
+fn apply(d: &mut SimDevice, t: &mut FilterTable, p: usize, writes: Vec<SlotWrite<u16>>) {
+    for w in writes {
+        match w {
+            SlotWrite::Set { slot, key, value } => {
+                let v = PROFILES[p].expand(&key);
+                set_exact(d, p, slot, &v, value, true);
+                t.write_exact(p, slot, &v, value, true);
+            }
+            SlotWrite::Clear { slot } => {
+                set_exact(d, p, slot, &KeyBits::default(), 0, false);
+                t.write_exact(p, slot, &KeyBits::default(), 0, false);
+            }
+        }
+    }
+}
+
+/// Masks of the four profiles as the tests use them: the IPv4 5-tuple, IPv4 destination
+/// address and port, destination MAC and outer VLAN, the IPv6 5-tuple.
+fn profile_masks() -> [KeyBits; 4] {
+    let all = u128::MAX;
+    let m = |fields: &[(KeyField, u128)]| {
+        let mut m = KeyBits::default();
+        for (f, v) in fields {
+            m.set(*f, *v);
+        }
+        m
+    };
+    [
+        m(&[
+            (key::IP_VERSION, all),
+            (key::IP_PROTO, all),
+            (key::L4_SRC, all),
+            (key::L4_DST, all),
+            (key::SRC_IP, 0xffff_ffff),
+            (key::DST_IP, 0xffff_ffff),
+        ]),
+        m(&[
+            (key::IP_VERSION, all),
+            (key::IP_PROTO, all),
+            (key::L4_DST, all),
+            (key::DST_IP, 0xffff_ffff),
+        ]),
+        m(&[
+            (key::DST_MAC, all),
+            (key::VLAN_OUTER, all),
+            (key::VLAN_COUNT, all),
+        ]),
+        m(&[
+            (key::IP_VERSION, all),
+            (key::IP_PROTO, all),
+            (key::L4_SRC, all),
+            (key::L4_DST, all),
+            (key::SRC_IP, all),
+            (key::DST_IP, all),
+        ]),
+    ]
+}
+
+/// The profile an exact entry for `key` goes to: IPv4 TCP/UDP to 0 or 1, IPv6 TCP/UDP to 3,
+/// everything else to 2 (MAC and VLAN).
+fn profile_for(key: &KeyBits, alt: bool) -> usize {
+    let l4 = matches!(key.get(key::IP_PROTO), 6 | 17);
+    match key.get(key::IP_VERSION) {
+        4 if l4 => alt as usize,
+        6 if l4 => 3,
+        _ => 2,
+    }
 }
 
 fn counter(d: &mut SimDevice, r: &evnic_regs::Reg) -> u32 {
@@ -50,6 +182,12 @@ fn counter(d: &mut SimDevice, r: &evnic_regs::Reg) -> u32 {
 
 fn hits(d: &mut SimDevice, idx: u32) -> u32 {
     d.read32(fr::PAGE.base + fr::HITS_BASE + 4 * idx).unwrap()
+}
+
+/// The hit counter of entry number `n`, through HIT_SELECT and HIT_COUNT.
+fn hit_count(d: &mut SimDevice, n: u16) -> u32 {
+    d.write32(freg(&fr::HIT_SELECT), u32::from(n)).unwrap();
+    d.read32(freg(&fr::HIT_COUNT)).unwrap()
 }
 
 fn field_mask(fields: &[KeyField]) -> KeyBits {
@@ -254,6 +392,49 @@ fn random_entry(rng: &mut ChaCha8Rng, gen: &mut FrameGen) -> Entry {
     }
 }
 
+/// Exact-match entries made from the keys of a pool of frames, placed by the host placement.
+struct ExactPool<'a> {
+    masks: [KeyBits; 4],
+    place: &'a mut Vec<Placement<u16>>,
+    pool: &'a mut Vec<Vec<u8>>,
+}
+
+impl ExactPool<'_> {
+    /// A new random frame joins the pool and its key gets an entry (while the profile has
+    /// room below 300 of its 512 slots).
+    fn add(
+        &mut self,
+        d: &mut SimDevice,
+        t: &mut FilterTable,
+        rng: &mut ChaCha8Rng,
+        gen: &mut FrameGen,
+    ) {
+        let f = gen.random_well_formed().bytes;
+        let k = key_of(&f);
+        let p = profile_for(&k, rng.gen_bool(0.5));
+        let words = masked_words(&PROFILES[p], &k, &self.masks[p]);
+        let action = match rng.gen_range(0..8) {
+            0..=4 => fr::action_vi(rng.gen_range(0..16)),
+            5..=6 => fr::action_group(rng.gen_range(0..64)),
+            _ => fr::action_drop(),
+        };
+        if self.place[p].len() < 300 {
+            let (writes, _) = self.place[p].insert(words, action).expect("room");
+            apply(d, t, p, writes);
+        }
+        self.pool.push(f);
+    }
+    /// Removes the entry of a random pool frame's key, if it has one in a random profile.
+    fn remove(&mut self, d: &mut SimDevice, t: &mut FilterTable, rng: &mut ChaCha8Rng) {
+        let k = key_of(&self.pool[rng.gen_range(0..self.pool.len())]);
+        let p = rng.gen_range(0..4);
+        if let Some(slot) = self.place[p].remove(&masked_words(&PROFILES[p], &k, &self.masks[p])) {
+            set_exact(d, p, slot, &KeyBits::default(), 0, false);
+            t.write_exact(p, slot, &KeyBits::default(), 0, false);
+        }
+    }
+}
+
 #[test]
 fn random_and_mutated_frames_agree_with_the_model() {
     let frames: usize = std::env::var("EVNIC_FUZZ_FRAMES")
@@ -274,6 +455,23 @@ fn random_and_mutated_frames_agree_with_the_model() {
         table.write(i, e);
         set_entry(&mut d, i as u32, &e);
     }
+    // Exact-match entries: the keys of a pool of frames (sent again among the random ones),
+    // placed by the host placement, 40 per profile to start with.
+    let masks = profile_masks();
+    for (p, m) in masks.iter().enumerate() {
+        set_profile_mask(&mut d, p, m);
+        table.set_profile_mask(p, m);
+    }
+    let mut place: Vec<Placement<u16>> = PROFILES.iter().map(|p| Placement::new(*p)).collect();
+    let mut pool: Vec<Vec<u8>> = Vec::new();
+    let mut ex = ExactPool {
+        masks,
+        place: &mut place,
+        pool: &mut pool,
+    };
+    for _ in 0..160 {
+        ex.add(&mut d, &mut table, &mut rng, &mut gen);
+    }
     let max_len = 1522u16;
     let mut default = fr::action_vi(0);
     let mut fcs_drop = true;
@@ -282,12 +480,16 @@ fn random_and_mutated_frames_agree_with_the_model() {
     let mut batches = 0usize;
     let mut seen_drop = [0usize; 8];
     while done < frames {
-        // Between batches (no frame in flight): change the table and the policy.
+        // Between batches (no frame in flight): change the tables and the policy.
         if batches > 0 {
             let i = rng.gen_range(0..32);
             let e = random_entry(&mut rng, &mut gen);
             table.write(i, e);
             set_entry(&mut d, i as u32, &e);
+            ex.add(&mut d, &mut table, &mut rng, &mut gen);
+            if rng.gen_bool(0.3) {
+                ex.remove(&mut d, &mut table, &mut rng);
+            }
             default = if rng.gen_bool(0.5) {
                 fr::action_vi(rng.gen_range(0..16))
             } else {
@@ -305,6 +507,14 @@ fn random_and_mutated_frames_agree_with_the_model() {
         let mut sent = Vec::with_capacity(n);
         for _ in 0..n {
             let mut f = gen.next_frame_upto(2000);
+            // A quarter are frames whose keys have exact entries (or had), some mutated.
+            if rng.gen_range(0..4) == 0 {
+                f.bytes = ex.pool[rng.gen_range(0..ex.pool.len())].clone();
+                f.mac_err = false;
+                if rng.gen_bool(0.2) {
+                    f = gen.mutate(f, evnic_model::Mutation::Flipped);
+                }
+            }
             // A bad FCS on some frames.
             if f.bytes.len() >= 4 && rng.gen_range(0..16) == 0 {
                 let i = rng.gen_range(f.bytes.len() - 4..f.bytes.len());
@@ -355,8 +565,27 @@ fn random_and_mutated_frames_agree_with_the_model() {
         assert!(seen_drop[r as usize] > 0, "{r:?} never seen");
     }
     for i in 0..32 {
-        assert_eq!(hits(&mut d, i), table.hits(i as usize), "HITS{i}");
+        assert_eq!(hits(&mut d, i), table.hits(i as u16), "HITS{i}");
     }
+    let mut exact_hits = 0;
+    for (p, pl) in ex.place.iter().enumerate() {
+        for slot in 0..PROFILES[p].slots() {
+            if pl.slot(slot).is_some() {
+                let n = EntryIndex::Exact {
+                    profile: p as u8,
+                    slot: slot as u16,
+                }
+                .encode();
+                let h = hit_count(&mut d, n);
+                assert_eq!(h, table.hits(n), "hits of exact entry {n:#x}");
+                exact_hits += h;
+            }
+        }
+    }
+    assert!(
+        exact_hits as usize > frames / 20,
+        "exact entries were hit: {exact_hits}"
+    );
     // Every frame has exactly one outcome.
     let total = counter(&mut d, &fr::RX_FRAMES);
     assert_eq!(total as usize, frames);
@@ -529,7 +758,7 @@ fn an_entry_rewritten_while_traffic_flows_is_never_seen_half_written() {
         d.inject_frame(fb.clone(), false);
     }
     d.run(500);
-    set_entry(&mut d, 7, &new);
+    commit_entry(&mut d, 7, &new);
     drain(&mut d);
     let v = d.take_verdicts();
     assert_eq!(v.len(), 800);
@@ -750,4 +979,150 @@ fn a_frame_right_after_the_doorbell_waits_for_its_descriptor() {
     assert_eq!(counter(&mut d, &fr::DROP_NO_BUFFER), 1);
     assert_eq!(d.read32(vi_reg(2, &vi::RXQ_DROPS)).unwrap(), 1);
     assert_no_faults(&d);
+}
+
+#[test]
+fn exact_tables_hold_1024_placed_entries_and_find_every_key_and_no_other() {
+    let mut d = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(1024);
+    let mut gen = FrameGen::new(1024);
+    let mut table = FilterTable::new(32);
+    enable(&mut d, true);
+    d.write32(freg(&fr::DEFAULT_ACTION), fr::action_drop() as u32)
+        .unwrap();
+    let masks = profile_masks();
+    for (p, m) in masks.iter().enumerate() {
+        set_profile_mask(&mut d, p, m);
+        table.set_profile_mask(p, m);
+    }
+    let mut place: Vec<Placement<u16>> = PROFILES.iter().map(|p| Placement::new(*p)).collect();
+    // 256 keys per profile (half of its slots), each from a frame of the profile's kind.
+    let mut frames: Vec<(usize, Vec<u8>, Vec<u32>)> = Vec::new();
+    let mut busy_max = 0;
+    while frames.len() < 1024 {
+        let f = gen.random_well_formed().bytes;
+        let k = key_of(&f);
+        let p = profile_for(&k, rng.gen_bool(0.5));
+        let words = masked_words(&PROFILES[p], &k, &masks[p]);
+        if place[p].len() >= 256 || place[p].find(&words).is_some() {
+            continue;
+        }
+        let action = fr::action_vi(rng.gen_range(0..16));
+        let (writes, _) = place[p].insert(words.clone(), action).expect("room");
+        apply(&mut d, &mut table, p, writes);
+        busy_max = busy_max.max(wait_idle(&mut d));
+        frames.push((p, f, words));
+    }
+    // Later insertions may have moved an entry to another slot of its probe sequence: the
+    // entry numbers as the placement holds them now.
+    let frames: Vec<(usize, Vec<u8>, u16)> = frames
+        .into_iter()
+        .map(|(p, f, words)| {
+            let slot = place[p].find(&words).expect("placed");
+            let n = EntryIndex::Exact {
+                profile: p as u8,
+                slot: slot as u16,
+            }
+            .encode();
+            (p, f, n)
+        })
+        .collect();
+    // An exact COMMIT keeps the engine busy for the copy and one write: the poll after it
+    // sees it idle within a few reads.
+    assert!(busy_max < 100, "exact COMMIT busy for {busy_max} cycles");
+    // Every key frame, then the same frame with its destination MAC or port changed (a key
+    // no entry has), twice over in a shuffled order.
+    let mut sent = Vec::new();
+    for (p, f, n) in &frames {
+        sent.push((f.clone(), Some(*n)));
+        let mut g = f.clone();
+        if *p == 2 {
+            g[5] ^= 0x40;
+        } else {
+            // The UDP/TCP destination port, after the IP header.
+            let l3 = 14 + 4 * usize::from(key_of(f).get(key::VLAN_COUNT) as u8);
+            let l4 = if *p == 3 {
+                l3 + 40
+            } else {
+                l3 + 4 * usize::from(g[l3] & 0xf)
+            };
+            g[l4 + 3] ^= 0x01;
+        }
+        let len = g.len();
+        let c = fcs(&g[..len - 4]);
+        g[len - 4..].copy_from_slice(&c);
+        sent.push((g, None));
+    }
+    let mut order: Vec<usize> = (0..sent.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.gen_range(0..=i));
+    }
+    for &i in &order {
+        d.inject_frame(sent[i].0.clone(), false);
+    }
+    drain(&mut d);
+    let v = d.take_verdicts();
+    assert_eq!(v.len(), sent.len());
+    let mut found = 0;
+    for (x, &i) in v.iter().zip(&order) {
+        let (f, n) = &sent[i];
+        let k = key_of(f);
+        let want = table.lookup(&k);
+        assert_eq!(x.hit, want.is_some(), "frame {i}");
+        if let Some(h) = want {
+            assert_eq!(x.filter, h.index, "frame {i}");
+        }
+        match n {
+            Some(n) => {
+                assert_eq!(x.filter, *n, "key frame {i} finds its entry");
+                assert!(x.hit);
+                found += 1;
+            }
+            None => assert!(!x.hit, "changed frame {i} finds no entry"),
+        }
+    }
+    assert_eq!(found, 1024);
+    for (_, _, n) in frames.iter().step_by(37) {
+        assert_eq!(hit_count(&mut d, *n), 1, "hits of {n:#x}");
+    }
+    assert_no_faults(&d);
+}
+
+#[test]
+fn a_ternary_commit_is_busy_for_two_passes_and_frames_flow_meanwhile() {
+    let mut d = device();
+    enable(&mut d, true);
+    d.write32(freg(&fr::DEFAULT_ACTION), fr::action_vi(9) as u32)
+        .unwrap();
+    wait_idle(&mut d);
+    let m = field_mask(&[key::L4_DST]);
+    let fa = udp_frame([10, 0, 0, 1], 1000, 30);
+    let e = Entry {
+        value: and(&key_of(&fa), &m),
+        mask: m,
+        enable: true,
+        action: fr::action_vi(2),
+    };
+    // Idle: the copy (26 cycles) and two passes of 513 cycles.
+    commit_entry(&mut d, 3, &e);
+    let idle = wait_idle(&mut d) + 3;
+    // Under line-rate 64-byte frames.
+    let f64b = udp_frame([10, 0, 0, 2], 2000, 18);
+    assert_eq!(f64b.len(), 64);
+    for _ in 0..400 {
+        d.inject_frame(f64b.clone(), false);
+    }
+    d.run(100);
+    commit_entry(&mut d, 4, &e);
+    let loaded = wait_idle(&mut d) + 3;
+    drain(&mut d);
+    assert_eq!(
+        d.take_verdicts().len(),
+        400,
+        "no frame lost or delayed out of order"
+    );
+    assert_eq!(counter(&mut d, &fr::DROP_OVERRUN), 0);
+    eprintln!("ternary COMMIT busy: {idle} cycles idle, {loaded} under 64-byte line rate");
+    assert!((1026..1200).contains(&idle), "{idle}");
+    assert!(loaded >= idle && loaded < 2000, "{loaded}");
 }

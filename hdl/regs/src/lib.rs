@@ -12,6 +12,7 @@
 
 pub mod desc;
 pub mod event;
+pub mod exact;
 pub mod key;
 pub mod map;
 
@@ -21,12 +22,21 @@ pub use map::{Access, Field, Page, Reg};
 pub mod params {
     /// Number of virtual interfaces (VIs), each with its own page and event queue.
     pub const NUM_VIS: u32 = 16;
-    /// Number of ternary filter (CAM) entries.
+    /// Number of ternary filter entries (value and mask over the whole key; lowest index
+    /// wins).
     pub const NUM_FILTERS: u32 = 32;
+    /// Number of exact-match tables (mask profiles), see [`crate::exact`].
+    pub const NUM_EXACT_PROFILES: u32 = 4;
+    /// Each exact-match table has `1 << EXACT_SLOTS_LOG2` slots.
+    pub const EXACT_SLOTS_LOG2: u32 = 9;
+    /// Exact-match entries over all tables.
+    pub const NUM_EXACT_FILTERS: u32 = NUM_EXACT_PROFILES << EXACT_SLOTS_LOG2;
+    /// Probes per exact-match table and lookup (the hop limit of placement).
+    pub const EXACT_HOPS: u32 = 4;
     /// Number of multicast event groups.
-    pub const NUM_GROUPS: u32 = 64;
+    pub const NUM_GROUPS: u32 = 256;
     /// Number of timers.
-    pub const NUM_TIMERS: u32 = 16;
+    pub const NUM_TIMERS: u32 = 256;
     /// Bytes per event record.
     pub const EVENT_BYTES: u32 = 16;
     /// Width of the MAC data path in bits.

@@ -1,4 +1,5 @@
-//! BAR0: a global page, a filter page, a group page, a timer page, then one 4 KiB page per VI.
+//! BAR0: a global page, a filter page, a group page, the group member and permission bitmaps,
+//! the timer pages, then one 4 KiB page per VI.
 //!
 //! Every register is 32 bits wide and 4-byte aligned. Accesses to an offset no register claims,
 //! misaligned accesses and accesses with partial byte strobes complete normally (reads return 0)
@@ -16,12 +17,13 @@ pub const PAGE_BYTES: u32 = 0x1000;
 pub const GLOBAL_PAGE_BASE: u32 = 0x0000;
 /// Offset of the filter (CAM) page.
 pub const FILTER_PAGE_BASE: u32 = 0x1000;
-/// Offset of the multicast group page.
+/// Offset of the multicast group page (control and listener mask; the member and permission
+/// bitmaps are at [`group::MEMBERS_BASE`] and [`group::PERMIT_BASE`], 8 KiB each).
 pub const GROUP_PAGE_BASE: u32 = 0x2000;
-/// Offset of the timer page.
-pub const TIMER_PAGE_BASE: u32 = 0x3000;
+/// Offset of the timer pages (8 KiB: 256 timers of 32 bytes).
+pub const TIMER_PAGE_BASE: u32 = 0xe000;
 /// Offset of VI 0's page; VI n's page is at `VI_PAGE_BASE + n * PAGE_BYTES`, so that a VI's
-/// doorbells can be mapped into a process on their own. Pages 4..15 are reserved.
+/// doorbells can be mapped into a process on their own. Pages 3..9 are reserved.
 pub const VI_PAGE_BASE: u32 = 0x10000;
 /// Number of address bits the core decodes (BAR0 is `1 << BAR_ADDR_BITS` bytes): enough for
 /// every VI page.
@@ -124,9 +126,10 @@ impl Page {
 pub const PAGES: &[Page] = &[
     global::PAGE,
     filter::PAGE,
+    group::CONTROL_PAGE,
+    group::LISTEN_PAGE,
     group::MEMBERS_PAGE,
     group::PERMIT_PAGE,
-    group::CONTROL_PAGE,
     timer::PAGE,
     vi::PAGE,
 ];

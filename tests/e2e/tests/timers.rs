@@ -108,10 +108,14 @@ fn timers_run_out_are_returned_and_refuse_bad_settings() {
     assert!(matches!(e, Error::BadTimer(_)), "{e}");
     let e = t.one_shot(Ticks::Cycles(1 << 33), &ep, 0).unwrap_err();
     assert!(e.to_string().contains("FIRST"), "{e}");
+    let groups = nic.info().unwrap().groups;
     let e = t
-        .one_shot(Ticks::Cycles(10), TimerTarget::Group(64), 0)
+        .one_shot(Ticks::Cycles(10), TimerTarget::Group(groups), 0)
         .unwrap_err();
-    assert!(matches!(e, Error::GroupOutOfRange { group: 64, .. }), "{e}");
+    assert!(
+        matches!(e, Error::GroupOutOfRange { group, .. } if group == groups),
+        "{e}"
+    );
     let vis = nic.info().unwrap().vis;
     let e = t
         .one_shot(Ticks::Cycles(10), TimerTarget::Vi(vis - 1), 0)

@@ -1,9 +1,48 @@
-//! The filter page: the receive filter table (CAM) and the receive path's settings and counters.
+//! The filter page: the receive filter tables and the receive path's settings and counters.
+//!
+//! # Tables and precedence
+//!
+//! A frame's key (`crate::key`) is looked up in two kinds of table at once:
+//! - exact-match tables, one per mask profile ([`crate::exact`]): a hit in profile `p` needs
+//!   the key, masked with the profile's mask, to equal a stored entry;
+//! - the ternary table of [`crate::params::NUM_FILTERS`] entries, each with its own value and
+//!   mask over the whole key.
+//!
+//! The verdict is the exact-match hit of the lowest-numbered profile that hits; when no
+//! profile hits, the lowest enabled ternary entry that matches; when none does, the default
+//! action. So a specific exact entry always wins over a wildcard, and a ternary entry only
+//! decides frames no exact entry claims.
+//!
+//! # Entry numbering
+//!
+//! One 16-bit number names an entry in `COMMIT`, `HIT_SELECT` and the RX event's `source`:
+//! ternary entry `i` is `i` (0..NUM_FILTERS-1); slot `s` of exact profile `p` is
+//! `0x8000 | p << 12 | s` ([`EntryIndex`]). `0xFFFF` (`SOURCE_NONE`) is no entry.
+//!
+//! # Writing entries
 //!
 //! An entry is written in two steps so that a frame never sees a half-written entry: software
-//! fills the staging registers (`VALUE*`, `MASK*`, `ENTRY`), then writes the entry's index to
-//! `COMMIT`, which copies the whole staged entry into the table at one clock edge. The staging
-//! registers keep their value, so similar entries need only the words that differ.
+//! fills the staging registers (`VALUE*`, `MASK*`, `ENTRY`), then writes the entry's number to
+//! `COMMIT`. The device copies the staged words (one per cycle) and replaces the entry so that
+//! every lookup sees either all of the old entry or all of the new one; `STATUS.BUSY` is set
+//! until it is done, and a `COMMIT` or `PROFILE_COMMIT` while busy is refused (bus error).
+//! The staging registers keep their value, so similar entries need only the words that
+//! differ; they may be written while a ternary rewrite is still running (not while the copy
+//! runs: such accesses wait, which the bus absorbs).
+//!
+//! - Ternary entry: value, mask, action, enable. Busy for the copy plus two passes over the
+//!   table's RAM (about 2 x 512 cycles, longer while frames are looked up); disabling an
+//!   entry (`ENABLE` 0) takes effect right after the copy.
+//! - Exact entry (profile, slot): the staged value's words of the profile (which must be 0
+//!   outside the profile's mask, or the entry never matches), action, `ENABLE` as the valid
+//!   bit. Busy for the copy and one write. Where an entry may go is the host's business:
+//!   the device only looks at [`crate::exact::HOPS`] slots of the key's probe sequence.
+//! - Profile mask (`PROFILE_COMMIT`): the staged mask's bits within the profile's key words
+//!   become the profile's mask at one clock edge (change it only while the profile's table is
+//!   empty, or its entries stop matching).
+//!
+//! After a reset the exact-match tables and hit counters are cleared for 512 cycles
+//! (`STATUS.READY` low, `BUSY` high); frames are looked up meanwhile and hit nothing.
 //!
 //! The action word (in `ENTRY.ACTION`, `DEFAULT_ACTION` and the receive path's debug port) is
 //! [`ACTION_KIND_SHIFT`]-based: bits 15:14 the kind, bits 7:0 the VI or group. A VI number is
@@ -109,6 +148,54 @@ pub const RX_PAYLOAD_NOT_STORED: u32 = 1 << 31;
 /// RX event source when no filter entry matched (the default action delivered the frame).
 pub const RX_SOURCE_DEFAULT: u16 = crate::event::SOURCE_NONE;
 
+/// Entry numbers with this bit set name exact-match slots.
+pub const EXACT_INDEX_FLAG: u16 = 0x8000;
+/// Position of the profile in an exact-match entry number (bits 14:12).
+pub const EXACT_PROFILE_SHIFT: u32 = 12;
+/// The slot bits of an exact-match entry number (bits 11:0).
+pub const EXACT_SLOT_MASK: u16 = (1 << EXACT_PROFILE_SHIFT) - 1;
+
+const _: () = assert!(crate::params::EXACT_SLOTS_LOG2 <= EXACT_PROFILE_SHIFT);
+const _: () = assert!(crate::params::NUM_EXACT_PROFILES <= 8);
+const _: () = assert!(crate::params::NUM_FILTERS <= EXACT_INDEX_FLAG as u32);
+
+/// A filter entry, as numbered in `COMMIT`, `HIT_SELECT` and the RX event's source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntryIndex {
+    /// Ternary entry `i`.
+    Ternary(u16),
+    /// Slot `slot` of exact-match profile `profile`.
+    Exact { profile: u8, slot: u16 },
+}
+
+impl EntryIndex {
+    /// The 16-bit entry number.
+    pub const fn encode(self) -> u16 {
+        match self {
+            EntryIndex::Ternary(i) => i,
+            EntryIndex::Exact { profile, slot } => {
+                EXACT_INDEX_FLAG | (profile as u16) << EXACT_PROFILE_SHIFT | slot
+            }
+        }
+    }
+    /// The entry an entry number names, if the device has it.
+    pub fn decode(n: u32) -> Option<EntryIndex> {
+        if n < crate::params::NUM_FILTERS {
+            return Some(EntryIndex::Ternary(n as u16));
+        }
+        if n > 0xffff || n & u32::from(EXACT_INDEX_FLAG) == 0 {
+            return None;
+        }
+        let profile = (n >> EXACT_PROFILE_SHIFT) & 7;
+        let slot = n & u32::from(EXACT_SLOT_MASK);
+        (profile < crate::params::NUM_EXACT_PROFILES && slot < 1 << crate::params::EXACT_SLOTS_LOG2)
+            .then_some(EntryIndex::Exact {
+                profile: profile as u8,
+                slot: slot as u16,
+            })
+    }
+}
+
 const fn rw(name: &'static str, offset: u32, doc: &'static str) -> Reg {
     Reg {
         name,
@@ -162,7 +249,7 @@ pub const COMMIT: Reg = Reg {
     offset: 0x084,
     access: Access::Wo,
     reset: 0,
-    doc: "Write an entry index (0..NUM_FILTERS-1): the staged value, mask, action and enable replace that entry at one clock edge (its hit counter is kept). An index out of range is refused (bus error).",
+    doc: "Write an entry number (ternary i, or 0x8000 | profile << 12 | slot): the staged entry replaces it atomically (STATUS.BUSY until done; its hit counter is kept). Refused (bus error) while BUSY or for a number the device has no entry for.",
     fields: &[],
 };
 pub const DEFAULT_ACTION: Reg = Reg {
@@ -195,6 +282,86 @@ pub const MAX_LEN: Reg = Reg {
     doc: "Frames longer than this (FCS included, bits 15:0) are flagged OVERSIZE.",
     fields: &[],
 };
+pub const STATUS_BUSY: Field = Field {
+    name: "BUSY",
+    lsb: 0,
+    width: 1,
+    doc: "A COMMIT or PROFILE_COMMIT is being carried out (or the tables are being cleared after a reset): a new one is refused.",
+};
+pub const STATUS_READY: Field = Field {
+    name: "READY",
+    lsb: 1,
+    width: 1,
+    doc: "The exact-match tables and hit counters were cleared after the last reset.",
+};
+pub const STATUS: Reg = Reg {
+    name: "STATUS",
+    offset: 0x094,
+    access: Access::Ro,
+    reset: 0,
+    doc: "State of the filter tables' write engine.",
+    fields: &[STATUS_BUSY, STATUS_READY],
+};
+pub const PROFILE_COMMIT: Reg = Reg {
+    name: "PROFILE_COMMIT",
+    offset: 0x098,
+    access: Access::Wo,
+    reset: 0,
+    doc: "Write an exact-match profile number: the staged mask, within the profile's key words (PROFILE_WORDS), becomes its mask at one clock edge (STATUS.BUSY until done). Refused while BUSY or for a profile the device does not have.",
+    fields: &[],
+};
+pub const HIT_SELECT: Reg = Reg {
+    name: "HIT_SELECT",
+    offset: 0x0c4,
+    access: Access::Rw,
+    reset: 0,
+    doc: "Entry number (bits 15:0) whose hit counter HIT_COUNT shows.",
+    fields: &[],
+};
+pub const HIT_COUNT: Reg = rc(
+    "HIT_COUNT",
+    0x0c8,
+    "Hits of the entry HIT_SELECT names (saturating; 0 for a number the device has no entry for). Any write clears it. Read and cleared through the counter RAM: the access waits a few cycles.",
+);
+const fn ro(name: &'static str, offset: u32, reset: u32, doc: &'static str) -> Reg {
+    Reg {
+        name,
+        offset,
+        access: Access::Ro,
+        reset,
+        doc,
+        fields: &[],
+    }
+}
+pub const TERNARY_ENTRIES: Reg = ro(
+    "TERNARY_ENTRIES",
+    0x0d0,
+    crate::params::NUM_FILTERS,
+    "Ternary entries (as the global page's NUM_FILTERS).",
+);
+pub const EXACT_PROFILES: Reg = ro(
+    "EXACT_PROFILES",
+    0x0d4,
+    crate::params::NUM_EXACT_PROFILES,
+    "Exact-match tables (mask profiles).",
+);
+pub const EXACT_HOPS: Reg = ro(
+    "EXACT_HOPS",
+    0x0d8,
+    crate::params::EXACT_HOPS,
+    "Slots of its probe sequence the device reads per profile for a key: an entry must sit within them.",
+);
+pub const EXACT_ENTRIES: Reg = ro(
+    "EXACT_ENTRIES",
+    0x0dc,
+    crate::params::NUM_EXACT_FILTERS,
+    "Exact-match slots over all profiles.",
+);
+/// `PROFILE_SLOTS<p>` (slots log2 of profile p) at `PROFILE_SLOTS_BASE + 4p`.
+pub const PROFILE_SLOTS_BASE: u32 = 0x200;
+/// `PROFILE_WORDS<p>` (the key words profile p stores) at `PROFILE_WORDS_BASE + 4p`.
+pub const PROFILE_WORDS_BASE: u32 = 0x240;
+
 pub const RX_FRAMES: Reg = rc(
     "RX_FRAMES",
     0x0a0,
@@ -224,7 +391,7 @@ pub const DROP_DISABLED: Reg = rc(
     "Frames received while CONTROL.ENABLE was clear. Any write clears it.",
 );
 pub const DROP_BAD_DESC: Reg = rc("DROP_BAD_DESC", 0x0c0, "Frames dropped on a receive descriptor that could not be read or has length 0 (the descriptor is consumed). Any write clears it.");
-pub const RX_DESC_WAITS: Reg = rc("RX_DESC_WAITS", 0x0c4, "Frames whose verdict came before their ring's descriptor had been fetched and that waited for it (not a drop: each is also counted in RX_DELIVERED or a DROP_* counter). Any write clears it.");
+pub const RX_DESC_WAITS: Reg = rc("RX_DESC_WAITS", 0x0cc, "Frames whose verdict came before their ring's descriptor had been fetched and that waited for it (not a drop: each is also counted in RX_DELIVERED or a DROP_* counter). Any write clears it.");
 
 const VALUE_NAMES: [&str; 13] = [
     "VALUE0", "VALUE1", "VALUE2", "VALUE3", "VALUE4", "VALUE5", "VALUE6", "VALUE7", "VALUE8",
@@ -240,15 +407,44 @@ const HITS_NAMES: [&str; 32] = [
     "HITS19", "HITS20", "HITS21", "HITS22", "HITS23", "HITS24", "HITS25", "HITS26", "HITS27",
     "HITS28", "HITS29", "HITS30", "HITS31",
 ];
+const PROFILE_SLOTS_NAMES: [&str; 8] = [
+    "PROFILE_SLOTS0",
+    "PROFILE_SLOTS1",
+    "PROFILE_SLOTS2",
+    "PROFILE_SLOTS3",
+    "PROFILE_SLOTS4",
+    "PROFILE_SLOTS5",
+    "PROFILE_SLOTS6",
+    "PROFILE_SLOTS7",
+];
+const PROFILE_WORDS_NAMES: [&str; 8] = [
+    "PROFILE_WORDS0",
+    "PROFILE_WORDS1",
+    "PROFILE_WORDS2",
+    "PROFILE_WORDS3",
+    "PROFILE_WORDS4",
+    "PROFILE_WORDS5",
+    "PROFILE_WORDS6",
+    "PROFILE_WORDS7",
+];
 const KW: usize = crate::key::KEY_WORDS as usize;
 const NF: usize = crate::params::NUM_FILTERS as usize;
+const NP: usize = crate::params::NUM_EXACT_PROFILES as usize;
 
-const SINGLES: [Reg; 15] = [
+const SINGLES: [Reg; 23] = [
     ENTRY,
     COMMIT,
     DEFAULT_ACTION,
     RX_CONFIG,
     MAX_LEN,
+    STATUS,
+    PROFILE_COMMIT,
+    HIT_SELECT,
+    HIT_COUNT,
+    TERNARY_ENTRIES,
+    EXACT_PROFILES,
+    EXACT_HOPS,
+    EXACT_ENTRIES,
     RX_FRAMES,
     RX_DELIVERED,
     DROP_FILTER,
@@ -260,7 +456,7 @@ const SINGLES: [Reg; 15] = [
     DROP_BAD_DESC,
     RX_DESC_WAITS,
 ];
-const NREGS: usize = 2 * KW + SINGLES.len() + NF;
+const NREGS: usize = 2 * KW + SINGLES.len() + NF + 2 * NP;
 
 const fn build() -> [Reg; NREGS] {
     let mut out = [ENTRY; NREGS];
@@ -288,9 +484,27 @@ const fn build() -> [Reg; NREGS] {
         out[2 * KW + SINGLES.len() + h] = rc(
             HITS_NAMES[h],
             HITS_BASE + 4 * h as u32,
-            "Hits of entry n (saturating). Any write clears it.",
+            "Hits of ternary entry n (saturating). Any write clears it. Read through the counter RAM: the access waits a few cycles.",
         );
         h += 1;
+    }
+    let base = 2 * KW + SINGLES.len() + NF;
+    let mut p = 0;
+    while p < NP {
+        let prof = &crate::exact::PROFILES[p];
+        out[base + p] = ro(
+            PROFILE_SLOTS_NAMES[p],
+            PROFILE_SLOTS_BASE + 4 * p as u32,
+            prof.slots_log2,
+            "Exact-match profile n has 2^value slots.",
+        );
+        out[base + NP + p] = ro(
+            PROFILE_WORDS_NAMES[p],
+            PROFILE_WORDS_BASE + 4 * p as u32,
+            prof.words,
+            "Bit w set: exact-match profile n stores and compares key word w (key bits 32w+31:32w); its entries' values and mask live in these words.",
+        );
+        p += 1;
     }
     out
 }
@@ -303,7 +517,7 @@ pub const PAGE: Page = Page {
     base: super::FILTER_PAGE_BASE,
     stride: super::PAGE_BYTES,
     count: 1,
-    doc: "The receive filter table (staging registers and an atomic COMMIT), the default action, receive policy and the receive path's counters. Every frame is counted once in RX_FRAMES and once in RX_DELIVERED or one DROP_* counter.",
+    doc: "The receive filter tables (staging registers and an atomic COMMIT of a ternary or exact-match entry, profile masks, hit counters, table parameters), the default action, receive policy and the receive path's counters. A frame's verdict is the hit of the lowest exact-match profile that hits, else the lowest enabled ternary entry that matches, else DEFAULT_ACTION. Entry numbers: ternary i is i, slot s of exact profile p is 0x8000 | p << 12 | s; the RX event's source carries it (0xFFFF: the default action). Every frame is counted once in RX_FRAMES and once in RX_DELIVERED or one DROP_* counter.",
     regs: REGS,
 };
 
@@ -320,6 +534,29 @@ mod tests {
         assert_eq!(hits.len(), NF);
         assert_eq!(hits[31].offset, HITS_BASE + 31 * 4);
         assert!(MASK_BASE + 4 * KW as u32 <= ENTRY.offset);
+        assert!(HITS_BASE + 4 * NF as u32 <= PROFILE_SLOTS_BASE);
+        assert!(PROFILE_SLOTS_BASE + 4 * NP as u32 <= PROFILE_WORDS_BASE);
+        assert!(NP <= PROFILE_SLOTS_NAMES.len());
+    }
+
+    #[test]
+    fn entry_numbers_round_trip() {
+        for n in 0..=0xffffu32 {
+            if let Some(e) = EntryIndex::decode(n) {
+                assert_eq!(u32::from(e.encode()), n);
+            }
+        }
+        assert_eq!(EntryIndex::decode(3), Some(EntryIndex::Ternary(3)));
+        assert_eq!(EntryIndex::decode(crate::params::NUM_FILTERS), None);
+        assert_eq!(
+            EntryIndex::decode(0x8000 | 2 << 12 | 7),
+            Some(EntryIndex::Exact {
+                profile: 2,
+                slot: 7
+            })
+        );
+        assert_eq!(EntryIndex::decode(0xffff), None);
+        assert_eq!(EntryIndex::decode(0x1_0000), None);
     }
 
     #[test]

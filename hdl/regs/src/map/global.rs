@@ -98,6 +98,21 @@ pub const CONTROL: Reg = Reg {
     doc: "Global control.",
     fields: &[CONTROL_ENABLE, CONTROL_SOFT_RESET],
 };
+/// `STATUS.READY`: every block has cleared its state after a reset.
+pub const STATUS_READY: Field = Field {
+    name: "READY",
+    lsb: 0,
+    width: 1,
+    doc: "Every block has cleared its state RAM after a reset. Low from a reset (power-on or CONTROL.SOFT_RESET) until then; software waits for it before using any other block's registers (their accesses are refused meanwhile).",
+};
+pub const STATUS: Reg = Reg {
+    name: "STATUS",
+    offset: 0x02c,
+    access: Access::Ro,
+    reset: 0,
+    doc: "Device status.",
+    fields: &[STATUS_READY],
+};
 pub const CYCLES_LO: Reg = ro(
     "CYCLES_LO",
     0x030,
@@ -185,6 +200,7 @@ pub const REGS: &[Reg] = &[
     CLOCK_KHZ,
     SCRATCH,
     CONTROL,
+    STATUS,
     CYCLES_LO,
     CYCLES_HI,
     BUS_ERRORS,

@@ -2,7 +2,8 @@
 //! exact cycle: `FIRST` cycles after it is armed, then every `PERIOD + PERIOD_FRAC / 65536`
 //! cycles (the fraction accumulates, so a 3.33 ms period at 156.25 MHz, 520312.5 cycles, stays
 //! on schedule to within one cycle forever). Each firing posts a TIMER event (source = timer,
-//! payload = `PAYLOAD`, timestamp = the firing cycle) to a VI or a group.
+//! payload = `PAYLOAD`, timestamp = the firing cycle) to a VI or a group. A periodic timer's
+//! period is at least [`MIN_PERIOD`] cycles.
 
 use super::{Access, Field, Page, Reg};
 
@@ -23,17 +24,22 @@ pub const FIRST: Reg = reg(
     Access::Rw,
     "Cycles from arming to the first firing (0 counts as 1).",
 );
+/// The shortest period of a periodic timer, in cycles (1.6 us at 156.25 MHz): the device finds
+/// due timers by visiting each one at least this often, and a timer firing faster would fall
+/// behind.
+pub const MIN_PERIOD: u32 = 256;
+
 pub const PERIOD: Reg = reg(
     "PERIOD",
     0x04,
     Access::Rw,
-    "Whole cycles between firings; 0 makes the timer one-shot.",
+    "Whole cycles between firings; 0 makes the timer one-shot. Values 1..MIN_PERIOD-1 (MIN_PERIOD = 256) are refused.",
 );
 pub const PERIOD_FRAC: Reg = reg(
     "PERIOD_FRAC",
     0x08,
     Access::Rw,
-    "Fraction of a cycle added to PERIOD, in 1/65536 (bits 15:0).",
+    "Fraction of a cycle added to PERIOD, in 1/65536 (bits 15:0); a one-shot timer ignores it.",
 );
 pub const TARGET_ID: Field = Field {
     name: "ID",
