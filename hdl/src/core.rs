@@ -15,9 +15,10 @@
 //! - `irq`: a one-cycle pulse per interrupt (an MSI message on a board)
 //! - device-space ports: `dsi_*` where FPGA logic indicates an event into a group, `dso_*` where
 //!   it is told of events in the groups it listens to
-//! - `dbg_*`: the parser and filter result of each frame, for the simulator's replay and
-//!   differential tests, and `dbg_ram_collision` (left unconnected, and optimised away, on a
-//!   board)
+//! - `dbg_*`: the key of each frame (`dbg_key_valid`, `dbg_key`, when it is known) and its
+//!   outcome (`dbg_valid` with flags, length, filter hit and action word, in the same order),
+//!   for the simulator's replay and differential tests, and `dbg_ram_collision` (left
+//!   unconnected, and optimised away, on a board)
 //!
 //! # Timing
 //! See each block. Register accesses complete in 2 cycles, 4 for registers held in RAM (see
@@ -90,8 +91,9 @@ pub struct EvnicCore {
     pub dso_source: Signal<Out, Bits<16>>,
     pub dso_payload: Signal<Out, Bits<32>>,
 
-    pub dbg_valid: Signal<Out, Bit>,
+    pub dbg_key_valid: Signal<Out, Bit>,
     pub dbg_key: Signal<Out, Bits<KEY_BITS>>,
+    pub dbg_valid: Signal<Out, Bit>,
     pub dbg_flags: Signal<Out, Bits<8>>,
     pub dbg_len: Signal<Out, Bits<16>>,
     pub dbg_hit: Signal<Out, Bit>,
@@ -170,6 +172,7 @@ impl Logic for EvnicCore {
         self.rx.clock.next = self.clock.val();
         self.rx.reset.next = self.block_reset.q.val();
         self.rx.enable.next = self.global.enable.val();
+        self.rx.cycles.next = self.global.cycles.val();
         self.rx.rd.next = self.bus.rd.val();
         self.rx.wr.next = self.bus.wr.val();
         self.rx.addr.next = self.bus.addr.val();
@@ -207,9 +210,11 @@ impl Logic for EvnicCore {
         self.rx_pack.group.next = self.rx.ev_target.val();
         self.rx_pack.payload.next = self.rx.ev_payload.val();
         self.rx_pack.aux.next = self.rx.ev_aux.val();
-        self.rx_pack.timestamp.next = self.global.cycles.val();
-        self.dbg_valid.next = self.rx.dbg_valid.val();
+        // RX events carry the cycle of the frame's first beat.
+        self.rx_pack.timestamp.next = bit_cast::<64, 40>(self.rx.ev_timestamp.val());
+        self.dbg_key_valid.next = self.rx.dbg_key_valid.val();
         self.dbg_key.next = self.rx.dbg_key.val();
+        self.dbg_valid.next = self.rx.dbg_valid.val();
         self.dbg_flags.next = self.rx.dbg_flags.val();
         self.dbg_len.next = self.rx.dbg_len.val();
         self.dbg_hit.next = self.rx.dbg_hit.val();

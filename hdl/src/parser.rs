@@ -14,8 +14,9 @@
 //! | `in_last`   | in  | 1     | this beat is the frame's last |
 //! | `in_err`    | in  | 1     | with the last beat: the MAC saw an error in the frame |
 //! | `max_len`   | in  | 16    | frames longer than this (FCS included) are flagged OVERSIZE |
+//! | `key_valid` | out | 1     | one-cycle pulse per frame: its key is known (early, or with `out_valid`); `out_key` holds it |
 //! | `out_valid` | out | 1     | one-cycle pulse per frame: `out_key`, `out_flags`, `out_len` hold its result |
-//! | `out_key`   | out | 416   | the key ([`evnic_regs::key`] layout) |
+//! | `out_key`   | out | 416   | the key ([`evnic_regs::key`] layout) of the last `key_valid`; it keeps its value until the next |
 //! | `out_flags` | out | 8     | [`evnic_regs::event::rx_flags`] bits: TRUNCATED, BAD_IPV4, RUNT, OVERSIZE, MAC_ERROR |
 //! | `out_len`   | out | 16    | bytes in the frame, FCS included, saturating at 0xffff |
 //!
@@ -29,9 +30,21 @@
 //! and the tests below check this block against it frame by frame.
 //!
 //! The parser stores the first 88 bytes of each frame (11 beats: every field the rules reach
-//! lies there) and counts the rest; it decides nothing before the frame's last beat, so any
-//! content and any length (1 byte to 16383 and beyond) gives exactly one result, and nothing
-//! a frame holds can wedge it.
+//! lies there) and counts the rest. Any content and any length (1 byte to 16383 and beyond)
+//! gives exactly one result and one key, and nothing a frame holds can wedge it.
+//!
+//! Early key: the key depends on the frame's length only through "does this header fit in the
+//! frame" checks. After a beat that is not the frame's last, at least one more byte follows, so
+//! the frame holds at least `count - 3` data bytes (`count` bytes seen, 4 of FCS). The parser
+//! evaluates the rules with that lower bound after every such beat while at most 112 bytes
+//! have been seen; when no header that the key depends on falls short of it, the key is final
+//! (a longer frame fits every header the bound fits) and `key_valid` pulses. Otherwise the key
+//! comes with the end result. By the 14th beat (112 bytes) every header the rules can reach
+//! (two tags, a 60-byte IPv4 header, a 20-byte TCP header: 102 data bytes) fits, so a frame of
+//! more than 112 bytes always has its key by then. Examples: a frame of an unparsed ethertype
+//! after its 3rd beat, UDP/IPv4 after the 6th, TCP/IPv4 after the 8th, UDP/IPv6 after the 9th.
+//! Flags (TRUNCATED from the IP lengths, RUNT, OVERSIZE, MAC_ERROR) and the length come only
+//! with the end result.
 //!
 //! # Timing (cycles)
 //!
@@ -39,13 +52,17 @@
 //! * The frame's last beat transfers at rising edge `N`; `out_valid` is high during cycle
 //!   `N+3` only (latency 3), with `out_key`, `out_flags` and `out_len` (all registered; they
 //!   keep their value until the next result).
+//! * `key_valid` is high during cycle `B+3` only, where `B` is the edge of the beat after which
+//!   the key is known (the last beat at the latest: then `key_valid` and `out_valid` coincide).
+//!   A frame's `key_valid` comes before (or with) its `out_valid`, and after the previous
+//!   frame's `out_valid`.
 //! * Results come out in frame order, one per frame, at most one per cycle: frames of a
 //!   single beat may follow each other every cycle.
 //! * `reset` at edge `N`: no `out_valid` in cycles `N+1` to `N+3`, and the next beat
 //!   transferred starts a new frame.
 //!
-//! Pipeline: edge `N` writes the last beat into its slot and latches the length and error;
-//! edge `N+1` reads the slots (the next frame's first beat, transferred at that same edge,
+//! Pipeline: edge `N` writes the last beat into its slot and latches the length and error (or,
+//! for an earlier beat, latches a probe with the bytes seen); edge `N+1` reads the slots (the next frame's first beat, transferred at that same edge,
 //! overwrites slot 0 only afterwards) and registers the Ethernet/VLAN fields and the 64 bytes
 //! from the L3 header on; edge `N+2` registers the IP, L4 and OAM fields and the flags.
 
@@ -54,8 +71,12 @@ use rust_hdl::prelude::*;
 
 /// Beats of a frame the parser stores.
 pub const SLOTS: usize = 11;
-/// Latency from the last beat to `out_valid`, in cycles.
+/// Latency from the last beat to `out_valid`, and from the beat that completes the headers to
+/// `key_valid`, in cycles.
 pub const LATENCY: usize = 3;
+/// Probes (early evaluations of the key) are made after beats that bring the bytes seen to at
+/// most this; by then every header the rules reach is known to fit.
+pub const PROBE_BYTES: usize = 112;
 
 /// The RX parser. See the module documentation.
 #[derive(LogicBlock)]
@@ -69,6 +90,7 @@ pub struct Parser {
     pub in_last: Signal<In, Bit>,
     pub in_err: Signal<In, Bit>,
     pub max_len: Signal<In, Bits<16>>,
+    pub key_valid: Signal<Out, Bit>,
     pub out_valid: Signal<Out, Bit>,
     pub out_key: Signal<Out, Bits<416>>,
     pub out_flags: Signal<Out, Bits<8>>,
@@ -87,9 +109,17 @@ pub struct Parser {
     done: DFF<Bit>,
     done_len: DFF<Bits<16>>,
     done_err: DFF<Bit>,
+    /// A beat that was not the last transferred at the previous edge: evaluate the key with
+    /// `probe_len` bytes seen.
+    probe: DFF<Bit>,
+    probe_len: DFF<Bits<16>>,
 
     // Stage 1: Ethernet and VLAN, and the 64 bytes from L3 on.
     s1_valid: DFF<Bit>,
+    /// Stage 1 holds a probe (an early evaluation of the key).
+    s1_probe: DFF<Bit>,
+    /// A header the key depends on did not fit (L2).
+    s1_short: DFF<Bit>,
     s1_len: DFF<Bits<16>>,
     s1_flags: DFF<Bits<8>>,
     s1_dst_mac: DFF<Bits<48>>,
@@ -106,6 +136,9 @@ pub struct Parser {
 
     // Stage 2: the outputs.
     r_valid: DFF<Bit>,
+    r_key_valid: DFF<Bit>,
+    /// The key of the frame in progress has been given (by a probe).
+    key_sent: DFF<Bit>,
     r_key: DFF<Bits<416>>,
     r_flags: DFF<Bits<8>>,
     r_len: DFF<Bits<16>>,
@@ -126,6 +159,7 @@ pub struct Parser {
     tag1: Signal<Local, Bit>,
     tag2: Signal<Local, Bit>,
     l2trunc: Signal<Local, Bit>,
+    eval_len: Signal<Local, Bits<16>>,
     flags1: Signal<Local, Bits<8>>,
     flags2: Signal<Local, Bits<8>>,
     // Stage 2 locals.
@@ -146,6 +180,8 @@ pub struct Parser {
     l4hl: Signal<Local, Bits<16>>,
     icmp: Signal<Local, Bit>,
     trunc: Signal<Local, Bit>,
+    short: Signal<Local, Bit>,
+    key_now: Signal<Local, Bit>,
     bad4: Signal<Local, Bit>,
     ip_version: Signal<Local, Bits<4>>,
     ip_proto: Signal<Local, Bits<8>>,
@@ -175,6 +211,7 @@ pub struct Parser {
     f_runt: Constant<Bits<8>>,
     f_oversize: Constant<Bits<8>>,
     f_mac_error: Constant<Bits<8>>,
+    probe_max: Constant<Bits<16>>,
 }
 
 fn lsb(f: key::KeyField) -> Constant<Bits<16>> {
@@ -219,6 +256,7 @@ impl Default for Parser {
             in_last: Default::default(),
             in_err: Default::default(),
             max_len: Default::default(),
+            key_valid: Default::default(),
             out_valid: Default::default(),
             out_key: Default::default(),
             out_flags: Default::default(),
@@ -230,7 +268,11 @@ impl Default for Parser {
             done: Default::default(),
             done_len: Default::default(),
             done_err: Default::default(),
+            probe: Default::default(),
+            probe_len: Default::default(),
             s1_valid: Default::default(),
+            s1_probe: Default::default(),
+            s1_short: Default::default(),
             s1_len: Default::default(),
             s1_flags: Default::default(),
             s1_dst_mac: Default::default(),
@@ -242,6 +284,8 @@ impl Default for Parser {
             s1_l3: Default::default(),
             s1_avail: Default::default(),
             r_valid: Default::default(),
+            r_key_valid: Default::default(),
+            key_sent: Default::default(),
             r_key: Default::default(),
             r_flags: Default::default(),
             r_len: Default::default(),
@@ -259,6 +303,7 @@ impl Default for Parser {
             tag1: Default::default(),
             tag2: Default::default(),
             l2trunc: Default::default(),
+            eval_len: Default::default(),
             flags1: Default::default(),
             flags2: Default::default(),
             version: Default::default(),
@@ -278,6 +323,8 @@ impl Default for Parser {
             l4hl: Default::default(),
             icmp: Default::default(),
             trunc: Default::default(),
+            short: Default::default(),
+            key_now: Default::default(),
             bad4: Default::default(),
             ip_version: Default::default(),
             ip_proto: Default::default(),
@@ -304,6 +351,7 @@ impl Default for Parser {
             f_runt: flag(rx_flags::RUNT),
             f_oversize: flag(rx_flags::OVERSIZE),
             f_mac_error: flag(rx_flags::MAC_ERROR),
+            probe_max: Constant::new((PROBE_BYTES as u64).into()),
         }
     }
 }
@@ -320,7 +368,11 @@ impl Logic for Parser {
             done,
             done_len,
             done_err,
+            probe,
+            probe_len,
             s1_valid,
+            s1_probe,
+            s1_short,
             s1_len,
             s1_flags,
             s1_dst_mac,
@@ -332,6 +384,8 @@ impl Logic for Parser {
             s1_l3,
             s1_avail,
             r_valid,
+            r_key_valid,
+            key_sent,
             r_key,
             r_flags,
             r_len
@@ -389,6 +443,7 @@ impl Logic for Parser {
             self.newlen.next = 0xffff.into();
         }
         self.done.d.next = false;
+        self.probe.d.next = false;
         if self.fire.val() {
             for i in 0..SLOTS {
                 if (self.beat.q.val().index() == i) & self.in_frame.q.val() {
@@ -407,6 +462,9 @@ impl Logic for Parser {
                 self.done.d.next = true;
                 self.done_len.d.next = self.newlen.val();
                 self.done_err.d.next = self.in_err.val();
+            } else if self.newlen.val() <= self.probe_max.val() {
+                self.probe.d.next = true;
+                self.probe_len.d.next = self.newlen.val();
             }
         }
 
@@ -424,10 +482,15 @@ impl Logic for Parser {
             | (bit_cast::<704, 64>(self.slots[8].q.val()) << 128)
             | (bit_cast::<704, 64>(self.slots[9].q.val()) << 64)
             | bit_cast::<704, 64>(self.slots[10].q.val());
-        // Data bytes, without the FCS.
+        // Data bytes, without the FCS; for a probe, the fewest the frame can have: at least
+        // one byte follows the `probe_len` seen.
+        self.eval_len.next = self.done_len.q.val();
+        if !self.done.q.val() {
+            self.eval_len.next = self.probe_len.q.val() + 1;
+        }
         self.dlen.next = 0.into();
-        if self.done_len.q.val() >= 4 {
-            self.dlen.next = self.done_len.q.val() - 4;
+        if self.eval_len.val() >= 4 {
+            self.dlen.next = self.eval_len.val() - 4;
         }
         // A field of n bytes at byte o is cat[703-8o : 704-8o-8n].
         self.et0.next = self.cat.val().get_bits::<16>(592);
@@ -437,6 +500,7 @@ impl Logic for Parser {
         self.tag2.next = (self.et1.val() == 0x8100) | (self.et1.val() == 0x88a8);
         self.l2trunc.next = false;
         self.s1_valid.d.next = self.done.q.val();
+        self.s1_probe.d.next = self.probe.q.val();
         self.s1_len.d.next = self.done_len.q.val();
         self.s1_dst_mac.d.next = 0.into();
         self.s1_ethertype.d.next = 0.into();
@@ -491,6 +555,7 @@ impl Logic for Parser {
             self.flags1.next = self.flags1.val() | self.f_mac_error.val();
         }
         self.s1_flags.d.next = self.flags1.val();
+        self.s1_short.d.next = self.l2trunc.val();
 
         // ---- Stage 2: IPv4, IPv6, L4, OAM ----
         // s1_l3 holds L3 byte o in bits 511-8o:504-8o.
@@ -513,6 +578,9 @@ impl Logic for Parser {
         // The 4 bytes after an IPv4 header of IHL words.
         self.l4idx.next = bits::<10>(480) - (bit_cast::<10, 4>(self.ihl.val()) << 5);
         self.trunc.next = false;
+        // `short`: a header the key depends on did not fit the data bytes (for a probe: the
+        // fewest the frame can have). The other truncations (IP lengths) only set the flag.
+        self.short.next = self.s1_short.q.val();
         self.bad4.next = false;
         self.ip_version.next = 0.into();
         self.ip_proto.next = 0.into();
@@ -529,10 +597,12 @@ impl Logic for Parser {
         if self.s1_l3ok.q.val() & (self.s1_ethertype.q.val() == 0x0800) {
             if self.s1_avail.q.val() < 20 {
                 self.trunc.next = true;
+                self.short.next = true;
             } else if (self.version.val() != 4) | (self.ihl.val() < 5) {
                 self.bad4.next = true;
             } else if self.s1_avail.q.val() < self.hlen.val() {
                 self.trunc.next = true;
+                self.short.next = true;
             } else {
                 self.ip_version.next = 4.into();
                 self.ip_proto.next = self.s1_l3.q.val().get_bits::<8>(432);
@@ -557,6 +627,7 @@ impl Logic for Parser {
         if self.s1_l3ok.q.val() & (self.s1_ethertype.q.val() == 0x86dd) {
             if self.s1_avail.q.val() < 40 {
                 self.trunc.next = true;
+                self.short.next = true;
             } else if self.version.val() == 6 {
                 self.ip_version.next = 6.into();
                 self.ip_proto.next = self.s1_l3.q.val().get_bits::<8>(456);
@@ -574,6 +645,7 @@ impl Logic for Parser {
         if self.s1_l3ok.q.val() & (self.s1_ethertype.q.val() == 0x8902) {
             if self.s1_avail.q.val() < 4 {
                 self.trunc.next = true;
+                self.short.next = true;
             } else {
                 self.oam_level.next = self.s1_l3.q.val().get_bits::<3>(509);
                 self.oam_opcode.next = self.s1_l3.q.val().get_bits::<8>(496);
@@ -595,6 +667,9 @@ impl Logic for Parser {
             self.icmp.next = true;
         }
         if self.l4en.val() & (self.l4hl.val() != 0) {
+            if self.s1_avail.q.val() < self.l4off.val() + self.l4hl.val() {
+                self.short.next = true;
+            }
             if (self.s1_avail.q.val() < self.l4off.val() + self.l4hl.val())
                 | (self.l4room.val() < self.l4hl.val())
             {
@@ -618,6 +693,19 @@ impl Logic for Parser {
         if self.s1_valid.q.val() {
             self.r_len.d.next = self.s1_len.q.val();
             self.r_flags.d.next = self.flags2.val();
+        }
+        // The key goes out once per frame: from the first probe that found every header it
+        // depends on, or with the end result.
+        self.key_now.next = (self.s1_valid.q.val() | (self.s1_probe.q.val() & !self.short.val()))
+            & !self.key_sent.q.val();
+        self.r_key_valid.d.next = self.key_now.val();
+        if self.key_now.val() & !self.s1_valid.q.val() {
+            self.key_sent.d.next = true;
+        }
+        if self.s1_valid.q.val() {
+            self.key_sent.d.next = false;
+        }
+        if self.key_now.val() {
             self.r_key.d.next = bit_cast::<416, 48>(self.s1_dst_mac.q.val())
                 | (bit_cast::<416, 16>(self.s1_ethertype.q.val()) << self.k_ethertype.val())
                 | (bit_cast::<416, 12>(self.s1_vlan_outer.q.val()) << self.k_vlan_outer.val())
@@ -633,6 +721,7 @@ impl Logic for Parser {
                 | (bit_cast::<416, 128>(self.dst_ip.val()) << self.k_dst_ip.val());
         }
         self.out_valid.next = self.r_valid.q.val();
+        self.key_valid.next = self.r_key_valid.q.val();
         self.out_key.next = self.r_key.q.val();
         self.out_flags.next = self.r_flags.q.val();
         self.out_len.next = self.r_len.q.val();
@@ -641,8 +730,12 @@ impl Logic for Parser {
             self.in_frame.d.next = false;
             self.beat.d.next = 0.into();
             self.done.d.next = false;
+            self.probe.d.next = false;
             self.s1_valid.d.next = false;
+            self.s1_probe.d.next = false;
             self.r_valid.d.next = false;
+            self.r_key_valid.d.next = false;
+            self.key_sent.d.next = false;
         }
     }
 }
@@ -690,6 +783,18 @@ mod tests {
         /// Results still expected: (cycles until `out_valid`, result, description).
         expected: Vec<(usize, Parsed, String)>,
         results: usize,
+        /// Keys still expected, in order: (key, description).
+        keys: std::collections::VecDeque<(KeyBits, String)>,
+        /// Keys seen so far.
+        keys_seen: usize,
+        /// Per cycle driven: the beat that transferred (its number in the frame, from 1).
+        beats: Vec<Option<usize>>,
+        /// Per key seen: the number of the beat after which it was known.
+        key_beats: Vec<usize>,
+        /// Beats of the frame in progress.
+        beat_no: usize,
+        /// A frame cut by a reset may have given its key: accept a key nobody expects.
+        stray_ok: bool,
     }
 
     impl Bench {
@@ -702,6 +807,12 @@ mod tests {
                 max_len,
                 expected: vec![],
                 results: 0,
+                keys: Default::default(),
+                keys_seen: 0,
+                beats: vec![],
+                key_beats: vec![],
+                beat_no: 0,
+                stray_ok: false,
             };
             bench.uut.max_len.next = (max_len as u64).into();
             bench.settle();
@@ -735,7 +846,37 @@ mod tests {
             if let Some((p, what)) = result {
                 self.expected.push((LATENCY, p, what));
             }
+            // Settle first: `reset` set by the caller is only visible once propagated.
+            self.settle();
+            let fire = inp.valid && inp.ready && !self.uut.reset.val();
+            if fire {
+                self.beat_no += 1;
+            }
+            self.beats.push(fire.then_some(self.beat_no));
+            if fire && inp.last {
+                self.beat_no = 0;
+            }
+            if self.uut.reset.val() {
+                self.beat_no = 0;
+            }
             self.clock();
+            if self.uut.key_valid.val() {
+                let c = self.beats.len();
+                let beat = self.beats[c - LATENCY].expect("a key 3 cycles after a beat");
+                match self.keys.pop_front() {
+                    Some((want, what)) => {
+                        assert_eq!(
+                            to_keybits(self.uut.out_key.val()),
+                            want,
+                            "key {}: {what}",
+                            self.keys_seen
+                        );
+                        self.keys_seen += 1;
+                        self.key_beats.push(beat);
+                    }
+                    None => assert!(self.stray_ok, "a key nobody expects"),
+                }
+            }
             for e in self.expected.iter_mut() {
                 e.0 -= 1;
             }
@@ -747,6 +888,11 @@ mod tests {
                 self.results
             );
             if let Some((_, want, what)) = due {
+                assert!(
+                    self.keys_seen > self.results,
+                    "result {}: its key came before or with it",
+                    self.results
+                );
                 let got = Parsed {
                     key: to_keybits(self.uut.out_key.val()),
                     flags: self.uut.out_flags.val().to_u8(),
@@ -769,6 +915,9 @@ mod tests {
             what: &str,
         ) {
             let want = parse(frame, err, self.max_len);
+            self.keys
+                .push_back((want.key, format!("{what} len {}", frame.len())));
+            self.stray_ok = false;
             let beats = to_beats(frame, rng);
             let n = beats.len();
             for (i, &(data, keep)) in beats.iter().enumerate() {
@@ -815,6 +964,7 @@ mod tests {
         fn finish(&mut self) {
             self.idle(LATENCY + 1);
             assert!(self.expected.is_empty(), "every frame got its result");
+            assert!(self.keys.is_empty(), "every frame got its key");
         }
     }
 
@@ -963,6 +1113,8 @@ mod tests {
             } else {
                 g.rng().gen_range(1..beats.len() - 1)
             };
+            // The frame cut by the reset may give its key (early) before the reset.
+            bench.stray_ok = true;
             for (i, &(data, keep)) in beats[..cut].iter().enumerate() {
                 let inp = Inputs {
                     data,
@@ -991,6 +1143,85 @@ mod tests {
         }
         bench.finish();
         assert_eq!(bench.results, 8);
+    }
+
+    /// The key comes after the beat that completes the headers it depends on (the lower bound
+    /// of the frame's length fitting them), never later than the 14th beat, and only once.
+    #[test]
+    fn the_key_comes_once_its_headers_are_in() {
+        let mut g = FrameGen::new(17);
+        // Well-formed frames of 200..600 bytes; for each, the data bytes its key depends on:
+        // the Ethernet header and tags, the IP header (IHL from the frame) and the L4 header.
+        let mut cases: Vec<(Vec<u8>, usize, String)> = vec![];
+        for (kind, l4) in [
+            (FrameKind::Raw, None),
+            (FrameKind::Oam, Some(4)),
+            (FrameKind::Ipv4Udp, Some(8)),
+            (FrameKind::Ipv4Tcp, Some(20)),
+            (FrameKind::Ipv6Udp, Some(8)),
+            (FrameKind::Ipv6Tcp, Some(20)),
+        ] {
+            for vlans in 0..=2 {
+                for _ in 0..3 {
+                    let f = loop {
+                        let f = g.well_formed(kind, vlans);
+                        if (200..=600).contains(&f.bytes.len()) {
+                            break f.bytes;
+                        }
+                    };
+                    let l3 = 14 + 4 * vlans;
+                    let needed = match (kind, l4) {
+                        (FrameKind::Raw, _) => l3,
+                        (FrameKind::Oam, Some(n)) => l3 + n,
+                        (FrameKind::Ipv4Udp | FrameKind::Ipv4Tcp, Some(n)) => {
+                            l3 + usize::from(f[l3] & 0xf) * 4 + n
+                        }
+                        (_, Some(n)) => l3 + 40 + n,
+                        _ => unreachable!(),
+                    };
+                    // After beat b at least 8b - 3 data bytes are known to be there.
+                    let beat = (needed + 3).div_ceil(8);
+                    cases.push((f, beat, format!("{kind:?} vlans {vlans} needs {needed}")));
+                }
+            }
+        }
+        // The most a key can depend on: two tags, a 60-byte IPv4 header, TCP: 102 bytes.
+        let widest = loop {
+            let f = g.well_formed(FrameKind::Ipv4Tcp, 2);
+            if f.bytes[22] & 0xf == 15 && (200..=600).contains(&f.bytes.len()) {
+                break f.bytes;
+            }
+        };
+        cases.push((widest, 14, "TCP/IPv4, 60-byte header, two tags".into()));
+        let mut bench = Bench::new(1518);
+        let frames: Vec<_> = cases
+            .iter()
+            .map(|(f, _, what)| (f.clone(), false, what.clone()))
+            .collect();
+        run(&mut bench, &frames, true, g.rng());
+        for (i, (f, beat, what)) in cases.iter().enumerate() {
+            assert_eq!(bench.key_beats[i], *beat, "{what} {:02x?}", &f[..30]);
+        }
+        // Random frames: by the 14th beat, or with the last.
+        let mut bench = Bench::new(1518);
+        let frames: Vec<_> = (0..120)
+            .map(|i| {
+                let f = g.next_frame_upto(400);
+                (f.bytes, f.mac_err, format!("frame {i}"))
+            })
+            .collect();
+        run(&mut bench, &frames, false, g.rng());
+        for (i, (f, _, _)) in frames.iter().enumerate() {
+            let beats = f.len().div_ceil(8);
+            assert!(bench.key_beats[i] <= beats.min(14), "frame {i}");
+        }
+        assert!(
+            frames
+                .iter()
+                .zip(&bench.key_beats)
+                .any(|((f, _, _), b)| *b < f.len().div_ceil(8)),
+            "some keys came early"
+        );
     }
 
     #[test]

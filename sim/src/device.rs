@@ -95,8 +95,10 @@ pub struct TxFrame {
 /// What the core's debug port reported for one received frame (parser key and filter result).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameVerdict {
-    /// The cycle the verdict was reported.
+    /// Cycle of the frame's outcome (`dbg_valid`).
     pub cycle: u64,
+    /// Cycle its key was known (`dbg_key_valid`).
+    pub key_cycle: u64,
     /// The frame's filter key, word 0 holding bits 31:0.
     pub key: [u32; evnic_regs::key::KEY_WORDS as usize],
     /// Its RX flags.
@@ -171,6 +173,8 @@ pub struct SimDevice {
     dsi_queue: VecDeque<(u8, u32)>,
     dso_log: Vec<DeviceNotification>,
     verdicts: Vec<FrameVerdict>,
+    /// Keys reported whose frame's outcome has not come yet: (cycle, key).
+    dbg_keys: VecDeque<(u64, [u32; evnic_regs::key::KEY_WORDS as usize])>,
     irq_count: u64,
     /// The first cycle at which a RAM was read at an address written in that cycle.
     ram_collision_at: Option<u64>,
@@ -222,6 +226,7 @@ impl SimDevice {
             dsi_queue: VecDeque::new(),
             dso_log: Vec::new(),
             verdicts: Vec::new(),
+            dbg_keys: VecDeque::new(),
             irq_count: 0,
             ram_collision_at: None,
             irq_fd: None,
@@ -250,6 +255,7 @@ impl SimDevice {
 
     /// Holds the reset input for the configured number of cycles.
     pub fn reset(&mut self) {
+        self.dbg_keys.clear();
         self.pins.reset = 1;
         for _ in 0..self.config.reset_cycles.max(1) {
             self.step();
@@ -424,10 +430,20 @@ impl SimDevice {
                 payload: o.dso_payload,
             });
         }
+        // The debug port gives each frame's key when it is known and its outcome later, both in
+        // frame order: pair them.
+        if o.dbg_key_valid == 1 {
+            self.dbg_keys.push_back((c, o.dbg_key));
+        }
         if o.dbg_valid == 1 {
+            let (key_cycle, key) = self
+                .dbg_keys
+                .pop_front()
+                .expect("the debug port gave a frame's outcome before its key (RTL bug)");
             self.verdicts.push(FrameVerdict {
                 cycle: c,
-                key: o.dbg_key,
+                key_cycle,
+                key,
                 flags: o.dbg_flags,
                 len: o.dbg_len,
                 hit: o.dbg_hit == 1,

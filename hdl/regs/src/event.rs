@@ -27,6 +27,8 @@
 #[repr(u8)]
 pub enum EventType {
     /// A received frame was written to a receive buffer: aux = length, source = filter index.
+    /// Timestamp: the cycle in which the frame's first 8 bytes arrived from the MAC (the
+    /// event itself comes after the frame's end).
     Rx = 1,
     /// A transmit descriptor completed: payload = descriptor index, aux = length, source = the
     /// VI; timestamp = the cycle the frame's first beat left the MAC transmit port (the first

@@ -88,7 +88,7 @@ pub enum DropReason {
     NoBuffer = 3,
     /// The FCS was wrong and `RX_CONFIG.FCS_DROP` is set.
     FcsBad = 4,
-    /// The frame did not fit the receive buffer (or the verdict queue) of the device.
+    /// The device could not hold the frame (no frame slot, key queue or frame buffer room).
     Overrun = 5,
     /// `CONTROL.ENABLE` was clear.
     Disabled = 6,
@@ -384,13 +384,14 @@ pub const DROP_FCS: Reg = rc(
     0x0b4,
     "Frames dropped for a bad FCS (RX_CONFIG.FCS_DROP). Any write clears it.",
 );
-pub const DROP_OVERRUN: Reg = rc("DROP_OVERRUN", 0x0b8, "Frames that did not fit the device's frame buffer (16 KiB) or verdict queue. Any write clears it.");
+pub const DROP_OVERRUN: Reg = rc("DROP_OVERRUN", 0x0b8, "Frames the receive path could not hold: no frame slot free, the key queue full, or the frame buffer (16 KiB) full. Any write clears it.");
 pub const DROP_DISABLED: Reg = rc(
     "DROP_DISABLED",
     0x0bc,
     "Frames received while CONTROL.ENABLE was clear. Any write clears it.",
 );
 pub const DROP_BAD_DESC: Reg = rc("DROP_BAD_DESC", 0x0c0, "Frames dropped on a receive descriptor that could not be read or has length 0 (the descriptor is consumed). Any write clears it.");
+pub const RX_DESC_WAITS: Reg = rc("RX_DESC_WAITS", 0x0cc, "Frames whose verdict came before their ring's descriptor had been fetched and that waited for it (not a drop: each is also counted in RX_DELIVERED or a DROP_* counter). Any write clears it.");
 
 const VALUE_NAMES: [&str; 13] = [
     "VALUE0", "VALUE1", "VALUE2", "VALUE3", "VALUE4", "VALUE5", "VALUE6", "VALUE7", "VALUE8",
@@ -430,7 +431,7 @@ const KW: usize = crate::key::KEY_WORDS as usize;
 const NF: usize = crate::params::NUM_FILTERS as usize;
 const NP: usize = crate::params::NUM_EXACT_PROFILES as usize;
 
-const SINGLES: [Reg; 22] = [
+const SINGLES: [Reg; 23] = [
     ENTRY,
     COMMIT,
     DEFAULT_ACTION,
@@ -453,6 +454,7 @@ const SINGLES: [Reg; 22] = [
     DROP_OVERRUN,
     DROP_DISABLED,
     DROP_BAD_DESC,
+    RX_DESC_WAITS,
 ];
 const NREGS: usize = 2 * KW + SINGLES.len() + NF + 2 * NP;
 
