@@ -50,8 +50,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     nic.set_default_action(FilterAction::Vi(capture.vi()))?;
     nic.set_enabled(true)?;
 
-    // Let the device prefetch the receive descriptors before traffic (a DMA round trip).
-    sim.handle().with(|d| d.run(500));
     for seq in 0..5u16 {
         let f = ptp_frame(seq);
         sim.inject(f, false)?;

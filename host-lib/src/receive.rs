@@ -54,9 +54,10 @@ pub struct Receiver {
 
 impl Endpoint {
     /// Gives this endpoint's VI a receive ring of `1 << log2` buffers of `buf_len` bytes each
-    /// (a frame longer than its buffer is cut and flagged TRUNCATED). Post buffers ahead of
-    /// traffic: the device prefetches descriptors by DMA, and a frame whose verdict comes before
-    /// a descriptor has arrived is dropped for want of a buffer (counted in `RXQ_DROPS`).
+    /// (a frame longer than its buffer is cut and flagged TRUNCATED). A frame that arrives
+    /// while the device is still fetching a posted descriptor waits for it (counted in the
+    /// device's `RX_DESC_WAITS`); only a ring with no buffer posted drops a frame for want of
+    /// one (counted in `RXQ_DROPS`).
     /// Refused while the endpoint has a receiver already.
     pub fn receiver(&self, log2: u32, buf_len: u16) -> Result<Receiver, Error> {
         if buf_len < 64 {

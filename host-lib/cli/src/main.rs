@@ -759,8 +759,8 @@ fn inject(nic: &Nic, path: Option<&Path>) -> Result<(), CliError> {
                 device: nic.describe(),
             });
         };
-        // After a short gap, so that receive descriptors are prefetched first.
-        let start = nic.cycles()? + 2_000;
+        // A little ahead of the device's cycle, which goes on while the schedule is sent.
+        let start = nic.cycles()? + 200;
         let frames = injected_frames(path)?;
         sim.schedule(
             frames

@@ -680,8 +680,6 @@ impl Replayer {
             nic,
             opts,
         };
-        // Let the device prefetch the receive descriptors (a DMA round trip).
-        r.run_for(200)?;
         Ok(r)
     }
 
@@ -689,15 +687,6 @@ impl Replayer {
         self.nic
             .sim()
             .expect("the replay runs on the simulated device")
-    }
-
-    /// Waits until `cycles` device cycles have passed.
-    fn run_for(&self, cycles: u64) -> Result<(), ReplayError> {
-        let end = self.nic.cycles()? + cycles;
-        while self.nic.cycles()? < end {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        Ok(())
     }
 
     /// Replays one frame (without its FCS unless `has_fcs`).

@@ -18,14 +18,6 @@ fn send(nic: &Nic, frame: Vec<u8>) {
     nic.sim().unwrap().inject(frame, false).unwrap();
 }
 
-/// Lets the device prefetch posted receive descriptors (a DMA round trip) before traffic.
-fn settle(nic: &Nic) {
-    let end = nic.cycles().unwrap() + 500;
-    while nic.cycles().unwrap() < end {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 fn rx_events(ep: &Endpoint, n: usize) -> Vec<evnic::Event> {
     let mut got = Vec::new();
     while got.len() < n {
@@ -69,7 +61,6 @@ fn filters_steer_frames_count_hits_and_go_with_their_handles() {
     // A frame for a VI goes into that VI's receive ring: both need buffers.
     let _rxa = a.receiver(4, 2048).unwrap();
     let _rxb = b.receiver(4, 2048).unwrap();
-    settle(&nic);
     send(&nic, stream_frame(1)); // udp dst 5000: entry 0 wins over entry 1
     send(&nic, ccm_frame(0, 1)); // OAM: group 9
     let ea = rx_events(&a, 1);

@@ -12,13 +12,6 @@ fn cfg() -> EndpointConfig {
         .with_spin(Duration::from_micros(20))
 }
 
-fn settle(nic: &evnic::Nic) {
-    let end = nic.cycles().unwrap() + 500;
-    while nic.cycles().unwrap() < end {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 #[test]
 fn a_ring_cannot_be_taken_twice() {
     let nic = nic();
@@ -70,7 +63,6 @@ fn a_ring_keeps_its_vi_after_the_endpoint_is_dropped() {
     let mut rx3 = third.receiver(3, 2048).unwrap();
     nic.set_default_action(FilterAction::Vi(third.vi()))
         .unwrap();
-    settle(&nic);
     let frame = evnic_cli::demo::stream_frame(7);
     nic.sim().unwrap().inject(frame.clone(), false).unwrap();
     let ev = third.wait(Some(PATIENCE)).unwrap().expect("the RX event");

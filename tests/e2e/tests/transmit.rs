@@ -67,7 +67,6 @@ fn crc32c_is_inserted_and_looped_frames_come_back() {
     nic.set_default_action(FilterAction::Vi(receiver.vi()))
         .unwrap();
     sim.set_loopback(true);
-    sim.handle().with(|d| d.run(500));
     let mut tx = sender.transmitter(3, 2048).unwrap();
     let mut frame: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
     frame[12] = 0x88;
