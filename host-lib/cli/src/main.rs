@@ -635,6 +635,18 @@ fn filter(spec: &DeviceSpec, cmd: FilterCommand) -> Result<(), CliError> {
             }
             for s in &specs {
                 let f: FilterSpec = s.parse()?;
+                if index.is_none() && state_path.is_none() {
+                    // No state to record it in: the library places it (exact-match or ternary)
+                    // and keeps it for as long as this command runs.
+                    let h = nic.add_filter(f.clone())?;
+                    println!(
+                        "entry {}: {f} ({})",
+                        Nic::entry_name(h.index()),
+                        placement(&h)
+                    );
+                    h.keep();
+                    continue;
+                }
                 let i = match index {
                     Some(i) => i,
                     None => state
@@ -672,6 +684,24 @@ fn save(path: &Option<PathBuf>, state: &FilterState) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Which table holds a filter, and why not the exact-match one.
+fn placement(h: &FilterHandle) -> String {
+    match (h.entry(), h.ternary_reason()) {
+        (evnic::EntryIndex::Exact { profile, .. }, _) => format!("exact-match, profile {profile}"),
+        (_, Some(why)) => format!("ternary: {why}"),
+        (_, None) => "ternary".into(),
+    }
+}
+
+/// The table of an entry number.
+fn table_of(nic: &Nic, index: u32) -> &'static str {
+    if index < nic.filter_count() {
+        "ternary"
+    } else {
+        "exact"
+    }
+}
+
 fn list(nic: &Nic, state: &FilterState, json: bool) -> Result<(), CliError> {
     let mut rows = Vec::new();
     for i in 0..nic.filter_count() {
@@ -685,10 +715,19 @@ fn list(nic: &Nic, state: &FilterState, json: bool) -> Result<(), CliError> {
             rows.push((i, hits, spec));
         }
     }
+    // Exact-match entries this process placed (the device's slots are too many to scan).
+    for (i, spec) in nic.filters() {
+        if i >= nic.filter_count() {
+            rows.push((i, nic.filter_hits(i)?, Some(spec.text)));
+        }
+    }
     if json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(i, h, s)| serde_json::json!({"index": i, "hits": h, "spec": s}))
+            .map(|(i, h, s)| {
+                serde_json::json!({"index": i, "entry": Nic::entry_name(*i),
+                    "table": table_of(nic, *i), "hits": h, "spec": s})
+            })
             .collect();
         println!(
             "{}",
@@ -696,15 +735,25 @@ fn list(nic: &Nic, state: &FilterState, json: bool) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    println!("| entry | hits | filter |");
-    println!("|---:|---:|---|");
+    println!("| entry | hits | filter | table |");
+    println!("|---:|---:|---|---|");
     for (i, h, s) in &rows {
         let s = s
             .as_deref()
             .unwrap_or("(unknown: installed by another program)");
-        println!("| {i} | {h} | {s} |");
+        println!(
+            "| {} | {h} | {s} | {} |",
+            Nic::entry_name(*i),
+            table_of(nic, *i)
+        );
     }
-    println!("{} of {} entries in use", rows.len(), nic.filter_count());
+    let exact: usize = nic.exact_profiles().iter().map(|p| p.entries).sum();
+    let slots: u32 = nic.exact_profiles().iter().map(|p| p.slots).sum();
+    println!(
+        "{} of {} ternary entries in use; {exact} of {slots} exact-match slots",
+        rows.len() - exact,
+        nic.filter_count()
+    );
     Ok(())
 }
 
@@ -847,10 +896,19 @@ fn event_json(ev: &Event, clock: &evnic::DeviceClock, now: u64) -> serde_json::V
     v
 }
 
+/// Installs the filters of `--filter`, saying on stderr where each went.
 fn install_filters(nic: &Nic, specs: &[String]) -> Result<Vec<FilterHandle>, CliError> {
     specs
         .iter()
-        .map(|s| Ok(nic.add_filter(s.parse()?)?))
+        .map(|s| {
+            let h = nic.add_filter(s.parse()?)?;
+            eprintln!(
+                "evnic: filter entry {}: {s} ({})",
+                Nic::entry_name(h.index()),
+                placement(&h)
+            );
+            Ok(h)
+        })
         .collect()
 }
 
