@@ -425,6 +425,10 @@ mod tests {
         set_profile_mask(&mut regs, 2, &value).unwrap();
         assert_eq!(*regs.writes.last().unwrap(), (reg(&fr::PROFILE_COMMIT), 2));
         hit_count(&mut regs, n).unwrap();
+        assert_eq!(
+            *regs.writes.last().unwrap(),
+            (reg(&fr::HIT_SELECT), u32::from(n))
+        );
         clear_hit_count(&mut regs, n).unwrap();
         assert_eq!(*regs.writes.last().unwrap(), (reg(&fr::HIT_COUNT), 0));
         regs.values.insert(reg(&fr::EXACT_HOPS), 4);
@@ -445,10 +449,6 @@ mod tests {
                     words: 7
                 }
             ]
-        );
-        assert_eq!(
-            *regs.writes.last().unwrap(),
-            (reg(&fr::HIT_SELECT), u32::from(n))
         );
     }
 }

@@ -354,3 +354,63 @@ fn an_exact_entry_is_replaced_whole_and_counts_its_hits() {
     );
     assert_eq!(nic.exact_profiles()[0].entries, 1);
 }
+
+#[test]
+fn a_nearly_full_profile_moves_entries_and_keeps_their_frames_and_hits() {
+    const EARLY: usize = 200;
+    let nic = setup();
+    let ep = nic.endpoint(EndpointConfig::default()).unwrap();
+    let mut rx = ep.receiver(9, 256).unwrap();
+    let slots = nic.exact_profiles()[0].slots as usize;
+    // 5-tuples from scattered source addresses (sequential ones hash almost without
+    // collisions, and a table of them fills without a move).
+    let vi = ep.vi().0;
+    let all: Vec<Case> = (0..slots as u32)
+        .map(|i| {
+            let src = (0x0a00_0000 | i.wrapping_mul(2_654_435_761) >> 8).to_be_bytes();
+            let [a, b, c, d] = src;
+            Case {
+                spec: format!("ipv4 src {a}.{b}.{c}.{d} ipv4 dst 192.168.1.1 udp src 7000 udp dst 9000 -> vi {vi}"),
+                frame: udp4(src, [192, 168, 1, 1], 7000, 9000),
+                profile: 0,
+            }
+        })
+        .collect();
+    settle(&nic);
+    // Fill profile 0 until a key finds no slot (it goes to the ternary table, said so).
+    let mut handles = Vec::new();
+    let mut installed_at = Vec::new();
+    for (n, c) in all.iter().enumerate() {
+        let h = nic.add_filter(c.spec.parse().unwrap()).unwrap();
+        if let Some(why) = h.ternary_reason() {
+            assert_eq!(why, TernaryReason::Full { profile: 0 }, "{}", c.spec);
+            assert!(matches!(h.entry(), EntryIndex::Ternary(_)));
+            break;
+        }
+        installed_at.push(h.index());
+        handles.push(h);
+        if n < EARLY {
+            // A first frame while the table is still sparse.
+            let (source, data) = deliver(&nic, &ep, &mut rx, &c.frame);
+            assert_eq!(source, Some(installed_at[n]));
+            assert_eq!(data, c.frame);
+        }
+    }
+    let exact = handles.len();
+    assert!(exact * 10 >= slots * 9, "{exact} of {slots} slots filled");
+    let moved = handles
+        .iter()
+        .zip(&installed_at)
+        .filter(|(h, at)| h.index() != **at)
+        .count();
+    assert!(moved > 0, "filling the table moved entries");
+    // Every frame reaches its filter where it is now; hits followed the moved entries.
+    for (n, (c, h)) in all.iter().zip(&handles).enumerate() {
+        let (source, _) = deliver(&nic, &ep, &mut rx, &c.frame);
+        assert_eq!(source, Some(h.index()), "{}", c.spec);
+        let want = if n < EARLY { 2 } else { 1 };
+        assert_eq!(h.hits().unwrap(), want, "{}", c.spec);
+    }
+    assert!(ep.poll().is_none(), "no stray event");
+    eprintln!("{exact} of {slots} slots filled; {moved} entries moved while the table filled");
+}
