@@ -173,11 +173,38 @@ fn a_thousand_exact_filters_steer_each_frame_to_its_vi_with_its_entry() {
     for p in nic.exact_profiles() {
         assert_eq!(p.entries, PER as usize, "profile {}", p.profile);
     }
+    // The reference model, given the entries the library reports (profile masks, and each
+    // filter's key under its profile's mask in its slot), decides each frame as the device
+    // must.
+    let mut model = evnic_model::FilterTable::new(nic.filter_count() as usize);
+    let profiles = nic.exact_profiles();
+    for p in &profiles {
+        model.set_profile_mask(usize::from(p.profile), &p.mask.expect("in use"));
+    }
+    for h in &handles {
+        let EntryIndex::Exact { profile, slot } = h.entry() else {
+            unreachable!("checked above")
+        };
+        let s = h.spec().unwrap();
+        let mask = profiles[usize::from(profile)].mask.unwrap();
+        model.write_exact(
+            usize::from(profile),
+            u32::from(slot),
+            &(s.value & mask),
+            s.action.encode(),
+            true,
+        );
+    }
     settle(&nic);
     // Every frame, in turn: its endpoint gets it, with its filter's entry as the source, and
     // no other endpoint gets anything.
+    let max_len = evnic_regs::map::filter::MAX_LEN.reset as u16;
     for (n, (c, h)) in cases.iter().zip(&handles).enumerate() {
         let k = n % ENDPOINTS;
+        let want = model
+            .peek(&evnic_model::parse(&c.frame, false, max_len).key)
+            .expect("the model finds an entry");
+        assert_eq!(u32::from(want.index), h.index(), "{}: the model", c.spec);
         let (source, data) = deliver(&nic, &eps[k], &mut rxs[k], &c.frame);
         assert_eq!(source, Some(h.index()), "{}", c.spec);
         assert_eq!(data, c.frame, "{}: the frame's bytes", c.spec);
