@@ -151,23 +151,40 @@ fn needs_ip(spec: &FilterSpec) -> bool {
     )
 }
 
+/// What [`overlap`] needs of a filter beyond its value and mask, worked out once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frames {
+    /// The ethertype of every frame it matches, if one.
+    ethertype: Option<u128>,
+    /// It matches IP frames only.
+    ip: bool,
+}
+
+impl Frames {
+    pub fn of(spec: &FilterSpec) -> Frames {
+        Frames {
+            ethertype: ethertype_of(spec),
+            ip: needs_ip(spec),
+        }
+    }
+}
+
 /// True when some frame may match both filters: their values agree wherever both masks
 /// compare, and the parser's rules (which fields a frame of a given ethertype can have
 /// non-zero) do not keep them apart (`udp` and `ethertype 0x8902` never meet). Erring towards
 /// "overlap" only costs placement freedom.
-pub fn overlap(a: &FilterSpec, b: &FilterSpec) -> bool {
+pub fn overlap(a: &FilterSpec, fa: Frames, b: &FilterSpec, fb: Frames) -> bool {
     let both = a.mask & b.mask;
     if (a.value & both) != (b.value & both) {
         return false;
     }
-    let (ea, eb) = (ethertype_of(a), ethertype_of(b));
-    if let (Some(x), Some(y)) = (ea, eb) {
+    if let (Some(x), Some(y)) = (fa.ethertype, fb.ethertype) {
         if x != y {
             return false;
         }
     }
     let not_ip = |e: Option<u128>| e.is_some_and(|e| e != ETHERTYPE_IPV4 && e != ETHERTYPE_IPV6);
-    !(needs_ip(a) && not_ip(eb) || needs_ip(b) && not_ip(ea))
+    !(fa.ip && not_ip(fb.ethertype) || fb.ip && not_ip(fa.ethertype))
 }
 
 /// One device write, in the order [`Tables`] returns them.
@@ -210,6 +227,8 @@ pub enum Op {
 #[derive(Clone, Debug)]
 pub struct Installed {
     pub spec: FilterSpec,
+    /// The frames it can match, for [`overlap`].
+    pub frames: Frames,
     pub at: EntryIndex,
     /// An exact entry's compressed, masked key.
     pub key: Vec<u32>,
@@ -416,6 +435,7 @@ impl Tables {
     /// The first installed filter (other than `except`) that overlaps `spec` and that the
     /// device would rank below an entry of profile `p`.
     fn outranked(&self, spec: &FilterSpec, p: usize, except: Option<u64>) -> Option<u32> {
+        let fs = Frames::of(spec);
         self.filters
             .iter()
             .filter(|(g, _)| Some(**g) != except)
@@ -424,7 +444,7 @@ impl Tables {
                     EntryIndex::Ternary(_) => true,
                     EntryIndex::Exact { profile, .. } => usize::from(profile) >= p,
                 };
-                below && overlap(spec, &b.spec)
+                below && overlap(spec, fs, &b.spec, b.frames)
             })
             .map(|(_, b)| u32::from(b.at.encode()))
     }
@@ -519,12 +539,15 @@ impl Tables {
     /// The ternary entry for `spec`: the lowest free one after every overlapping ternary entry
     /// (other than `except`'s).
     fn place_ternary(&self, spec: &FilterSpec, except: Option<u64>) -> Result<u32, NoPlace> {
+        let fs = Frames::of(spec);
         let after = self
             .filters
             .iter()
             .filter(|(g, _)| Some(**g) != except)
             .filter_map(|(_, b)| match b.at {
-                EntryIndex::Ternary(i) if overlap(spec, &b.spec) => Some(u32::from(i)),
+                EntryIndex::Ternary(i) if overlap(spec, fs, &b.spec, b.frames) => {
+                    Some(u32::from(i))
+                }
                 _ => None,
             })
             .max();
@@ -598,6 +621,7 @@ impl Tables {
         self.filters.insert(
             gen,
             Installed {
+                frames: Frames::of(spec),
                 spec: spec.clone(),
                 at,
                 key,
@@ -618,6 +642,7 @@ impl Tables {
             EntryIndex::Ternary(i) => {
                 let f = self.filters.get_mut(&gen).expect("installed");
                 f.spec = spec.clone();
+                f.frames = Frames::of(spec);
                 return Ok(vec![Op::Ternary {
                     index: u32::from(i),
                     entry: spec.entry(),
@@ -793,8 +818,13 @@ mod tests {
     fn overlap_follows_the_masks_and_the_parsers_rules() {
         let o = |a: &str, b: &str| {
             let (a, b) = (spec(&format!("{a} -> drop")), spec(&format!("{b} -> drop")));
-            assert_eq!(overlap(&a, &b), overlap(&b, &a), "symmetric");
-            overlap(&a, &b)
+            let (fa, fb) = (Frames::of(&a), Frames::of(&b));
+            assert_eq!(
+                overlap(&a, fa, &b, fb),
+                overlap(&b, fb, &a, fa),
+                "symmetric"
+            );
+            overlap(&a, fa, &b, fb)
         };
         assert!(o("udp", "udp dst 53"));
         assert!(o("any", "ethertype 0x8902"));

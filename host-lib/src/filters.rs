@@ -265,7 +265,11 @@ impl FilterTable {
         let mut t = lock(&self.tables);
         let g = self.new_generation();
         let ops = t.add(g, spec).map_err(|e| self.no_place(e))?;
-        self.perform(&mut t, &ops)?;
+        if let Err(e) = self.perform(&mut t, &ops) {
+            // No handle owns it: forget it (the device's tables are in doubt after the error).
+            t.remove(g);
+            return Err(e);
+        }
         let at = t.filters[&g].at;
         Ok(self.handle(g, at))
     }
@@ -282,7 +286,10 @@ impl FilterTable {
         }
         let g = self.new_generation();
         let ops = t.add_at(g, spec, index);
-        self.perform(&mut t, &ops)?;
+        if let Err(e) = self.perform(&mut t, &ops) {
+            t.remove(g);
+            return Err(e);
+        }
         Ok(self.handle(g, EntryIndex::Ternary(index as u16)))
     }
 
