@@ -226,7 +226,14 @@ Terms combine with AND; numbers are decimal or 0x-hex."
     };
 }
 
-const FILTER_HELP: &str = filter_syntax!();
+const FILTER_HELP: &str = concat!(
+    filter_syntax!(),
+    "
+A filter whose mask is an exact-match profile's (by default: IPv4 5-tuples `ipv4 src A ipv4 dst B
+udp src P udp dst Q`, `ipv4 dst N/24 udp dst P`, `mac M vlan V`, IPv6 5-tuples) goes to a hashed
+exact-match table (entries named xP.SLOT), unless a filter installed before it overlaps it; the
+others go to the ternary table. On a board `filter add` uses the ternary table only."
+);
 
 const REPLAY_HELP: &str = concat!(
     filter_syntax!(),
@@ -480,6 +487,10 @@ fn info(nic: &Nic, json: bool) -> Result<(), CliError> {
             "version": format!("{}.{}", p.major, p.minor),
             "vis": p.vis,
             "filters": p.filters,
+            "exact_profiles": nic.exact_profiles().iter().map(|e| serde_json::json!({
+                "profile": e.profile, "slots": e.slots, "words": e.words,
+                "in_use": e.mask.is_some(),
+            })).collect::<Vec<_>>(),
             "groups": p.groups,
             "timers": p.timers,
             "event_bytes": p.event_bytes,
@@ -494,7 +505,16 @@ fn info(nic: &Nic, json: bool) -> Result<(), CliError> {
     println!("id          {}", p.id_text());
     println!("version     {}.{}", p.major, p.minor);
     println!("VIs         {}", p.vis);
-    println!("filters     {}", p.filters);
+    println!("filters     {} ternary", p.filters);
+    let exact = nic.exact_profiles();
+    if !exact.is_empty() {
+        let slots: Vec<String> = exact.iter().map(|e| e.slots.to_string()).collect();
+        println!(
+            "            {} exact-match profiles of {} slots",
+            exact.len(),
+            slots.join(", ")
+        );
+    }
     println!("groups      {}", p.groups);
     println!("timers      {}", p.timers);
     println!("event size  {} bytes", p.event_bytes);

@@ -74,6 +74,7 @@ fn read_pcap(path: &Path) -> Vec<(Duration, Vec<u8>)> {
 #[test]
 fn info_and_stats_print_json() {
     let v: serde_json::Value = serde_json::from_str(&ok(&["info", "--json"])).unwrap();
+    assert!(!v["exact_profiles"].as_array().unwrap().is_empty(), "{v}");
     assert_eq!(v["id"], "EVNC");
     assert!(v["vis"].as_u64().unwrap() >= 2);
     let out = ok(&["stats", "--json", "--watch", "0.01", "--count", "2"]);
