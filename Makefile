@@ -121,7 +121,7 @@ synth-check: deps verilog
 
 bench: deps
 	$(CARGO) bench -p evnic-sim --bench device --bench events --bench rx --bench tx
-	$(CARGO) bench -p evnic --features sim --bench wait
+	$(CARGO) bench -p evnic --features sim --bench wait --bench filters
 	$(CARGO) bench -p evnic-lease --bench lease
 	$(CARGO) bench -p evnic --features sim,tokio --bench event_loops
 	$(CARGO) build --release -p evnic-cli

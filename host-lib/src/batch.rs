@@ -12,7 +12,8 @@
 //! | DEL | ADD | MOD (with ADD's value) |
 //! | ADD | ADD, MOD / DEL | ADD / DEL / MOD | refused: [`CoalesceError`] |
 //!
-//! Targets are filter entries (ADD installs, MOD replaces, DEL clears) and subscriptions of an
+//! Targets are ternary filter entries by index (ADD installs, MOD replaces, DEL clears; the
+//! exact-match tables are [`Nic::add_filter`]'s, see [`crate::filters`]) and subscriptions of an
 //! endpoint to a group (ADD subscribes, DEL unsubscribes; a MOD has nothing to change).
 //! [`Batch::apply`] first checks every coalesced operation against the current state (an ADD
 //! of an entry in use, a DEL of an unused one: refused, nothing written), then writes them

@@ -155,6 +155,41 @@ pub enum Error {
         /// Entries of the device.
         filters: u32,
     },
+    /// A filter that fits an exact-match profile whose slots within its key's reach are taken,
+    /// while every ternary entry is in use too.
+    #[error("no filter entry left: exact-match profile {profile} has no free slot within its {hops} probes for this key (even after moving entries), and all {filters} ternary entries are in use; remove a filter first")]
+    FilterTablesFull {
+        /// The exact-match profile tried last.
+        profile: u8,
+        /// Probes of the device per profile.
+        hops: u32,
+        /// Ternary entries of the device.
+        filters: u32,
+    },
+    /// Every free ternary entry ranks above an installed filter that overlaps the new one, which
+    /// must keep winning the frames both match.
+    #[error("no free filter entry after entry {after}, which overlaps this filter and must keep its frames: remove an entry after it, or place the filter with add_filter_at")]
+    FilterOrder {
+        /// The overlapping entry with the highest index.
+        after: u32,
+    },
+    /// An exact-match profile number the device does not have.
+    #[error("exact-match profile {profile} does not exist: the device has profiles 0..{profiles}")]
+    BadProfile {
+        /// The profile.
+        profile: u8,
+        /// Profiles of the device.
+        profiles: u8,
+    },
+    /// A profile mask that cannot be set: the profile's table holds entries, or the mask has
+    /// bits outside the key words the profile stores.
+    #[error("exact-match profile {profile}'s mask cannot change: {why}")]
+    ProfileMask {
+        /// The profile.
+        profile: u8,
+        /// Why.
+        why: String,
+    },
     /// An indication payload wider than the 24 bits the doorbell carries.
     #[error("indication payload {payload:#x} does not fit the 24-bit doorbell field (at most {max:#x}): send larger data another way, e.g. as an index into shared memory")]
     PayloadTooLarge {
@@ -341,6 +376,8 @@ impl Error {
             E::NoFreeVi { .. }
             | E::NoFreeTimer { .. }
             | E::NoFreeFilter { .. }
+            | E::FilterTablesFull { .. }
+            | E::FilterOrder { .. }
             | E::TxRingFull { .. } => ErrorKind::Exhausted,
             E::Os { .. } | E::PollerCtl { .. } => ErrorKind::Os,
             _ => ErrorKind::Config,

@@ -63,6 +63,7 @@ mod engine;
 mod error;
 pub mod event;
 pub mod filter_spec;
+mod filter_tables;
 pub mod filters;
 pub mod hub;
 #[cfg(feature = "mio")]
@@ -88,7 +89,7 @@ pub use evnic_proto::params::DeviceParams;
 pub use evnic_proto::PciAddress;
 pub use evnic_regs::event::{ErrorCode, EventType};
 pub use filter_spec::{FilterAction, FilterSpec};
-pub use filters::{Filter, FilterHandle};
+pub use filters::{EntryIndex, ExactProfile, Filter, FilterHandle, ProfileUse, TernaryReason};
 pub use poller::{Interest, Poller, Ready, Token};
 pub use receive::{Receiver, RxCounters};
 pub use stats::{EndpointStats, Stats, TimerStats};
@@ -195,7 +196,7 @@ impl Nic {
             });
         }
         Ok(Nic {
-            filters: Arc::new(filters::FilterTable::new(dev.clone(), &params)),
+            filters: Arc::new(filters::FilterTable::new(dev.clone(), &params)?),
             dev,
             params,
             events: Mutex::new(None),

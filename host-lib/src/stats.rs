@@ -79,9 +79,10 @@ pub struct TimerStats {
 /// Counters of one filter entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilterStats {
-    /// The entry.
+    /// The entry number: a ternary index, or `0x8000 | profile << 12 | slot` for an
+    /// exact-match entry (shown as `x<profile>.<slot>`).
     pub index: u32,
-    /// Frames it matched (`HITS`n).
+    /// Frames it matched (`HITS`n, or `HIT_COUNT` for an exact entry).
     pub hits: u32,
     /// What it holds, when this process installed it.
     pub spec: Option<String>,
@@ -205,6 +206,14 @@ impl Nic {
                     spec,
                 });
             }
+        }
+        // Exact-match entries of this process (their slots are too many to scan).
+        for (n, spec) in installed.iter().filter(|(n, _)| *n >= p.filters) {
+            filters.push(FilterStats {
+                index: *n,
+                hits: self.filter_hits(*n)?,
+                spec: Some(spec.text.clone()),
+            });
         }
         Ok(Stats {
             cycles: params::cycles(&mut &*dev)?,
@@ -373,7 +382,7 @@ impl fmt::Display for Stats {
                 write!(
                     f,
                     "\n| {} | {} | {} |",
-                    e.index,
+                    crate::filter_tables::entry_name(e.index),
                     e.hits,
                     e.spec
                         .as_deref()

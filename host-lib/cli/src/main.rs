@@ -226,7 +226,14 @@ Terms combine with AND; numbers are decimal or 0x-hex."
     };
 }
 
-const FILTER_HELP: &str = filter_syntax!();
+const FILTER_HELP: &str = concat!(
+    filter_syntax!(),
+    "
+A filter whose mask is an exact-match profile's (by default: IPv4 5-tuples `ipv4 src A ipv4 dst B
+udp src P udp dst Q`, `ipv4 dst N/24 udp dst P`, `mac M vlan V`, IPv6 5-tuples) goes to a hashed
+exact-match table (entries named xP.SLOT), unless a filter installed before it overlaps it; the
+others go to the ternary table. On a board `filter add` uses the ternary table only."
+);
 
 const REPLAY_HELP: &str = concat!(
     filter_syntax!(),
@@ -480,6 +487,10 @@ fn info(nic: &Nic, json: bool) -> Result<(), CliError> {
             "version": format!("{}.{}", p.major, p.minor),
             "vis": p.vis,
             "filters": p.filters,
+            "exact_profiles": nic.exact_profiles().iter().map(|e| serde_json::json!({
+                "profile": e.profile, "slots": e.slots, "words": e.words,
+                "in_use": e.mask.is_some(),
+            })).collect::<Vec<_>>(),
             "groups": p.groups,
             "timers": p.timers,
             "event_bytes": p.event_bytes,
@@ -494,7 +505,16 @@ fn info(nic: &Nic, json: bool) -> Result<(), CliError> {
     println!("id          {}", p.id_text());
     println!("version     {}.{}", p.major, p.minor);
     println!("VIs         {}", p.vis);
-    println!("filters     {}", p.filters);
+    println!("filters     {} ternary", p.filters);
+    let exact = nic.exact_profiles();
+    if !exact.is_empty() {
+        let slots: Vec<String> = exact.iter().map(|e| e.slots.to_string()).collect();
+        println!(
+            "            {} exact-match profiles of {} slots",
+            exact.len(),
+            slots.join(", ")
+        );
+    }
     println!("groups      {}", p.groups);
     println!("timers      {}", p.timers);
     println!("event size  {} bytes", p.event_bytes);
@@ -635,6 +655,18 @@ fn filter(spec: &DeviceSpec, cmd: FilterCommand) -> Result<(), CliError> {
             }
             for s in &specs {
                 let f: FilterSpec = s.parse()?;
+                if index.is_none() && state_path.is_none() {
+                    // No state to record it in: the library places it (exact-match or ternary)
+                    // and keeps it for as long as this command runs.
+                    let h = nic.add_filter(f.clone())?;
+                    println!(
+                        "entry {}: {f} ({})",
+                        Nic::entry_name(h.index()),
+                        placement(&h)
+                    );
+                    h.keep();
+                    continue;
+                }
                 let i = match index {
                     Some(i) => i,
                     None => state
@@ -672,6 +704,24 @@ fn save(path: &Option<PathBuf>, state: &FilterState) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Which table holds a filter, and why not the exact-match one.
+fn placement(h: &FilterHandle) -> String {
+    match (h.entry(), h.ternary_reason()) {
+        (evnic::EntryIndex::Exact { profile, .. }, _) => format!("exact-match, profile {profile}"),
+        (_, Some(why)) => format!("ternary: {why}"),
+        (_, None) => "ternary".into(),
+    }
+}
+
+/// The table of an entry number.
+fn table_of(nic: &Nic, index: u32) -> &'static str {
+    if index < nic.filter_count() {
+        "ternary"
+    } else {
+        "exact"
+    }
+}
+
 fn list(nic: &Nic, state: &FilterState, json: bool) -> Result<(), CliError> {
     let mut rows = Vec::new();
     for i in 0..nic.filter_count() {
@@ -685,10 +735,19 @@ fn list(nic: &Nic, state: &FilterState, json: bool) -> Result<(), CliError> {
             rows.push((i, hits, spec));
         }
     }
+    // Exact-match entries this process placed (the device's slots are too many to scan).
+    for (i, spec) in nic.filters() {
+        if i >= nic.filter_count() {
+            rows.push((i, nic.filter_hits(i)?, Some(spec.text)));
+        }
+    }
     if json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(i, h, s)| serde_json::json!({"index": i, "hits": h, "spec": s}))
+            .map(|(i, h, s)| {
+                serde_json::json!({"index": i, "entry": Nic::entry_name(*i),
+                    "table": table_of(nic, *i), "hits": h, "spec": s})
+            })
             .collect();
         println!(
             "{}",
@@ -696,15 +755,25 @@ fn list(nic: &Nic, state: &FilterState, json: bool) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    println!("| entry | hits | filter |");
-    println!("|---:|---:|---|");
+    println!("| entry | hits | filter | table |");
+    println!("|---:|---:|---|---|");
     for (i, h, s) in &rows {
         let s = s
             .as_deref()
             .unwrap_or("(unknown: installed by another program)");
-        println!("| {i} | {h} | {s} |");
+        println!(
+            "| {} | {h} | {s} | {} |",
+            Nic::entry_name(*i),
+            table_of(nic, *i)
+        );
     }
-    println!("{} of {} entries in use", rows.len(), nic.filter_count());
+    let exact: usize = nic.exact_profiles().iter().map(|p| p.entries).sum();
+    let slots: u32 = nic.exact_profiles().iter().map(|p| p.slots).sum();
+    println!(
+        "{} of {} ternary entries in use; {exact} of {slots} exact-match slots",
+        rows.len() - exact,
+        nic.filter_count()
+    );
     Ok(())
 }
 
@@ -847,10 +916,19 @@ fn event_json(ev: &Event, clock: &evnic::DeviceClock, now: u64) -> serde_json::V
     v
 }
 
+/// Installs the filters of `--filter`, saying on stderr where each went.
 fn install_filters(nic: &Nic, specs: &[String]) -> Result<Vec<FilterHandle>, CliError> {
     specs
         .iter()
-        .map(|s| Ok(nic.add_filter(s.parse()?)?))
+        .map(|s| {
+            let h = nic.add_filter(s.parse()?)?;
+            eprintln!(
+                "evnic: filter entry {}: {s} ({})",
+                Nic::entry_name(h.index()),
+                placement(&h)
+            );
+            Ok(h)
+        })
         .collect()
 }
 

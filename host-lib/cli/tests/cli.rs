@@ -74,6 +74,7 @@ fn read_pcap(path: &Path) -> Vec<(Duration, Vec<u8>)> {
 #[test]
 fn info_and_stats_print_json() {
     let v: serde_json::Value = serde_json::from_str(&ok(&["info", "--json"])).unwrap();
+    assert!(!v["exact_profiles"].as_array().unwrap().is_empty(), "{v}");
     assert_eq!(v["id"], "EVNC");
     assert!(v["vis"].as_u64().unwrap() >= 2);
     let out = ok(&["stats", "--json", "--watch", "0.01", "--count", "2"]);
@@ -129,6 +130,27 @@ fn filters_are_added_listed_and_removed() {
     assert!(out.contains("entry 0: udp dst 319 -> vi 2"), "{out}");
     assert!(
         out.contains("| 1 | 0 | ethertype 0x8902 -> group 5 |"),
+        "{out}"
+    );
+    // A 5-tuple goes to an exact-match table, and the listing says so.
+    let out = ok(&[
+        "filter",
+        "add",
+        "udp dst 319 -> vi 2",
+        "ipv4 src 10.0.0.1 ipv4 dst 10.0.0.2 udp src 1 udp dst 2 -> vi 3",
+    ]);
+    assert!(
+        out.contains("entry 0: udp dst 319 -> vi 2 (ternary: no exact-match profile has its mask)"),
+        "{out}"
+    );
+    assert!(out.contains("(exact-match, profile 0)"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("| x0.") && l.ends_with("-> vi 3 | exact |")),
+        "{out}"
+    );
+    assert!(
+        out.contains("; 1 of ") && out.contains("exact-match slots"),
         "{out}"
     );
     let out = ok(&["filter", "add", "--index", "7", "any -> drop"]);

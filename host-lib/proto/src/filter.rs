@@ -186,6 +186,21 @@ pub fn write_exact<R: RegisterAccess + ?Sized>(
     wait_idle(regs)
 }
 
+/// Invalidates every slot of exact-match profile `profile` (`1 << slots_log2` of them): one
+/// staged invalid entry, committed to each slot in turn; returns once the last is in effect.
+pub fn clear_exact_table<R: RegisterAccess + ?Sized>(
+    regs: &mut R,
+    profile: u8,
+    slots_log2: u32,
+) -> Result<(), FilterError<R::Error>> {
+    commit_exact(regs, profile, 0, &KeyBits::default(), 0, false)?;
+    for slot in 1..1u16 << slots_log2 {
+        let n = EntryIndex::Exact { profile, slot }.encode();
+        commit(regs, &fr::COMMIT, u32::from(n))?;
+    }
+    wait_idle(regs)
+}
+
 /// Sets exact-match profile `profile`'s mask (its bits within the profile's key words) and
 /// returns once it is in use. Change it only while the profile's table is empty: its entries
 /// were written for the old mask.
@@ -233,6 +248,48 @@ pub fn hits<R: RegisterAccess + ?Sized>(regs: &mut R, index: u32) -> Result<u32,
 pub fn hit_count<R: RegisterAccess + ?Sized>(regs: &mut R, n: u16) -> Result<u32, R::Error> {
     regs.write32(reg(&fr::HIT_SELECT), u32::from(n))?;
     regs.read32(reg(&fr::HIT_COUNT))
+}
+
+/// Clears the hit counter of the entry numbered `n` (ternary or exact) through `HIT_SELECT`
+/// and `HIT_COUNT` (any write clears it). The caller makes sure no one else selects another
+/// entry meanwhile.
+pub fn clear_hit_count<R: RegisterAccess + ?Sized>(regs: &mut R, n: u16) -> Result<(), R::Error> {
+    regs.write32(reg(&fr::HIT_SELECT), u32::from(n))?;
+    regs.write32(reg(&fr::HIT_COUNT), 0)
+}
+
+/// One exact-match table as the device reports it (`PROFILE_SLOTS<p>`, `PROFILE_WORDS<p>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExactProfileParams {
+    /// The table has `1 << slots_log2` slots.
+    pub slots_log2: u32,
+    /// Bit `w` set: the profile stores key word `w`.
+    pub words: u32,
+}
+
+/// The device's exact-match tables: how many probes it reads per lookup and each profile's
+/// shape, in precedence order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExactParams {
+    /// Probes per profile and lookup (`EXACT_HOPS`).
+    pub hops: u32,
+    /// The profiles (`EXACT_PROFILES` of them).
+    pub profiles: Vec<ExactProfileParams>,
+}
+
+/// Reads the exact-match tables' parameters from the filter page. A device reporting more
+/// profiles than an entry number can name (8) is taken at its first 8.
+pub fn exact_params<R: RegisterAccess + ?Sized>(regs: &mut R) -> Result<ExactParams, R::Error> {
+    let hops = regs.read32(reg(&fr::EXACT_HOPS))?;
+    let n = regs.read32(reg(&fr::EXACT_PROFILES))?.min(8);
+    let mut profiles = Vec::with_capacity(n as usize);
+    for p in 0..n {
+        profiles.push(ExactProfileParams {
+            slots_log2: regs.read32(page(fr::PROFILE_SLOTS_BASE + 4 * p))?,
+            words: regs.read32(page(fr::PROFILE_WORDS_BASE + 4 * p))?,
+        });
+    }
+    Ok(ExactParams { hops, profiles })
 }
 
 /// Clears entry `index`'s hit counter.
@@ -357,12 +414,41 @@ mod tests {
             *regs.writes.last().unwrap(),
             (reg(&fr::COMMIT), u32::from(n))
         );
+        let before = regs.writes.len();
+        clear_exact_table(&mut regs, 2, 3).unwrap();
+        let commits: Vec<u32> = regs.writes[before..]
+            .iter()
+            .filter(|(o, _)| *o == reg(&fr::COMMIT))
+            .map(|(_, v)| *v)
+            .collect();
+        assert_eq!(commits, (0..8).map(|s| 0xa000 | s).collect::<Vec<_>>());
         set_profile_mask(&mut regs, 2, &value).unwrap();
         assert_eq!(*regs.writes.last().unwrap(), (reg(&fr::PROFILE_COMMIT), 2));
         hit_count(&mut regs, n).unwrap();
         assert_eq!(
             *regs.writes.last().unwrap(),
             (reg(&fr::HIT_SELECT), u32::from(n))
+        );
+        clear_hit_count(&mut regs, n).unwrap();
+        assert_eq!(*regs.writes.last().unwrap(), (reg(&fr::HIT_COUNT), 0));
+        regs.values.insert(reg(&fr::EXACT_HOPS), 4);
+        regs.values.insert(reg(&fr::EXACT_PROFILES), 2);
+        regs.values.insert(page(fr::PROFILE_SLOTS_BASE + 4), 9);
+        regs.values.insert(page(fr::PROFILE_WORDS_BASE + 4), 0x7);
+        let x = exact_params(&mut regs).unwrap();
+        assert_eq!(x.hops, 4);
+        assert_eq!(
+            x.profiles,
+            vec![
+                ExactProfileParams {
+                    slots_log2: 0,
+                    words: 0
+                },
+                ExactProfileParams {
+                    slots_log2: 9,
+                    words: 7
+                }
+            ]
         );
     }
 }
