@@ -23,7 +23,7 @@ pub use map::{Access, Field, Page, Reg};
 /// Device parameters (the defaults the core is generated with).
 pub mod params {
     /// Number of virtual interfaces (VIs), each with its own page and event queue.
-    pub const NUM_VIS: u32 = 16;
+    pub const NUM_VIS: u32 = 256;
     /// Number of ternary filter entries (value and mask over the whole key; lowest index
     /// wins).
     pub const NUM_FILTERS: u32 = 32;

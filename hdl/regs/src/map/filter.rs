@@ -46,7 +46,7 @@
 //!
 //! The action word (in `ENTRY.ACTION`, `DEFAULT_ACTION` and the receive path's debug port) is
 //! [`ACTION_KIND_SHIFT`]-based: bits 15:14 the kind, bits 7:0 the VI or group. A VI number is
-//! taken modulo [`crate::params::NUM_VIS`] (bits 3:0); kind 3 is undefined and drops, like kind
+//! taken modulo [`crate::params::NUM_VIS`] (its low bits); kind 3 is undefined and drops, like kind
 //! DROP. Constants and helpers for it are here, shared by the RTL, the model and the library.
 
 use super::{Access, Field, Page, Reg};
