@@ -133,7 +133,12 @@ pub const PINS: &[Pin] = &[
         1,
         "A received frame's key is on `dbg_key` (one pulse per frame, in frame order).",
     ),
-    pin("dbg_key", Out, KEY, "The frame's filter key, valid with `dbg_key_valid`."),
+    pin(
+        "dbg_key",
+        Out,
+        KEY,
+        "The frame's filter key, valid with `dbg_key_valid`.",
+    ),
     pin("dbg_flags", Out, EV_FLAGS, "Its RX flags."),
     pin("dbg_len", Out, 16, "Its length (FCS included)."),
     pin("dbg_hit", Out, 1, "A filter entry matched."),

@@ -315,6 +315,7 @@ fn frames_beyond_65535_bytes_are_judged_at_the_saturated_count() {
     assert_eq!(l[0]["len"], 65_535);
     assert_eq!(flags(&l[0]), ["TRUNCATED", "OVERSIZE"]);
     assert!(notes(&l[0]).is_empty());
-    // Longer than the device's 16 KiB frame buffer.
-    assert_eq!(l[0]["drop_reason"], "overrun");
+    // Written into its buffer while it arrives (cut-through), so no frame store overruns: it
+    // is delivered.
+    assert!(l[0]["drop_reason"].is_null(), "{}", l[0]);
 }
