@@ -91,7 +91,22 @@ impl FilterTable {
         spec: &FilterSpec,
         keep_owner: bool,
     ) -> Result<u64, Error> {
-        pf::write_entry(&mut &*self.dev, index, &spec.entry())?;
+        // Through a hub, a new entry is taken from it first (it commits only entries this
+        // client holds); one this client held already is kept.
+        let hub = self.dev.hub();
+        let taken = match hub {
+            Some(h) if !keep_owner => {
+                h.take_filter(Some(index))?;
+                slots[index as usize].is_none()
+            }
+            _ => false,
+        };
+        if let Err(e) = pf::write_entry(&mut &*self.dev, index, &spec.entry()) {
+            if let (Some(h), true) = (hub, taken) {
+                let _ = h.free_filter(index);
+            }
+            return Err(e.into());
+        }
         let generation = match (&slots[index as usize], keep_owner) {
             (Some(s), true) => s.generation,
             _ => self.generations.fetch_add(1, Ordering::Relaxed),
@@ -104,7 +119,11 @@ impl FilterTable {
     }
 
     fn clear(&self, slots: &mut [Option<Slot>], index: u32) -> Result<Option<FilterSpec>, Error> {
-        pf::clear_entry(&mut &*self.dev, index)?;
+        match self.dev.hub() {
+            // The hub disables the entry and frees it (refused for another client's).
+            Some(h) => h.free_filter(index)?,
+            None => pf::clear_entry(&mut &*self.dev, index)?,
+        }
         Ok(slots[index as usize].take().map(|s| s.spec))
     }
 
@@ -207,6 +226,14 @@ impl Nic {
     /// Installs `spec` in the lowest free entry of the filter table (highest priority left).
     pub fn add_filter(&self, spec: FilterSpec) -> Result<FilterHandle, Error> {
         let t = &self.filters;
+        if let Some(h) = self.backend().hub() {
+            // Other clients hold entries too: the hub knows which are free.
+            t.check(0, &spec)?;
+            let index = h.take_filter(None)?;
+            return self.add_filter_at(index, spec).inspect_err(|_| {
+                let _ = h.free_filter(index);
+            });
+        }
         let index = {
             let slots = lock(&t.slots);
             slots

@@ -54,6 +54,10 @@ enum Command {
         /// Groups for the clients of one user id instead, as UID=GROUPS; repeat for more.
         #[arg(long = "uid-groups", value_name = "UID=GROUPS")]
         uid_groups: Vec<String>,
+        /// Simulated device only: loop every transmitted frame back into the receive port, so
+        /// that clients' filters meet their own frames.
+        #[arg(long)]
+        loopback: bool,
     },
     /// Print the device's identity and parameters.
     Info {
@@ -327,6 +331,7 @@ fn hub(
     socket: Option<PathBuf>,
     groups: &str,
     uid_groups: &[String],
+    loopback: bool,
 ) -> Result<(), CliError> {
     use evnic::hub::{GroupSet, HubConfig, HubServer};
     if matches!(spec, DeviceSpec::Hub(_)) {
@@ -355,7 +360,21 @@ fn hub(
             .unwrap_or_default();
         eprintln!("[{}.{:03}] {line}", t.as_secs(), t.subsec_millis());
     });
-    let server = std::sync::Arc::new(HubServer::bind(Nic::open(spec)?, cfg)?);
+    let nic = Nic::open(spec.clone())?;
+    if loopback {
+        #[cfg(feature = "sim")]
+        nic.sim()
+            .ok_or_else(|| CliError::ModelOnly {
+                command: "hub --loopback",
+                device: spec.to_string(),
+            })?
+            .set_loopback(true);
+        #[cfg(not(feature = "sim"))]
+        return Err(CliError::NoSim {
+            what: "hub --loopback",
+        });
+    }
+    let server = std::sync::Arc::new(HubServer::bind(nic, cfg)?);
     Ok(server.serve()?)
 }
 
@@ -375,7 +394,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             socket,
             groups,
             uid_groups,
-        } => hub(spec, socket, &groups, &uid_groups),
+            loopback,
+        } => hub(spec, socket, &groups, &uid_groups, loopback),
         Command::Info { json } => info(&Nic::open(spec)?, json),
         Command::Stats { json, watch, count } => stats(&Nic::open(spec)?, json, watch, count),
         Command::Filter(f) => filter(&spec, f),
@@ -610,7 +630,8 @@ fn filter_device(spec: &DeviceSpec) -> Result<(Nic, Option<PathBuf>), CliError> 
     let nic = Nic::open(spec.clone())?;
     let state = match spec {
         DeviceSpec::Vfio(a) => Some(state_file(&state_dir(), &a.to_string())),
-        // The hub refuses filter writes from clients: the filter table is the hub's.
+        // A client's filter entries are the hub's to keep: it frees them when the client
+        // (this command) exits.
         DeviceSpec::Hub(_) => None,
         DeviceSpec::Sim => {
             eprintln!(

@@ -88,6 +88,7 @@ fn refusal(Refused(code, a, b): Refused) -> HubError {
     let r = match code {
         err::NOT_YOUR_VI => Refusal::NotYourVi { vi: a },
         err::NOT_YOUR_TIMER => Refusal::NotYourTimer { timer: a },
+        err::NOT_YOUR_FILTER => Refusal::NotYourFilter { index: a },
         err::GROUP_NOT_PERMITTED => Refusal::GroupNotPermitted { group: a },
         err::HUB_OWNED => Refusal::HubOwned { offset: a },
         err::FOREIGN_MEMORY => Refusal::ForeignMemory {
@@ -245,6 +246,9 @@ impl HubBackend {
             Refused(err::VI_OUT_OF_RANGE, vi, irq_vi) => Error::ViOutOfRange { vi, irq_vi },
             Refused(err::NO_FREE_VI, vis, _) => Error::NoFreeVi { vis, reserved: 1 },
             Refused(err::NO_FREE_TIMER, timers, _) => Error::NoFreeTimer { timers },
+            Refused(err::FILTER_IN_USE, index, _) => Error::FilterInUse { index },
+            Refused(err::NO_FREE_FILTER, filters, _) => Error::NoFreeFilter { filters },
+            Refused(err::BAD_FILTER_INDEX, index, count) => Error::BadFilterIndex { index, count },
             other => Error::Backend(BackendError::Hub(refusal(other))),
         }
     }
@@ -271,6 +275,17 @@ impl HubBackend {
 
     pub(crate) fn free_timer(&self, t: u32) {
         let _ = self.conn.call([op::FREE_TIMER, t, 0, 0], &[]);
+    }
+
+    /// Takes filter entry `index` (or the lowest free one) for this client: the hub lets it
+    /// commit only entries it took.
+    pub(crate) fn take_filter(&self, index: Option<u32>) -> Result<u32, Error> {
+        Ok(self.call_lib([op::TAKE_FILTER, index.unwrap_or(wire::ANY), 0, 0], &[])?[1])
+    }
+
+    /// Disables filter entry `index` and gives it back.
+    pub(crate) fn free_filter(&self, index: u32) -> Result<(), Error> {
+        self.call_lib([op::FREE_FILTER, index, 0, 0], &[]).map(drop)
     }
 
     /// Gives the hub an endpoint's eventfd and doorbell page; the waker's armed flag lives in

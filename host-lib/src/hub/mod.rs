@@ -83,6 +83,12 @@ pub enum Refusal {
         /// The offset.
         offset: u32,
     },
+    /// The filter entry is another client's (or nobody's: take it first).
+    #[error("filter entry {index} is not this client's")]
+    NotYourFilter {
+        /// The entry.
+        index: u32,
+    },
     /// A ring pointed at memory this client did not map.
     #[error("a ring at IOVA {iova:#x} is outside this client's memory")]
     ForeignMemory {

@@ -222,9 +222,17 @@ fn a_client_asking_for_what_is_not_its_own_gets_a_typed_error() {
         "{e}"
     );
     let e = nic
-        .add_filter("udp dst 319 -> group 31".parse().unwrap())
+        .set_default_action(evnic::FilterAction::Vi(mine.vi()))
         .unwrap_err();
     assert!(matches!(e.refusal(), Some(Refusal::HubOwned { .. })), "{e}");
+    let e = nic
+        .add_filter("udp dst 319 -> group 40".parse().unwrap())
+        .unwrap_err();
+    assert_eq!(
+        e.refusal(),
+        Some(&Refusal::GroupNotPermitted { group: 40 }),
+        "{e}"
+    );
     // Its own things still work after all these refusals, and the other client lost nothing.
     mine.indicate(Group(31), 5).unwrap();
     assert_eq!(mine.wait(Some(PATIENCE)).unwrap().unwrap().payload(), 5);
@@ -325,4 +333,140 @@ fn timers_and_transmit_work_in_a_client_as_in_one_process() {
         "{done:?}"
     );
     assert_eq!(tx.in_flight(), 0);
+}
+
+/// A UDP/IPv4 frame to `port` (no FCS: the transmit path appends it).
+fn udp_frame(port: u16) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([192, 168, 1, 1], [192, 168, 1, 2], 64)
+        .udp(1234, port);
+    let data: Vec<u8> = (0..64u8).collect();
+    let mut f = Vec::new();
+    b.write(&mut f, &data).unwrap();
+    f
+}
+
+/// Sends `frame` on `tx` and waits for its completion on `ep`, keeping the other events.
+fn send_frame(
+    ep: &evnic::Endpoint,
+    tx: &mut evnic::Transmitter,
+    frame: &[u8],
+) -> Vec<evnic::Event> {
+    tx.send(frame, evnic::TxOptions::default()).unwrap();
+    let mut others = Vec::new();
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < PATIENCE, "no completion");
+        let e = ep.wait(Some(PATIENCE)).unwrap().expect("an event");
+        match tx.complete(&e) {
+            Some(c) => {
+                assert!(matches!(c, evnic::TxCompletion::Sent { .. }), "{c:?}");
+                return others;
+            }
+            None => others.push(e),
+        }
+    }
+}
+
+#[test]
+fn clients_steer_frames_with_their_own_filters_and_the_hub_frees_a_dead_clients() {
+    let hub = Hub::start(&["--loopback", "--groups", "0-31"]);
+    // Another client holds a filter entry steering to its own VI.
+    let mut other = Client::start(
+        &hub.socket,
+        &["filter", "udp", "dst", "400", "->", "vi", "self"],
+    );
+    let ready = other.expect("ready vi=");
+    let (ovi, oindex) = ready.split_once(" index=").unwrap();
+    let (ovi, oindex): (u32, u32) = (ovi.parse().unwrap(), oindex.parse().unwrap());
+    // Two listeners of group 6, for frames a filter multicasts there.
+    let mut listeners: Vec<Client> = (0..2)
+        .map(|_| Client::start(&hub.socket, &["rx", "6"]))
+        .collect();
+    let lvis: Vec<u32> = listeners.iter_mut().map(ready_vi).collect();
+    let nic = hub.nic();
+    let ep = nic.endpoint(cfg()).unwrap();
+    let mut rx = ep.receiver(3, 2048).unwrap();
+    let mut tx = ep.transmitter(3, 2048).unwrap();
+    // This client's own entries: one to its VI, one to a permitted group.
+    let mine = nic
+        .add_filter(evnic::Filter::new().udp_dst(319).to_vi(ep.vi()).unwrap())
+        .unwrap();
+    assert_ne!(mine.index(), oindex, "the hub hands out free entries");
+    let to_group = nic
+        .add_filter("udp dst 321 -> group 6".parse().unwrap())
+        .unwrap();
+    // What it may not do: take the other client's entry, remove it, steer to its VI or to a
+    // group outside --groups.
+    let e = nic
+        .add_filter_at(oindex, "udp dst 1 -> drop".parse().unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::FilterInUse { index } if index == oindex),
+        "{e}"
+    );
+    let e = nic.remove_filter(oindex).unwrap_err();
+    assert_eq!(
+        e.refusal(),
+        Some(&Refusal::NotYourFilter { index: oindex }),
+        "{e}"
+    );
+    let e = nic
+        .add_filter(evnic::Filter::new().udp_dst(2).to_vi(Vi(ovi)).unwrap())
+        .unwrap_err();
+    assert_eq!(e.refusal(), Some(&Refusal::NotYourVi { vi: ovi }), "{e}");
+    let e = nic
+        .add_filter("udp dst 3 -> group 40".parse().unwrap())
+        .unwrap_err();
+    assert_eq!(
+        e.refusal(),
+        Some(&Refusal::GroupNotPermitted { group: 40 }),
+        "{e}"
+    );
+    // A refused entry left nothing behind: the next one takes the lowest free entry.
+    let third = nic
+        .add_filter("udp dst 5 -> drop".parse().unwrap())
+        .unwrap();
+    assert!(third.index() > to_group.index(), "{}", third.index());
+    drop(third);
+    // A frame to port 319 comes back through the loopback into this client's ring.
+    let frame = udp_frame(319);
+    let mut events = send_frame(&ep, &mut tx, &frame);
+    if events.is_empty() {
+        events.push(ep.wait(Some(PATIENCE)).unwrap().expect("the RX event"));
+    }
+    let ev = &events[0];
+    assert_eq!(ev.event_type(), Some(evnic::EventType::Rx), "{ev:?}");
+    assert_eq!(ev.source(), mine.index(), "the entry that matched");
+    let got = rx.take(ev).expect("the frame in this client's ring");
+    assert_eq!(&got[..frame.len()], &frame[..]);
+    assert_eq!(nic.filter_hits(mine.index()).unwrap(), 1);
+    // A replaced entry steers elsewhere at once: port 319 now drops.
+    mine.replace("udp dst 319 -> drop".parse().unwrap())
+        .unwrap();
+    // A frame to port 321 is multicast to group 6: both listener processes get its RX event.
+    let events = send_frame(&ep, &mut tx, &udp_frame(321));
+    assert!(events.is_empty(), "{events:?}");
+    for (l, vi) in listeners.iter_mut().zip(&lvis) {
+        assert_eq!(
+            l.expect("event "),
+            format!("Some(Rx) {}", to_group.index()),
+            "listener on VI {vi}"
+        );
+        assert_eq!(l.line(), "done");
+    }
+    // The other client dies: the hub disables and frees its entry, which this client may now
+    // take.
+    other.kill();
+    assert!(hub.wait_log(&format!("timers {{}}, filters {{{oindex}}}")));
+    let taken = nic
+        .add_filter_at(oindex, "udp dst 400 -> drop".parse().unwrap())
+        .unwrap();
+    assert_eq!(taken.index(), oindex);
+    assert!(hub
+        .log_text()
+        .contains(&format!("holds filter entry {}", mine.index())));
+    for l in listeners {
+        assert!(l.finish());
+    }
 }
