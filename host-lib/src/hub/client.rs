@@ -77,6 +77,28 @@ impl Conn {
         }
     }
 
+    /// A request answered with one file descriptor.
+    fn call_fd(&self, msg: Msg) -> Result<OwnedFd, HubError> {
+        let sock = crate::engine::lock(&self.sock);
+        if self.gone.load(Ordering::Acquire) {
+            return Err(self.gone_error());
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = wire::send(sock.as_raw_fd(), &msg, &[]) {
+            return Err(self.mark_gone(format!("sending a request: {e}")));
+        }
+        match wire::recv(sock.as_raw_fd()) {
+            Ok(Some((m, fds))) if m[0] == wire::OK => {
+                fds.into_iter().next().ok_or_else(|| HubError::Failed {
+                    why: "the hub's answer carried no descriptor".into(),
+                })
+            }
+            Ok(Some((m, _))) => Err(refusal(Refused(m[0], m[1], m[2]))),
+            Ok(None) => Err(self.mark_gone("the hub closed the connection".into())),
+            Err(e) => Err(self.mark_gone(format!("reading an answer: {e}"))),
+        }
+    }
+
     /// A request whose refusals are register-level ones.
     fn call_regs(&self, msg: Msg, fds: &[RawFd]) -> Result<Msg, HubError> {
         self.call(msg, fds)?.map_err(refusal)
@@ -137,6 +159,7 @@ pub struct HubBackend {
     /// Never signalled: the hub services the interrupt.
     idle_irq: EventFd,
     doorbell_stores: AtomicU64,
+    directory: std::sync::OnceLock<super::Directory>,
 }
 
 /// Figures of a client's connection, as the hub counts them.
@@ -203,6 +226,7 @@ impl HubBackend {
             pages: RwLock::new(HashMap::new()),
             idle_irq: EventFd::new()?,
             doorbell_stores: AtomicU64::new(0),
+            directory: std::sync::OnceLock::new(),
         })
     }
 
@@ -234,6 +258,16 @@ impl HubBackend {
             doorbells_applied: u64::from(m[2]),
             clients: u64::from(m[3]),
         })
+    }
+
+    /// The hub's directory of group names, shared with every client (asked for once).
+    pub fn directory(&self) -> Result<&super::Directory, Error> {
+        if let Some(d) = self.directory.get() {
+            return Ok(d);
+        }
+        let fd = self.conn.call_fd([op::DIRECTORY, 0, 0, 0])?;
+        let d = super::Directory::join(fd, self.client).map_err(HubError::from)?;
+        Ok(self.directory.get_or_init(|| d))
     }
 
     pub(crate) fn irq_vi(&self) -> u32 {

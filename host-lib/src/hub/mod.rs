@@ -22,6 +22,9 @@
 //!   produces into only the groups it is permitted, points rings only into its own memory, and
 //!   may not write the global, filter or shell pages. A refusal is a [`HubError::Refused`] with
 //!   a [`Refusal`] saying what was refused.
+//! - **Directory.** A table of names for groups that clients publish and look up themselves,
+//!   in memory shared by all, under a lease lock ([`directory`]); the hub repairs it after a
+//!   holder dies and removes a departed client's names.
 //! - **Faults.** When a client's socket closes (it exited or was killed), the hub disables its
 //!   queues, takes its VIs out of every group, withdraws their producer rights, cancels its
 //!   timers, and unmaps its memory; the other clients lose nothing. When the hub dies, every
@@ -32,10 +35,12 @@
 //! else `/run/evnic/hub.sock` ([`default_socket`]).
 
 pub(crate) mod client;
+pub mod directory;
 pub mod server;
 pub mod wire;
 
 pub use client::HubBackend;
+pub use directory::{DirEntry, Directory, DirectoryError};
 pub use server::{GroupSet, HubConfig, HubServer};
 
 use std::path::PathBuf;
@@ -132,6 +137,9 @@ pub enum HubError {
         /// This library's.
         client: u32,
     },
+    /// The directory shared through the hub failed.
+    #[error("the evnic hub's directory: {0}")]
+    Directory(#[from] DirectoryError),
     /// The hub answered something this library does not understand, or failed the request.
     #[error("the evnic hub failed the request: {why}")]
     Failed {
@@ -145,6 +153,8 @@ impl HubError {
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
             HubError::Refused(_) => crate::ErrorKind::Config,
+            HubError::Directory(DirectoryError::Full) => crate::ErrorKind::Exhausted,
+            HubError::Directory(_) => crate::ErrorKind::Config,
             HubError::Connect { .. } => crate::ErrorKind::NoDevice,
             HubError::Version { .. } => crate::ErrorKind::NotEvnic,
             HubError::Gone { .. } | HubError::Failed { .. } => crate::ErrorKind::DeviceFailed,

@@ -156,6 +156,7 @@ pub struct HubServer {
     /// Held while the hub stages and commits a filter entry: the staging registers are one set
     /// for the whole device.
     filter_table: Mutex<()>,
+    directory: super::Directory,
     next_client: AtomicU32,
 }
 
@@ -268,6 +269,10 @@ impl HubServer {
             listener,
             holders: Mutex::new(Holders::default()),
             filter_table: Mutex::new(()),
+            directory: super::Directory::create().map_err(|e| Error::Os {
+                call: "create the hub's directory",
+                err: std::io::Error::other(e.to_string()),
+            })?,
             next_client: AtomicU32::new(1),
         })
     }
@@ -352,6 +357,13 @@ impl HubServer {
                 Err(e) => break format!("connection failed: {e}"),
             };
             s.requests += 1;
+            if msg[0] == op::DIRECTORY {
+                let fd = self.directory.fd().as_raw_fd();
+                if let Err(e) = wire::send(sock.as_raw_fd(), &[wire::OK, 0, 0, 0], &[fd]) {
+                    break format!("answer failed: {e}");
+                }
+                continue;
+            }
             let answer = match self.handle(&mut s, msg, fds) {
                 Ok(a) => [wire::OK, a[0], a[1], a[2]],
                 Err((code, a, b)) => [code, a, b, 0],
@@ -370,6 +382,23 @@ impl HubServer {
                 .sum::<usize>(),
         );
         self.release(&mut s);
+        match self.directory.client_left(s.id) {
+            Ok((how, repaired, removed)) => {
+                if how != evnic_lease::Acquired::Free {
+                    self.log(&format!(
+                        "directory: lock taken {how:?} after client {} left; repaired, {} names of it and of gone processes dropped",
+                        s.id,
+                        repaired + removed
+                    ));
+                } else if removed > 0 {
+                    self.log(&format!(
+                        "directory: removed {removed} names of client {}",
+                        s.id
+                    ));
+                }
+            }
+            Err(e) => self.log(&format!("directory: cleanup after client {}: {e}", s.id)),
+        }
         let left = {
             let mut h = crate::engine::lock(&self.holders);
             h.clients -= 1;

@@ -23,6 +23,7 @@
 //! | `STATS` | | | `a` = requests served for this client, `b` = doorbell records the device side applied (all clients), `c` = clients connected |
 //! | `TAKE_FILTER` | `a` = ternary entry or [`ANY`] | | `a` = entry, now this client's (still disabled if it was free) |
 //! | `FREE_FILTER` | `a` = entry | | (the entry is disabled and free) |
+//! | `DIRECTORY` | | | the directory's memfd ([`super::directory`]) with the answer |
 //!
 //! A client's `WRITE`s to the filter page's staging registers (`VALUE*`, `MASK*`, `ENTRY`) are
 //! kept by the hub for that client alone; its `WRITE` of `COMMIT` names an entry it took, and
@@ -58,6 +59,7 @@ pub mod op {
     pub const STATS: u32 = 12;
     pub const TAKE_FILTER: u32 = 13;
     pub const FREE_FILTER: u32 = 14;
+    pub const DIRECTORY: u32 = 15;
 }
 
 /// Status of an answer: done.

@@ -470,3 +470,29 @@ fn clients_steer_frames_with_their_own_filters_and_the_hub_frees_a_dead_clients(
         assert!(l.finish());
     }
 }
+
+#[test]
+fn the_directory_lock_of_a_client_killed_while_holding_it_is_recovered_and_repaired_by_the_hub() {
+    let hub = Hub::start(&[]);
+    let nic = hub.nic();
+    let dir = nic.hub().unwrap().directory().unwrap();
+    dir.publish("alarms", Group(9)).unwrap();
+    let mut holder = Client::start(&hub.socket, &["dir-hold", "feed", "5"]);
+    assert_eq!(holder.line(), "holding");
+    holder.kill();
+    // The hub sees the client leave, takes the lock from the dead holder (marked as needing
+    // repair), repairs the table and removes the client's name.
+    assert!(hub.wait_log("directory: lock taken FromDead after client"));
+    assert!(hub.log_text().contains("repaired, 1 names of it"));
+    let names: Vec<(String, Group)> = dir
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.group))
+        .collect();
+    // Its unfinished change is not there, nor its published name; the other name is.
+    assert_eq!(names, vec![("alarms".to_string(), Group(9))]);
+    // The name is free again, and the lock works as before.
+    dir.publish("feed", Group(7)).unwrap();
+    assert_eq!(dir.lookup("feed").unwrap(), Some(Group(7)));
+}

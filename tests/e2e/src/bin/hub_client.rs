@@ -16,6 +16,9 @@
 //!   stands for the endpoint's VI), prints `ready vi=V index=I`, then waits for end of input.
 //! - `rx GROUP`: subscribes an endpoint to GROUP, prints `ready vi=V`, then prints
 //!   `event TYPE SOURCE` for the first event that arrives, then `done`.
+//! - `dir-hold NAME GROUP`: publishes NAME for GROUP in the hub's directory, then takes the
+//!   directory's lock for a change (adding `NAME.half`), prints `holding`, and never finishes
+//!   it (the test kills it there).
 //! - `pong IN OUT N`: N times: spins until an event of group IN arrives, indicates it into OUT.
 //! - `ping IN OUT N`: prints `ready`, waits for a line, then N times indicates into OUT and
 //!   spins until the answer arrives from IN; prints `rtt_ns` with the median round trip.
@@ -151,6 +154,21 @@ fn main() {
                 }
             }
             println!("done");
+        }
+        "dir-hold" => {
+            let dir = nic.hub().expect("a hub client").directory().unwrap();
+            let (name, g) = (args[1].clone(), Group(arg(&args, 2)));
+            dir.publish(&name, g).unwrap();
+            dir.update(|entries| {
+                let mut half = entries[0].clone();
+                half.name = format!("{name}.half");
+                entries.push(half);
+                println!("holding");
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+            .unwrap();
         }
         "pong" => {
             let (gin, gout, n) = (Group(arg(&args, 1)), Group(arg(&args, 2)), arg(&args, 3));
