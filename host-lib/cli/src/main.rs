@@ -360,6 +360,9 @@ fn hub(
             .unwrap_or_default();
         eprintln!("[{}.{:03}] {line}", t.as_secs(), t.subsec_millis());
     });
+    // SIGTERM and SIGINT stop the hub through a signalfd: blocked here, before any thread
+    // starts, so that every thread inherits the mask and none is interrupted by them.
+    let stop = stop_signals().map_err(|err| CliError::Usage(format!("signalfd: {err}")))?;
     let nic = Nic::open(spec.clone())?;
     if loopback {
         #[cfg(feature = "sim")]
@@ -375,7 +378,28 @@ fn hub(
         });
     }
     let server = std::sync::Arc::new(HubServer::bind(nic, cfg)?);
-    Ok(server.serve()?)
+    Ok(server.serve_until(Some(std::os::fd::AsRawFd::as_raw_fd(&stop)))?)
+}
+
+/// Blocks SIGTERM and SIGINT in this thread (and the threads it starts later) and returns a
+/// signalfd that becomes readable when one arrives.
+fn stop_signals() -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a sigset built with the libc calls, then the mask of this thread and a new fd.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(std::os::fd::OwnedFd::from_raw_fd(fd))
+    }
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {

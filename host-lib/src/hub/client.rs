@@ -52,6 +52,16 @@ impl Conn {
 
     /// One request and its answer.
     fn call(&self, msg: Msg, fds: &[RawFd]) -> Result<Result<Msg, Refused>, HubError> {
+        Ok(self.call_with(msg, fds)?.map(|(m, _)| m))
+    }
+
+    /// One request and its answer, with the descriptors the answer carries.
+    #[allow(clippy::type_complexity)]
+    fn call_with(
+        &self,
+        msg: Msg,
+        fds: &[RawFd],
+    ) -> Result<Result<(Msg, Vec<OwnedFd>), Refused>, HubError> {
         let sock = crate::engine::lock(&self.sock);
         if self.gone.load(Ordering::Acquire) {
             return Err(self.gone_error());
@@ -60,8 +70,8 @@ impl Conn {
         if let Err(e) = wire::send(sock.as_raw_fd(), &msg, fds) {
             return Err(self.mark_gone(format!("sending a request: {e}")));
         }
-        let answer = match wire::recv(sock.as_raw_fd()) {
-            Ok(Some((m, _))) => m,
+        let (answer, answer_fds) = match wire::recv(sock.as_raw_fd()) {
+            Ok(Some(m)) => m,
             Ok(None) => return Err(self.mark_gone("the hub closed the connection".into())),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 return Err(
@@ -71,7 +81,7 @@ impl Conn {
             Err(e) => return Err(self.mark_gone(format!("reading an answer: {e}"))),
         };
         if answer[0] == wire::OK {
-            Ok(Ok(answer))
+            Ok(Ok((answer, answer_fds)))
         } else {
             Ok(Err(Refused(answer[0], answer[1], answer[2])))
         }
@@ -145,6 +155,8 @@ fn refusal(Refused(code, a, b): Refused) -> HubError {
 struct Attached {
     _mem: SharedMap,
     page: DoorbellPage,
+    /// Wakes the device side when the page says it sleeps.
+    wake: Option<OwnedFd>,
 }
 
 /// The device as reached through the evnic hub: register accesses are requests the hub checks,
@@ -335,11 +347,19 @@ impl HubBackend {
             })?;
         // SAFETY: a fresh zeroed page, mapped while `Attached` lives; only used atomically.
         let page = unsafe { DoorbellPage::new(mem.ptr().as_ptr()) };
-        let answer = self.call_lib(
+        let (answer, mut wake) = match self.conn.call_with(
             [op::ATTACH, vi, 0, 0],
             &[fd.as_raw_fd(), mem.fd().as_raw_fd()],
-        )?;
-        let attached = Arc::new(Attached { _mem: mem, page });
+        ) {
+            Ok(Ok(a)) => a,
+            Ok(Err(r)) => return Err(self.lib_error(r)),
+            Err(e) => return Err(e.into()),
+        };
+        let attached = Arc::new(Attached {
+            _mem: mem,
+            page,
+            wake: wake.pop(),
+        });
         if answer[1] != 0 {
             self.pages
                 .write()
@@ -485,6 +505,13 @@ impl Backend for HubBackend {
             return match a.page.ring(word, value, DOORBELL_PATIENCE) {
                 Ok(()) => {
                     self.doorbell_stores.fetch_add(1, Ordering::Relaxed);
+                    if a.page.ring_wakes() {
+                        if let Some(w) = &a.wake {
+                            let one: u64 = 1;
+                            // SAFETY: 8 bytes from a live u64 to the hub's wake eventfd.
+                            unsafe { libc::write(w.as_raw_fd(), (&one as *const u64).cast(), 8) };
+                        }
+                    }
                     Ok(())
                 }
                 Err(doorbell::DoorbellFull::Stalled) => Err(self

@@ -288,6 +288,13 @@ impl HubServer {
 
     /// Serves clients until the process ends (a thread per client).
     pub fn serve(self: Arc<Self>) -> Result<(), Error> {
+        self.serve_until(None)
+    }
+
+    /// Serves clients (a thread per client) until `stop` becomes readable (a signalfd of
+    /// SIGTERM and SIGINT, say); then removes the socket file and returns. Clients find the
+    /// hub gone when the process exits.
+    pub fn serve_until(self: Arc<Self>, stop: Option<RawFd>) -> Result<(), Error> {
         self.log(&format!(
             "evnic hub: {} on {} ({} VIs, {} timers, {} groups; VI {} is the interrupt queue); groups for clients: {}",
             self.nic.describe(),
@@ -299,6 +306,39 @@ impl HubServer {
             self.cfg.groups
         ));
         loop {
+            let mut pfds = [
+                libc::pollfd {
+                    fd: self.listener.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: stop.unwrap_or(-1),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfds (a negative fd is ignored).
+            let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, -1) };
+            if r < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::Os { call: "poll", err });
+            }
+            if pfds[1].revents != 0 {
+                let clients = crate::engine::lock(&self.holders).clients;
+                let _ = std::fs::remove_file(&self.cfg.socket);
+                self.log(&format!(
+                    "evnic hub: stopping ({clients} clients connected); removed {}",
+                    self.cfg.socket.display()
+                ));
+                return Ok(());
+            }
+            if pfds[0].revents == 0 {
+                continue;
+            }
             // SAFETY: accept on our listening socket; the fd is owned below.
             let fd = unsafe {
                 libc::accept4(
@@ -368,7 +408,12 @@ impl HubServer {
                 Ok(a) => [wire::OK, a[0], a[1], a[2]],
                 Err((code, a, b)) => [code, a, b, 0],
             };
-            if let Err(e) = wire::send(sock.as_raw_fd(), &answer, &[]) {
+            // An attached doorbell page comes with the eventfd that wakes a sleeping device.
+            let wake: Vec<RawFd> = match (msg[0], answer[0]) {
+                (op::ATTACH, wire::OK) => self.dev().doorbell_wake_fd().into_iter().collect(),
+                _ => Vec::new(),
+            };
+            if let Err(e) = wire::send(sock.as_raw_fd(), &answer, &wake) {
                 break format!("answer failed: {e}");
             }
         };

@@ -101,7 +101,11 @@ fn a_client_killed_mid_stream_frees_what_it_held_and_the_others_go_on() {
     for p in 0..N {
         if p == N / 2 {
             victim.kill();
-            assert!(hub.wait_log("closed its connection: freed VIs"));
+            assert!(
+                hub.wait_log("closed its connection: freed VIs"),
+                "{}",
+                hub.log_text()
+            );
         }
         here.indicate(Group(7), p).unwrap();
         got.extend(collect(&here, 1).iter().map(|e| e.payload()));
@@ -495,4 +499,97 @@ fn the_directory_lock_of_a_client_killed_while_holding_it_is_recovered_and_repai
     // The name is free again, and the lock works as before.
     dir.publish("feed", Group(7)).unwrap();
     assert_eq!(dir.lookup("feed").unwrap(), Some(Group(7)));
+}
+
+/// CPU time (user + system, in clock ticks) of process `pid`, and the state letter of its
+/// thread named `thread`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn thread_state(pid: u32, thread: &str) -> Option<char> {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let dir = t.ok()?.path();
+        if std::fs::read_to_string(dir.join("comm")).ok()?.trim() == thread {
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            return stat.rsplit_once(')')?.1.trim().chars().next();
+        }
+    }
+    None
+}
+
+#[test]
+fn an_idle_hub_sleeps_wakes_for_a_doorbell_and_stops_cleanly_on_sigterm() {
+    let mut hub = Hub::start(&[]);
+    let pid = hub.child.id();
+    // A client that waits on its eventfd, primed: nothing for the device to do.
+    let nic = hub.nic();
+    let ep = nic.endpoint(cfg()).unwrap();
+    ep.subscribe(Group(2)).unwrap();
+    assert!(ep.wait(Some(Duration::from_millis(1))).unwrap().is_none());
+    // The device thread goes to sleep (blocked, state S) and stays there.
+    let asleep = || {
+        (0..20).all(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            thread_state(pid, "evnic-sim") == Some('S')
+        })
+    };
+    assert!(
+        eventually(asleep),
+        "the device thread of an idle hub sleeps"
+    );
+    let t0 = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = cpu_ticks(pid) - t0;
+    eprintln!("idle hub: {idle} clock ticks of CPU in 1 s");
+    assert!(idle <= 5, "an idle hub used {idle} ticks of CPU in 1 s");
+    // A doorbell stored into a client's doorbell page (no request to the hub) wakes it: a
+    // spinning client's round trips complete.
+    let mut c = Client::start(&hub.socket, &["spin", "6", "50"]);
+    c.expect("ready");
+    assert!(eventually(asleep), "asleep again before the doorbells");
+    c.send("go");
+    assert_eq!(
+        c.expect("requests "),
+        "0 doorbells 50",
+        "50 indications, no request"
+    );
+    assert!(c.finish());
+    // An event for the primed endpoint still arrives after another sleep.
+    assert!(eventually(asleep));
+    let producer = nic.endpoint(cfg()).unwrap();
+    producer.register_producer(Group(2)).unwrap();
+    producer.indicate(Group(2), 42).unwrap();
+    assert_eq!(ep.wait(Some(PATIENCE)).unwrap().unwrap().payload(), 42);
+    // SIGTERM stops the hub at once, removing its socket.
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = hub.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the hub did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status:?}: {}", hub.log_text());
+    assert!(!hub.socket.exists(), "the socket file is removed");
+    assert!(
+        hub.log_text().contains("stopping (1 clients connected)"),
+        "{}",
+        hub.log_text()
+    );
+    // Its clients get an error, not a hang.
+    let e = producer.indicate(Group(2), 1).unwrap_err();
+    assert!(e.is_hub_gone(), "{e}");
 }
