@@ -593,3 +593,33 @@ fn an_idle_hub_sleeps_wakes_for_a_doorbell_and_stops_cleanly_on_sigterm() {
     let e = producer.indicate(Group(2), 1).unwrap_err();
     assert!(e.is_hub_gone(), "{e}");
 }
+
+#[test]
+fn the_hub_terminates_a_live_clients_expired_directory_lease() {
+    let hub = Hub::start(&[]);
+    let nic = hub.nic();
+    let dir = nic.hub().unwrap().directory().unwrap();
+    let mut stalled = Client::start(&hub.socket, &["dir-hold", "feed", "5"]);
+    assert_eq!(stalled.line(), "holding");
+    // Another client comes and goes: the hub takes the directory's lock to clean up after it,
+    // at a higher priority than clients, and terminates the stalled holder once its lease
+    // (evnic::hub::directory::CLIENT_LEASE) has passed.
+    let mut other = Client::start(&hub.socket, &["filter", "udp", "dst", "9", "->", "drop"]);
+    other.expect("ready");
+    assert!(other.finish());
+    assert!(
+        hub.wait_log("directory: lock taken FromExpired after client"),
+        "{}",
+        hub.log_text()
+    );
+    // The stalled client is alive, its unfinished change is not published, its earlier name
+    // is; the lock works for everyone else.
+    assert!(stalled.child.try_wait().unwrap().is_none());
+    let names: Vec<String> = dir.entries().unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["feed"]);
+    dir.publish("alarms", Group(9)).unwrap();
+    stalled.kill();
+    assert!(hub.wait_log("directory: removed 1 names of client"));
+    assert_eq!(dir.lookup("feed").unwrap(), None);
+    assert_eq!(dir.lookup("alarms").unwrap(), Some(Group(9)));
+}
