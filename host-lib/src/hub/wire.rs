@@ -15,7 +15,7 @@
 //! | `MAP` | `a` = bytes | memfd | `a`, `b` = IOVA (low, high) |
 //! | `UNMAP` | `a`, `b` = IOVA | | |
 //! | `TAKE_VI` | `a` = VI or [`ANY`] | | `a` = VI |
-//! | `ATTACH` | `a` = VI | eventfd, doorbell page memfd | |
+//! | `ATTACH` | `a` = VI | eventfd, doorbell page memfd | `a` = 1 when the device side drains the page (else doorbells go as `WRITE`s); with the eventfd that wakes a sleeping device side, when it has one |
 //! | `DETACH` | `a` = VI | | |
 //! | `FREE_VI` | `a` = VI | | |
 //! | `TAKE_TIMER` | | | `a` = timer |
