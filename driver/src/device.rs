@@ -301,6 +301,24 @@ impl VfioPciDevice {
         DmaBuffer::new(self.inner.clone(), len, iova)
     }
 
+    /// Maps memory the caller mapped, `ptr..ptr+len` (whole pages; typically a `MAP_SHARED`
+    /// mapping of a memfd that another process maps too), for the device at `iova`
+    /// (`VFIO_IOMMU_MAP_DMA` pins its pages). The buffer unmaps it from the IOMMU when dropped,
+    /// and drops `keep` after that.
+    ///
+    /// # Safety
+    /// `ptr..ptr+len` must stay mapped until `keep` is dropped.
+    pub unsafe fn map_shared_dma(
+        &self,
+        ptr: std::ptr::NonNull<u8>,
+        len: usize,
+        iova: u64,
+        keep: Box<dyn Send + Sync>,
+    ) -> Result<DmaBuffer> {
+        // SAFETY: the caller's promise.
+        unsafe { DmaBuffer::new_shared(self.inner.clone(), ptr, len, iova, keep) }
+    }
+
     /// Reads from PCI configuration space.
     pub fn config_read(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let r = self.inner.region(VFIO_PCI_CONFIG_REGION_INDEX)?;

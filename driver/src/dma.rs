@@ -1,4 +1,5 @@
-//! DMA memory: anonymous host memory mapped into the device's IOMMU domain at a chosen IOVA.
+//! DMA memory: host memory mapped into the device's IOMMU domain at a chosen IOVA: anonymous
+//! memory of this process, or a mapping of memory shared with another process (a memfd).
 
 use std::sync::Arc;
 
@@ -24,10 +25,36 @@ pub(crate) fn page_size() -> usize {
 /// or drop, and is only accessed through volatile copies (the device may write it at any time).
 pub struct DmaBuffer {
     inner: Arc<Inner>,
-    mem: MmapRaw,
+    mem: Memory,
     iova: u64,
     len: usize,
     mapped: bool,
+}
+
+/// Where a buffer's memory comes from.
+enum Memory {
+    /// Anonymous memory of this buffer.
+    Anon(MmapRaw),
+    /// A mapping made by the caller (of a memfd shared with another process), kept mapped by
+    /// `keep` until the IOMMU mapping is gone.
+    Shared {
+        ptr: std::ptr::NonNull<u8>,
+        keep: Option<Box<dyn Send + Sync>>,
+    },
+}
+
+// SAFETY: the pointer of a shared mapping is only used through volatile copies; the mapping
+// itself is kept by a Send + Sync keeper.
+unsafe impl Send for Memory {}
+unsafe impl Sync for Memory {}
+
+impl Memory {
+    fn as_ptr(&self) -> *mut u8 {
+        match self {
+            Memory::Anon(m) => m.as_mut_ptr(),
+            Memory::Shared { ptr, .. } => ptr.as_ptr(),
+        }
+    }
 }
 
 impl std::fmt::Debug for DmaBuffer {
@@ -42,6 +69,47 @@ impl std::fmt::Debug for DmaBuffer {
 
 impl DmaBuffer {
     pub(crate) fn new(inner: Arc<Inner>, len: usize, iova: u64) -> Result<Self> {
+        let len = Self::check_request(&inner, len, iova)?;
+        let mem: MmapRaw = MmapOptions::new()
+            .len(len)
+            .map_anon()
+            .map_err(|e| Error::io(format!("mmap {len:#x} bytes of anonymous memory"), e))?
+            .into();
+        Self::map(inner, Memory::Anon(mem), len, iova)
+    }
+
+    /// Maps `ptr..ptr+len`, memory the caller mapped (a `MAP_SHARED` mapping of a memfd that
+    /// another process maps too), for the device at `iova`; `keep` is dropped once the IOMMU
+    /// mapping is gone.
+    ///
+    /// # Safety
+    /// `ptr` must be page aligned, and `ptr..ptr+len` mapped until `keep` is dropped.
+    pub(crate) unsafe fn new_shared(
+        inner: Arc<Inner>,
+        ptr: std::ptr::NonNull<u8>,
+        len: usize,
+        iova: u64,
+        keep: Box<dyn Send + Sync>,
+    ) -> Result<Self> {
+        if !(ptr.as_ptr() as usize).is_multiple_of(page_size()) || !len.is_multiple_of(page_size())
+        {
+            return Err(Error::BadDmaRequest {
+                iova,
+                len,
+                why: "shared memory must be whole pages",
+            });
+        }
+        let len = Self::check_request(&inner, len, iova)?;
+        let mem = Memory::Shared {
+            ptr,
+            keep: Some(keep),
+        };
+        Self::map(inner, mem, len, iova)
+    }
+
+    /// Checks a request against the page size and the buffers already mapped; returns the
+    /// length in whole pages.
+    fn check_request(inner: &Inner, len: usize, iova: u64) -> Result<usize> {
         let page = page_size();
         if len == 0 {
             return Err(Error::BadDmaRequest {
@@ -74,23 +142,21 @@ impl DmaBuffer {
                 });
             }
         }
-        let mem: MmapRaw = MmapOptions::new()
-            .len(len)
-            .map_anon()
-            .map_err(|e| Error::io(format!("mmap {len:#x} bytes of anonymous memory"), e))?
-            .into();
-        // SAFETY: the memory is ours, only accessed through raw pointers with volatile copies,
-        // and unmapped from the IOMMU (in `unmap`/drop) before `mem` is unmapped.
-        unsafe { inner.container.vfio_dma_map(iova, len, mem.as_mut_ptr()) }.map_err(
-            |e| match e {
-                VfioError::IommuDmaMap(s) => Error::DmaMap {
-                    iova,
-                    len,
-                    source: std::io::Error::from_raw_os_error(s.errno()),
-                },
-                other => Error::vfio("VFIO_IOMMU_MAP_DMA", other),
+        Ok(len)
+    }
+
+    fn map(inner: Arc<Inner>, mem: Memory, len: usize, iova: u64) -> Result<Self> {
+        // SAFETY: the memory stays mapped while `mem` lives, is only accessed through raw
+        // pointers with volatile copies, and is unmapped from the IOMMU (in `unmap`/drop)
+        // before `mem` goes.
+        unsafe { inner.container.vfio_dma_map(iova, len, mem.as_ptr()) }.map_err(|e| match e {
+            VfioError::IommuDmaMap(s) => Error::DmaMap {
+                iova,
+                len,
+                source: std::io::Error::from_raw_os_error(s.errno()),
             },
-        )?;
+            other => Error::vfio("VFIO_IOMMU_MAP_DMA", other),
+        })?;
         inner
             .dma_maps
             .lock()
@@ -122,7 +188,7 @@ impl DmaBuffer {
 
     /// Host address of the first byte. Access it only with volatile or atomic operations.
     pub fn as_ptr(&self) -> *mut u8 {
-        self.mem.as_mut_ptr()
+        self.mem.as_ptr()
     }
 
     /// True while the device can reach the memory.
@@ -201,15 +267,20 @@ impl Drop for DmaBuffer {
         // memory rather than let the device write into pages the allocator may reuse.
         if let Err(e) = self.unmap() {
             eprintln!("evnic-driver: {e}; leaking the buffer to stay safe");
-            let mem = std::mem::replace(
-                &mut self.mem,
-                MmapOptions::new()
-                    .len(1)
-                    .map_anon()
-                    .map(Into::into)
-                    .expect("1-byte anonymous map"),
-            );
-            std::mem::forget(mem);
+            match &mut self.mem {
+                Memory::Anon(m) => {
+                    let mem = std::mem::replace(
+                        m,
+                        MmapOptions::new()
+                            .len(1)
+                            .map_anon()
+                            .map(Into::into)
+                            .expect("1-byte anonymous map"),
+                    );
+                    std::mem::forget(mem);
+                }
+                Memory::Shared { keep, .. } => std::mem::forget(keep.take()),
+            }
         }
     }
 }

@@ -117,7 +117,15 @@ impl FilterTable {
         dev: Arc<dyn Backend>,
         params: &evnic_proto::params::DeviceParams,
     ) -> Result<FilterTable, Error> {
-        let exact = pf::exact_params(&mut &*dev)?;
+        // Through a hub every filter is a ternary entry: the exact-match tables and profiles
+        // stay the hub's.
+        let exact = match dev.hub() {
+            Some(_) => pf::ExactParams {
+                hops: 0,
+                profiles: Vec::new(),
+            },
+            None => pf::exact_params(&mut &*dev)?,
+        };
         Ok(FilterTable {
             count: params.filters,
             vis: params.vis,
@@ -225,11 +233,20 @@ impl FilterTable {
                     fresh,
                 } => {
                     if fresh {
+                        // Through a hub, a new entry is taken from it first: it commits only
+                        // entries this client holds (taking one held already is no change).
+                        if let Some(h) = self.dev.hub() {
+                            h.take_filter(Some(index))?;
+                        }
                         pf::clear_hits(regs, index)?;
                     }
                     pf::write_entry(regs, index, entry)?;
                 }
-                Op::TernaryClear { index } => pf::clear_entry(regs, index)?,
+                Op::TernaryClear { index } => match self.dev.hub() {
+                    // The hub disables the entry and frees it (refused for another client's).
+                    Some(h) => h.free_filter(index)?,
+                    None => pf::clear_entry(regs, index)?,
+                },
             }
         }
         Ok(())
@@ -455,8 +472,18 @@ impl std::fmt::Debug for FilterHandle {
 impl Nic {
     /// Installs `spec` in an exact-match table when a profile has its mask and the order
     /// allows, else in the lowest free ternary entry after every overlapping one (see the
-    /// module docs): it never takes frames from a filter installed before it.
+    /// module docs): it never takes frames from a filter installed before it. Through a hub
+    /// (`DeviceSpec::Hub`) it is the lowest ternary entry the hub has free: the exact-match
+    /// tables and the order between clients' filters are the hub's.
     pub fn add_filter(&self, spec: FilterSpec) -> Result<FilterHandle, Error> {
+        if let Some(h) = self.backend().hub() {
+            // Other clients hold entries too: the hub knows which are free.
+            self.filters.check(0, &spec)?;
+            let index = h.take_filter(None)?;
+            return self.filters.install(index, &spec).inspect_err(|_| {
+                let _ = h.free_filter(index);
+            });
+        }
         self.filters.add(&spec)
     }
 

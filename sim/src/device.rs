@@ -181,6 +181,8 @@ pub struct SimDevice {
     irq_fd: Option<RawFd>,
     tx_ready: bool,
     dmaw_log: Option<Vec<(u64, u64)>>,
+    /// The last cycle with traffic at a port other than the register bus.
+    last_activity: u64,
 }
 
 // SAFETY: the model pointer is owned exclusively by this value and only used through &mut self.
@@ -232,6 +234,7 @@ impl SimDevice {
             irq_fd: None,
             tx_ready: true,
             dmaw_log: None,
+            last_activity: 0,
         };
         dev.reset();
         dev.wait_ready()?;
@@ -451,6 +454,18 @@ impl SimDevice {
                 action: o.dbg_action,
             });
         }
+        let active = o.dmaw_valid
+            | o.dmar_req_valid
+            | self.pins.dmar_rsp_valid
+            | self.pins.rx_valid
+            | o.tx_valid
+            | self.pins.dsi_valid
+            | o.dso_valid
+            | o.dbg_valid
+            | o.irq;
+        if active != 0 {
+            self.last_activity = c;
+        }
         if o.irq == 1 {
             self.irq_count += 1;
             if let Some(fd) = self.irq_fd {
@@ -460,6 +475,22 @@ impl SimDevice {
             }
         }
         self.cycle += 1;
+    }
+
+    /// The last cycle with traffic at any port but the register bus: DMA, MAC, device-space
+    /// ports, the debug port, the interrupt.
+    pub fn last_activity(&self) -> u64 {
+        self.last_activity
+    }
+
+    /// True when nothing waits outside the core: no frame queued, scheduled or half sent, no
+    /// DMA read response due, no device-space input queued.
+    pub fn surroundings_idle(&self) -> bool {
+        self.rx_queue.is_empty()
+            && self.rx_scheduled.is_empty()
+            && self.dmar_pending.is_empty()
+            && self.dsi_queue.is_empty()
+            && self.tx_current.is_empty()
     }
 
     /// One register access as a bus transaction; returns the read data (0 for writes).

@@ -11,6 +11,17 @@
 //! ([`SimHandle::attach_doorbells`]): the thread drains each attached page between two bursts
 //! of cycles, after the jobs posted before the records it takes (a register write posted, then
 //! a doorbell record stored, reach the device in that order).
+//!
+//! **Sleeping.** An idle device costs no CPU: the thread sleeps (blocked in `poll` on its wake
+//! eventfd, [`SimHandle::wake_fd`]) once the device has had nothing to do for [`QUIET_CYCLES`]
+//! cycles (plus the interrupt hold-off), nothing waits at its ports, and nothing in it can
+//! happen later by itself: no timer armed and no event-queue watchdog set (it reads their
+//! registers before it sleeps). A timer that is armed keeps the clock running, so timers fire
+//! at their exact cycle as before; while asleep the cycle counter does not advance (device time
+//! stands still: the simulated device's cycles pass slower than real time anyway). A posted job
+//! wakes the thread; a doorbell page carries an "asleep" flag that the thread sets before it
+//! sleeps, and a producer that finds it set after storing a record writes the wake eventfd
+//! (one system call, only for a sleeping device: a device kept busy sees none).
 
 use crate::device::{SimConfig, SimDevice, SimError};
 use evnic_proto::doorbell::DoorbellPage;
@@ -22,6 +33,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 type Job = Box<dyn FnOnce(&mut SimDevice) + Send>;
+
+/// Cycles without work after which the device thread considers sleeping (105 us of device
+/// time at the nominal clock): far longer than anything the core does on its own after the
+/// host's last access without a port moving (a filter-table rewrite, about 1 030 cycles, is
+/// the longest), apart from timers, watchdogs and the interrupt hold-off, which are checked.
+pub const QUIET_CYCLES: u64 = 1 << 14;
 
 struct Shared {
     jobs: Mutex<VecDeque<Job>>,
@@ -35,6 +52,69 @@ struct Shared {
     doorbell_pages: AtomicU64,
     /// Doorbell records applied from attached pages.
     doorbells_applied: AtomicU64,
+    /// The device thread sleeps (or is about to): a poster writes `wake_fd`.
+    asleep: AtomicBool,
+    wake_fd: RawFd,
+    /// Times the device thread went to sleep.
+    sleeps: AtomicU64,
+}
+
+impl Shared {
+    fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes from a live u64 to our eventfd.
+        unsafe { libc::write(self.wake_fd, (&one as *const u64).cast(), 8) };
+    }
+}
+
+/// True when nothing in the device can happen later by itself: no timer armed, no watchdog.
+fn nothing_scheduled(dev: &mut SimDevice) -> bool {
+    use evnic_regs::map::{timer as tm, vi};
+    use evnic_regs::params::{NUM_TIMERS, NUM_VIS};
+    let armed = |r: Result<u32, SimError>| r != Ok(0);
+    !(0..NUM_TIMERS).any(|t| {
+        armed(
+            dev.read32(tm::PAGE.at(t, &tm::CONTROL))
+                .map(|v| tm::CONTROL_ARM.get(v)),
+        )
+    }) && !(0..NUM_VIS).any(|v| armed(dev.read32(vi::PAGE.at(v, &vi::EVQ_WATCHDOG))))
+}
+
+/// Puts the device thread to sleep until a job is posted, a doorbell record is stored, or the
+/// device is stopped; returns at once if one of them is there already.
+fn sleep(s: &Shared) {
+    s.asleep.store(true, Ordering::SeqCst);
+    {
+        let pages = s.doorbells.lock().unwrap();
+        for (_, p) in pages.iter() {
+            p.set_device_asleep(true);
+        }
+    }
+    std::sync::atomic::fence(Ordering::SeqCst);
+    let work = s.pending.load(Ordering::SeqCst)
+        || s.stop.load(Ordering::SeqCst)
+        || s.doorbells
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, p)| p.ready() > 0);
+    if !work {
+        s.sleeps.fetch_add(1, Ordering::Relaxed);
+        let mut pfd = libc::pollfd {
+            fd: s.wake_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; EINTR just ends the sleep early.
+        unsafe { libc::poll(&mut pfd, 1, -1) };
+    }
+    let mut buf = 0u64;
+    // SAFETY: draining the nonblocking eventfd into a live u64.
+    unsafe { libc::read(s.wake_fd, (&mut buf as *mut u64).cast(), 8) };
+    s.asleep.store(false, Ordering::SeqCst);
+    for (_, p) in s.doorbells.lock().unwrap().iter() {
+        p.set_device_asleep(false);
+    }
 }
 
 /// A handle on a free-running simulated device. Cloneable; the device stops when the last
@@ -52,12 +132,16 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake();
         if let Some(t) = self.thread.lock().unwrap().take() {
             let _ = t.join();
         }
-        // SAFETY: the fd was created by eventfd() in spawn and is closed once.
-        unsafe { libc::close(self.irq_fd) };
+        // SAFETY: the fds were created by eventfd() in spawn and are closed once.
+        unsafe {
+            libc::close(self.irq_fd);
+            libc::close(self.shared.wake_fd);
+        }
     }
 }
 
@@ -66,7 +150,9 @@ impl SimHandle {
     pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
         // SAFETY: plain eventfd creation.
         let irq_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if irq_fd < 0 {
+        // SAFETY: as above.
+        let wake_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if irq_fd < 0 || wake_fd < 0 {
             return Err(SimError::Start(format!(
                 "eventfd: {}",
                 std::io::Error::last_os_error()
@@ -81,6 +167,9 @@ impl SimHandle {
             doorbells: Mutex::new(Vec::new()),
             doorbell_pages: AtomicU64::new(0),
             doorbells_applied: AtomicU64::new(0),
+            asleep: AtomicBool::new(false),
+            wake_fd,
+            sleeps: AtomicU64::new(0),
         });
         let (ready_tx, ready_rx) = mpsc::channel();
         let s = shared.clone();
@@ -97,6 +186,9 @@ impl SimHandle {
                 dev.attach_irq_fd(irq_fd);
                 let _ = ready_tx.send(Ok(()));
                 let mut ready: Vec<u64> = Vec::new();
+                // The last cycle the host gave the device work (a job, a doorbell record).
+                let mut last_work = dev.cycle();
+                let mut holdoff = 0u64;
                 while !s.stop.load(Ordering::Acquire) {
                     let pages = (s.doorbell_pages.load(Ordering::Acquire) > 0)
                         .then(|| s.doorbells.lock().unwrap());
@@ -115,6 +207,10 @@ impl SimHandle {
                         for job in jobs {
                             job(&mut dev);
                         }
+                        last_work = dev.cycle();
+                    }
+                    if ready.iter().any(|n| *n > 0) {
+                        last_work = dev.cycle();
                     }
                     if let Some(p) = pages {
                         for ((vi, page), n) in p.iter().zip(&ready) {
@@ -137,6 +233,19 @@ impl SimHandle {
                         dev.step();
                     }
                     s.cycles.store(dev.cycle(), Ordering::Release);
+                    let quiet = dev.cycle() - last_work.max(dev.last_activity());
+                    if quiet > QUIET_CYCLES + holdoff && dev.surroundings_idle() {
+                        holdoff = dev
+                            .read32(evnic_regs::map::global_reg(
+                                &evnic_regs::map::global::IRQ_HOLDOFF,
+                            ))
+                            .map_or(0, u64::from);
+                        if nothing_scheduled(&mut dev) {
+                            sleep(&s);
+                        }
+                        // Awake (or found something to do): count the quiet time afresh.
+                        last_work = dev.cycle();
+                    }
                 }
                 dev.flush_trace();
             })
@@ -156,7 +265,22 @@ impl SimHandle {
     fn post(&self, job: Job) {
         let s = &self.inner.shared;
         s.jobs.lock().unwrap().push_back(job);
-        s.pending.store(true, Ordering::Release);
+        s.pending.store(true, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if s.asleep.load(Ordering::SeqCst) {
+            s.wake();
+        }
+    }
+
+    /// The eventfd that wakes a sleeping device thread: a producer of doorbell records writes
+    /// it when [`DoorbellPage::ring_wakes`] says the device sleeps.
+    pub fn wake_fd(&self) -> RawFd {
+        self.inner.shared.wake_fd
+    }
+
+    /// Times the device thread has gone to sleep (idle) so far.
+    pub fn sleeps(&self) -> u64 {
+        self.inner.shared.sleeps.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on the device thread between two cycles and returns its result.
@@ -217,6 +341,11 @@ impl SimHandle {
         d.retain(|(v, _)| *v != vi);
         d.push((vi, page));
         s.doorbell_pages.store(d.len() as u64, Ordering::Release);
+        drop(d);
+        // A sleeping thread wakes to look at the new page (and flags it when it sleeps again).
+        if s.asleep.load(Ordering::SeqCst) {
+            s.wake();
+        }
     }
 
     /// Detaches VI `vi`'s doorbell page; once this returns the device thread no longer touches

@@ -119,6 +119,15 @@ impl KeyBits {
     pub fn word(&self, i: u32) -> u32 {
         (self.0[(i / 4) as usize] >> ((i % 4) * 32)) as u32
     }
+    /// The bits whose 32-bit words (as written to the filter page) are `words`, word 0 first;
+    /// words past the key are ignored, missing ones are 0.
+    pub fn from_words(words: &[u32]) -> KeyBits {
+        let mut k = KeyBits::default();
+        for (i, w) in words.iter().take(KEY_WORDS as usize).enumerate() {
+            k.0[i / 4] |= u128::from(*w) << ((i % 4) * 32);
+        }
+        k
+    }
     /// True when `self` matches `value` in every bit set in `mask`.
     pub fn matches(&self, value: &KeyBits, mask: &KeyBits) -> bool {
         (0..4).all(|i| (self.0[i] ^ value.0[i]) & mask.0[i] == 0)
@@ -186,5 +195,12 @@ mod tests {
         assert!(k.matches(&v, &m));
         m.set(L4_DST, 0xffff);
         assert!(!k.matches(&v, &m));
+    }
+
+    #[test]
+    fn words_round_trip() {
+        let k = KeyBits::of_fields(&[(SRC_IP, u128::MAX - 5), (DST_MAC, 0x0102_0304_0506)]);
+        let words: Vec<u32> = (0..KEY_WORDS).map(|i| k.word(i)).collect();
+        assert_eq!(KeyBits::from_words(&words), k);
     }
 }

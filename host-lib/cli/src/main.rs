@@ -54,6 +54,10 @@ enum Command {
         /// Groups for the clients of one user id instead, as UID=GROUPS; repeat for more.
         #[arg(long = "uid-groups", value_name = "UID=GROUPS")]
         uid_groups: Vec<String>,
+        /// Simulated device only: loop every transmitted frame back into the receive port, so
+        /// that clients' filters meet their own frames.
+        #[arg(long)]
+        loopback: bool,
     },
     /// Print the device's identity and parameters.
     Info {
@@ -334,6 +338,7 @@ fn hub(
     socket: Option<PathBuf>,
     groups: &str,
     uid_groups: &[String],
+    loopback: bool,
 ) -> Result<(), CliError> {
     use evnic::hub::{GroupSet, HubConfig, HubServer};
     if matches!(spec, DeviceSpec::Hub(_)) {
@@ -362,8 +367,46 @@ fn hub(
             .unwrap_or_default();
         eprintln!("[{}.{:03}] {line}", t.as_secs(), t.subsec_millis());
     });
-    let server = std::sync::Arc::new(HubServer::bind(Nic::open(spec)?, cfg)?);
-    Ok(server.serve()?)
+    // SIGTERM and SIGINT stop the hub through a signalfd: blocked here, before any thread
+    // starts, so that every thread inherits the mask and none is interrupted by them.
+    let stop = stop_signals().map_err(|err| CliError::Usage(format!("signalfd: {err}")))?;
+    let nic = Nic::open(spec.clone())?;
+    if loopback {
+        #[cfg(feature = "sim")]
+        nic.sim()
+            .ok_or_else(|| CliError::ModelOnly {
+                command: "hub --loopback",
+                device: spec.to_string(),
+            })?
+            .set_loopback(true);
+        #[cfg(not(feature = "sim"))]
+        return Err(CliError::NoSim {
+            what: "hub --loopback",
+        });
+    }
+    let server = std::sync::Arc::new(HubServer::bind(nic, cfg)?);
+    Ok(server.serve_until(Some(std::os::fd::AsRawFd::as_raw_fd(&stop)))?)
+}
+
+/// Blocks SIGTERM and SIGINT in this thread (and the threads it starts later) and returns a
+/// signalfd that becomes readable when one arrives.
+fn stop_signals() -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a sigset built with the libc calls, then the mask of this thread and a new fd.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(std::os::fd::OwnedFd::from_raw_fd(fd))
+    }
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -382,7 +425,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             socket,
             groups,
             uid_groups,
-        } => hub(spec, socket, &groups, &uid_groups),
+            loopback,
+        } => hub(spec, socket, &groups, &uid_groups, loopback),
         Command::Info { json } => info(&Nic::open(spec)?, json),
         Command::Stats { json, watch, count } => stats(&Nic::open(spec)?, json, watch, count),
         Command::Filter(f) => filter(&spec, f),
@@ -630,7 +674,8 @@ fn filter_device(spec: &DeviceSpec) -> Result<(Nic, Option<PathBuf>), CliError> 
     let nic = Nic::open(spec.clone())?;
     let state = match spec {
         DeviceSpec::Vfio(a) => Some(state_file(&state_dir(), &a.to_string())),
-        // The hub refuses filter writes from clients: the filter table is the hub's.
+        // A client's filter entries are the hub's to keep: it frees them when the client
+        // (this command) exits.
         DeviceSpec::Hub(_) => None,
         DeviceSpec::Sim => {
             eprintln!(

@@ -11,6 +11,7 @@
 //! | 0..8 | `head`: records reserved by producers (wrapping 64-bit count) |
 //! | 64..72 | `tail`: records applied by the device side |
 //! | 128..132 | `armed`: the endpoint's "primed and not yet woken" flag, shared by the process that primes and the one that wakes it |
+//! | 192..196 | `device asleep`: set by the device side while it sleeps; a producer that finds it set after publishing a record wakes the device side (its wake eventfd) |
 //! | 2048..4096 | the records, 8 bytes each |
 //!
 //! A record is `tag << 48 | word << 32 | value`: `word` is the register's word index within the
@@ -46,6 +47,7 @@ pub const SLOTS: u64 = 256;
 const HEAD: usize = 0;
 const TAIL: usize = 64;
 const ARMED: usize = 128;
+const ASLEEP: usize = 192;
 const RECORDS: usize = 2048;
 
 /// A doorbell page at a fixed address (a shared mapping of [`PAGE_BYTES`] bytes).
@@ -93,6 +95,27 @@ impl DoorbellPage {
     pub fn armed(&self) -> &AtomicBool {
         // SAFETY: inside the page, and an AtomicBool is one byte.
         unsafe { &*(self.base.add(ARMED) as *const AtomicBool) }
+    }
+
+    /// The device side's "asleep" flag: set while it sleeps and does not drain the page.
+    fn asleep(&self) -> &std::sync::atomic::AtomicU32 {
+        // SAFETY: inside the page, 4-byte aligned.
+        unsafe { &*(self.base.add(ASLEEP) as *const std::sync::atomic::AtomicU32) }
+    }
+
+    /// The device side says whether it sleeps. Going to sleep, it sets the flag on every page
+    /// it drains, then (after a sequentially consistent fence) looks at [`DoorbellPage::ready`]
+    /// once more: a record published before that look is seen, one published after it finds
+    /// the flag set ([`DoorbellPage::ring_wakes`]).
+    pub fn set_device_asleep(&self, asleep: bool) {
+        self.asleep().store(u32::from(asleep), Ordering::SeqCst);
+    }
+
+    /// True when the record just published by [`DoorbellPage::ring`] must be followed by a
+    /// wake-up of the device side (it was asleep). Costs one fence and one load.
+    pub fn ring_wakes(&self) -> bool {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.asleep().load(Ordering::SeqCst) != 0
     }
 
     /// Records a write of `value` to the register at word `word` of the VI page. Spins while the

@@ -208,6 +208,11 @@ pub trait Backend: Send + Sync {
     fn detach_doorbells(&self, vi: u32) {
         let _ = vi;
     }
+    /// The eventfd a producer of doorbell records writes when the page says the device side
+    /// sleeps ([`evnic_proto::doorbell::DoorbellPage::ring_wakes`]); `None` when it never does.
+    fn doorbell_wake_fd(&self) -> Option<RawFd> {
+        None
+    }
     /// Doorbell records applied from attached pages so far.
     fn doorbells_applied(&self) -> u64 {
         0

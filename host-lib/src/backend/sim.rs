@@ -219,6 +219,10 @@ impl Backend for SimBackend {
         self.handle.detach_doorbells(vi);
     }
 
+    fn doorbell_wake_fd(&self) -> Option<RawFd> {
+        Some(self.handle.wake_fd())
+    }
+
     fn doorbells_applied(&self) -> u64 {
         self.handle.doorbells_applied()
     }

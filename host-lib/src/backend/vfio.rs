@@ -141,4 +141,19 @@ impl Backend for VfioBackend {
     fn irq_fd(&self) -> RawFd {
         self.irq.as_raw_fd()
     }
+
+    unsafe fn map_shared(
+        &self,
+        ptr: NonNull<u8>,
+        len: usize,
+        keep: Box<dyn Send + Sync>,
+    ) -> Result<DmaRegion, BackendError> {
+        let size = (len as u64).div_ceil(PAGE) * PAGE;
+        let iova = self.next_iova.fetch_add(size + PAGE, Ordering::Relaxed);
+        // SAFETY: the caller keeps the memory mapped until `keep` drops, which the buffer does
+        // after the IOMMU unmap.
+        let buf = unsafe { self.dev.map_shared_dma(ptr, size as usize, iova, keep) }?;
+        // SAFETY: mapped for the device at `iova` until `buf` drops (the IOMMU unmap first).
+        Ok(unsafe { DmaRegion::new(ptr, len, iova, Box::new(buf)) })
+    }
 }

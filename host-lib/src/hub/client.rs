@@ -52,6 +52,16 @@ impl Conn {
 
     /// One request and its answer.
     fn call(&self, msg: Msg, fds: &[RawFd]) -> Result<Result<Msg, Refused>, HubError> {
+        Ok(self.call_with(msg, fds)?.map(|(m, _)| m))
+    }
+
+    /// One request and its answer, with the descriptors the answer carries.
+    #[allow(clippy::type_complexity)]
+    fn call_with(
+        &self,
+        msg: Msg,
+        fds: &[RawFd],
+    ) -> Result<Result<(Msg, Vec<OwnedFd>), Refused>, HubError> {
         let sock = crate::engine::lock(&self.sock);
         if self.gone.load(Ordering::Acquire) {
             return Err(self.gone_error());
@@ -60,8 +70,8 @@ impl Conn {
         if let Err(e) = wire::send(sock.as_raw_fd(), &msg, fds) {
             return Err(self.mark_gone(format!("sending a request: {e}")));
         }
-        let answer = match wire::recv(sock.as_raw_fd()) {
-            Ok(Some((m, _))) => m,
+        let (answer, answer_fds) = match wire::recv(sock.as_raw_fd()) {
+            Ok(Some(m)) => m,
             Ok(None) => return Err(self.mark_gone("the hub closed the connection".into())),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 return Err(
@@ -71,9 +81,31 @@ impl Conn {
             Err(e) => return Err(self.mark_gone(format!("reading an answer: {e}"))),
         };
         if answer[0] == wire::OK {
-            Ok(Ok(answer))
+            Ok(Ok((answer, answer_fds)))
         } else {
             Ok(Err(Refused(answer[0], answer[1], answer[2])))
+        }
+    }
+
+    /// A request answered with one file descriptor.
+    fn call_fd(&self, msg: Msg) -> Result<OwnedFd, HubError> {
+        let sock = crate::engine::lock(&self.sock);
+        if self.gone.load(Ordering::Acquire) {
+            return Err(self.gone_error());
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = wire::send(sock.as_raw_fd(), &msg, &[]) {
+            return Err(self.mark_gone(format!("sending a request: {e}")));
+        }
+        match wire::recv(sock.as_raw_fd()) {
+            Ok(Some((m, fds))) if m[0] == wire::OK => {
+                fds.into_iter().next().ok_or_else(|| HubError::Failed {
+                    why: "the hub's answer carried no descriptor".into(),
+                })
+            }
+            Ok(Some((m, _))) => Err(refusal(Refused(m[0], m[1], m[2]))),
+            Ok(None) => Err(self.mark_gone("the hub closed the connection".into())),
+            Err(e) => Err(self.mark_gone(format!("reading an answer: {e}"))),
         }
     }
 
@@ -88,6 +120,7 @@ fn refusal(Refused(code, a, b): Refused) -> HubError {
     let r = match code {
         err::NOT_YOUR_VI => Refusal::NotYourVi { vi: a },
         err::NOT_YOUR_TIMER => Refusal::NotYourTimer { timer: a },
+        err::NOT_YOUR_FILTER => Refusal::NotYourFilter { index: a },
         err::GROUP_NOT_PERMITTED => Refusal::GroupNotPermitted { group: a },
         err::HUB_OWNED => Refusal::HubOwned { offset: a },
         err::FOREIGN_MEMORY => Refusal::ForeignMemory {
@@ -122,6 +155,8 @@ fn refusal(Refused(code, a, b): Refused) -> HubError {
 struct Attached {
     _mem: SharedMap,
     page: DoorbellPage,
+    /// Wakes the device side when the page says it sleeps.
+    wake: Option<OwnedFd>,
 }
 
 /// The device as reached through the evnic hub: register accesses are requests the hub checks,
@@ -136,6 +171,7 @@ pub struct HubBackend {
     /// Never signalled: the hub services the interrupt.
     idle_irq: EventFd,
     doorbell_stores: AtomicU64,
+    directory: std::sync::OnceLock<super::Directory>,
 }
 
 /// Figures of a client's connection, as the hub counts them.
@@ -202,6 +238,7 @@ impl HubBackend {
             pages: RwLock::new(HashMap::new()),
             idle_irq: EventFd::new()?,
             doorbell_stores: AtomicU64::new(0),
+            directory: std::sync::OnceLock::new(),
         })
     }
 
@@ -235,6 +272,16 @@ impl HubBackend {
         })
     }
 
+    /// The hub's directory of group names, shared with every client (asked for once).
+    pub fn directory(&self) -> Result<&super::Directory, Error> {
+        if let Some(d) = self.directory.get() {
+            return Ok(d);
+        }
+        let fd = self.conn.call_fd([op::DIRECTORY, 0, 0, 0])?;
+        let d = super::Directory::join(fd, self.client).map_err(HubError::from)?;
+        Ok(self.directory.get_or_init(|| d))
+    }
+
     pub(crate) fn irq_vi(&self) -> u32 {
         self.irq_vi
     }
@@ -245,6 +292,9 @@ impl HubBackend {
             Refused(err::VI_OUT_OF_RANGE, vi, irq_vi) => Error::ViOutOfRange { vi, irq_vi },
             Refused(err::NO_FREE_VI, vis, _) => Error::NoFreeVi { vis, reserved: 1 },
             Refused(err::NO_FREE_TIMER, timers, _) => Error::NoFreeTimer { timers },
+            Refused(err::FILTER_IN_USE, index, _) => Error::FilterInUse { index },
+            Refused(err::NO_FREE_FILTER, filters, _) => Error::NoFreeFilter { filters },
+            Refused(err::BAD_FILTER_INDEX, index, count) => Error::BadFilterIndex { index, count },
             other => Error::Backend(BackendError::Hub(refusal(other))),
         }
     }
@@ -273,6 +323,17 @@ impl HubBackend {
         let _ = self.conn.call([op::FREE_TIMER, t, 0, 0], &[]);
     }
 
+    /// Takes filter entry `index` (or the lowest free one) for this client: the hub lets it
+    /// commit only entries it took.
+    pub(crate) fn take_filter(&self, index: Option<u32>) -> Result<u32, Error> {
+        Ok(self.call_lib([op::TAKE_FILTER, index.unwrap_or(wire::ANY), 0, 0], &[])?[1])
+    }
+
+    /// Disables filter entry `index` and gives it back.
+    pub(crate) fn free_filter(&self, index: u32) -> Result<(), Error> {
+        self.call_lib([op::FREE_FILTER, index, 0, 0], &[]).map(drop)
+    }
+
     /// Gives the hub an endpoint's eventfd and doorbell page; the waker's armed flag lives in
     /// the page, where the hub clears it when it wakes the endpoint.
     pub(crate) fn attach(&self, vi: u32) -> Result<Waker, Error> {
@@ -286,11 +347,19 @@ impl HubBackend {
             })?;
         // SAFETY: a fresh zeroed page, mapped while `Attached` lives; only used atomically.
         let page = unsafe { DoorbellPage::new(mem.ptr().as_ptr()) };
-        let answer = self.call_lib(
+        let (answer, mut wake) = match self.conn.call_with(
             [op::ATTACH, vi, 0, 0],
             &[fd.as_raw_fd(), mem.fd().as_raw_fd()],
-        )?;
-        let attached = Arc::new(Attached { _mem: mem, page });
+        ) {
+            Ok(Ok(a)) => a,
+            Ok(Err(r)) => return Err(self.lib_error(r)),
+            Err(e) => return Err(e.into()),
+        };
+        let attached = Arc::new(Attached {
+            _mem: mem,
+            page,
+            wake: wake.pop(),
+        });
         if answer[1] != 0 {
             self.pages
                 .write()
@@ -436,6 +505,13 @@ impl Backend for HubBackend {
             return match a.page.ring(word, value, DOORBELL_PATIENCE) {
                 Ok(()) => {
                     self.doorbell_stores.fetch_add(1, Ordering::Relaxed);
+                    if a.page.ring_wakes() {
+                        if let Some(w) = &a.wake {
+                            let one: u64 = 1;
+                            // SAFETY: 8 bytes from a live u64 to the hub's wake eventfd.
+                            unsafe { libc::write(w.as_raw_fd(), (&one as *const u64).cast(), 8) };
+                        }
+                    }
                     Ok(())
                 }
                 Err(doorbell::DoorbellFull::Stalled) => Err(self

@@ -22,20 +22,55 @@
 //!   produces into only the groups it is permitted, points rings only into its own memory, and
 //!   may not write the global, filter or shell pages. A refusal is a [`HubError::Refused`] with
 //!   a [`Refusal`] saying what was refused.
+//! - **Directory.** A table of names for groups that clients publish and look up themselves,
+//!   in memory shared by all, under a lease lock ([`directory`]); the hub repairs it after a
+//!   holder dies and removes a departed client's names.
 //! - **Faults.** When a client's socket closes (it exited or was killed), the hub disables its
 //!   queues, takes its VIs out of every group, withdraws their producer rights, cancels its
 //!   timers, and unmaps its memory; the other clients lose nothing. When the hub dies, every
 //!   client's next call fails with [`HubError::Gone`], and a client blocked in
 //!   [`crate::Endpoint::wait`] is woken to get that error: nothing hangs.
 //!
+//! - **An idle device.** On the simulated device the device thread sleeps when it has nothing
+//!   to do (see `evnic_sim::runner`); a doorbell page carries its "asleep" flag, and a client
+//!   that stores a record into a page whose device sleeps writes the wake eventfd the hub
+//!   passed with `ATTACH` (one system call, only then). `evnic hub` stops on SIGTERM or SIGINT
+//!   and removes its socket.
+//!
+//! **On VFIO** (`evnic hub --device vfio:...`), what works and what remains:
+//!
+//! - *Clients' memory*: done. The hub maps a client's memfd `MAP_SHARED` and registers that
+//!   mapping with `VFIO_IOMMU_MAP_DMA` (`VfioBackend::map_shared`, `evnic_driver`'s
+//!   `map_shared_dma`): the type1 IOMMU pins the memfd's pages, which the client maps too, so
+//!   the device writes events and frames straight into the client's memory. The pinned pages
+//!   count against the hub's `RLIMIT_MEMLOCK`. The IOMMU mapping goes before the hub's
+//!   `munmap` when the client unmaps or dies.
+//! - *Doorbells*: not yet one store. A client of a VFIO hub sends its doorbells as `WRITE`
+//!   requests (a round trip each; checked like every write). The design: the VI's own 4 KiB
+//!   page of BAR0 mapped into the client. VFIO maps a BAR only through the device fd (its
+//!   region offset), and passing the device fd is refused by design: with it the client could
+//!   map every page of BAR0 (the global, filter and group pages the hub owns) and issue device
+//!   ioctls (reset, configuration writes), so none of the hub's checks would hold. The right
+//!   descriptor is a region fd of exactly the VI's page: a dma-buf exported by vfio-pci for
+//!   that BAR range (`VFIO_DEVICE_FEATURE_DMA_BUF`), which the client mmaps and which the hub
+//!   can revoke when the client leaves; where the kernel cannot export one that user space
+//!   can mmap, doorbells stay requests. Remaining work: the export in `evnic_driver`, an
+//!   `ATTACH` answer carrying the dma-buf instead of the doorbell-page path, and revocation in
+//!   the hub's cleanup.
+//! - *Tests*: the VM of `make test-vm` has QEMU's `edu` and `ivshmem` devices and no evnic
+//!   device, so clients exchanging events through a group there needs an evnic device model in
+//!   QEMU (or a board). The memfd mapping is covered against `edu`'s DMA engine.
+//!
 //! The socket is named by `--socket`, else `EVNIC_HUB`, else `$XDG_RUNTIME_DIR/evnic/hub.sock`,
 //! else `/run/evnic/hub.sock` ([`default_socket`]).
 
 pub(crate) mod client;
+pub mod directory;
 pub mod server;
 pub mod wire;
 
 pub use client::HubBackend;
+pub use directory::{DirEntry, Directory, DirectoryError};
 pub use server::{GroupSet, HubConfig, HubServer};
 
 use std::path::PathBuf;
@@ -83,6 +118,12 @@ pub enum Refusal {
         /// The offset.
         offset: u32,
     },
+    /// The filter entry is another client's (or nobody's: take it first).
+    #[error("filter entry {index} is not this client's")]
+    NotYourFilter {
+        /// The entry.
+        index: u32,
+    },
     /// A ring pointed at memory this client did not map.
     #[error("a ring at IOVA {iova:#x} is outside this client's memory")]
     ForeignMemory {
@@ -126,6 +167,9 @@ pub enum HubError {
         /// This library's.
         client: u32,
     },
+    /// The directory shared through the hub failed.
+    #[error("the evnic hub's directory: {0}")]
+    Directory(#[from] DirectoryError),
     /// The hub answered something this library does not understand, or failed the request.
     #[error("the evnic hub failed the request: {why}")]
     Failed {
@@ -139,6 +183,8 @@ impl HubError {
     pub fn kind(&self) -> crate::ErrorKind {
         match self {
             HubError::Refused(_) => crate::ErrorKind::Config,
+            HubError::Directory(DirectoryError::Full) => crate::ErrorKind::Exhausted,
+            HubError::Directory(_) => crate::ErrorKind::Config,
             HubError::Connect { .. } => crate::ErrorKind::NoDevice,
             HubError::Version { .. } => crate::ErrorKind::NotEvnic,
             HubError::Gone { .. } | HubError::Failed { .. } => crate::ErrorKind::DeviceFailed,

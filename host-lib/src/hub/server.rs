@@ -10,7 +10,11 @@
 //!
 //! | page | write |
 //! |---|---|
-//! | global, filter, group members | no: the hub's |
+//! | global, group members | no: the hub's |
+//! | filter staging (`VALUE*`, `MASK*`, `ENTRY`) | yes, into the client's own staging area in the hub |
+//! | filter `COMMIT` | an entry the client took (`TAKE_FILTER`), whose staged action, when enabled, delivers to an own VI, a permitted group, or drops; the hub writes the entry whole |
+//! | filter hit counter (`HITS_BASE + 4n`, clears it) | entries the client took |
+//! | the rest of the filter page (default action, FCS drop, exact-match profiles, counters) | no: the hub's |
 //! | indication permissions | own VIs, bits of permitted groups only |
 //! | group control | `SUBSCRIBE` of an own VI (to a permitted group when `ON`); the rest no |
 //! | timer | own timers; `TARGET` an own VI or a permitted group |
@@ -24,9 +28,11 @@ use crate::engine::{ArmedFlag, EventCore, EventFd, Waker};
 use crate::{Error, Nic};
 use evnic_lease::SharedMap;
 use evnic_proto::doorbell::{self, DoorbellPage};
+use evnic_proto::filter as pf;
 use evnic_proto::rings::Queue;
 use evnic_proto::{evq, group as gp, rings};
-use evnic_regs::map::{self, group as gr, timer as tm, vi as vimap};
+use evnic_regs::key::{KeyBits, KEY_WORDS};
+use evnic_regs::map::{self, filter as fr, group as gr, timer as tm, vi as vimap};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -135,6 +141,8 @@ impl HubConfig {
 struct Holders {
     vis: BTreeMap<u32, u32>,
     timers: BTreeMap<u32, u32>,
+    /// Filter entries, by entry, with the client holding each.
+    filters: BTreeMap<u32, u32>,
     clients: usize,
 }
 
@@ -145,7 +153,19 @@ pub struct HubServer {
     cfg: HubConfig,
     listener: OwnedFd,
     holders: Mutex<Holders>,
+    /// Held while the hub stages and commits a filter entry: the staging registers are one set
+    /// for the whole device.
+    filter_table: Mutex<()>,
+    directory: super::Directory,
     next_client: AtomicU32,
+}
+
+/// A client's filter staging registers, as it wrote them.
+#[derive(Default)]
+struct Stage {
+    value: [u32; KEY_WORDS as usize],
+    mask: [u32; KEY_WORDS as usize],
+    entry: u32,
 }
 
 /// What one client holds; freed when its connection ends.
@@ -155,6 +175,8 @@ struct Session {
     groups: GroupSet,
     vis: BTreeSet<u32>,
     timers: BTreeSet<u32>,
+    filters: BTreeSet<u32>,
+    stage: Stage,
     /// Its memory, by IOVA, with its length.
     regions: BTreeMap<u64, DmaRegion>,
     /// Ring bases written, by VI and ring, until the size write that starts the ring.
@@ -246,6 +268,11 @@ impl HubServer {
             cfg,
             listener,
             holders: Mutex::new(Holders::default()),
+            filter_table: Mutex::new(()),
+            directory: super::Directory::create().map_err(|e| Error::Os {
+                call: "create the hub's directory",
+                err: std::io::Error::other(e.to_string()),
+            })?,
             next_client: AtomicU32::new(1),
         })
     }
@@ -261,6 +288,13 @@ impl HubServer {
 
     /// Serves clients until the process ends (a thread per client).
     pub fn serve(self: Arc<Self>) -> Result<(), Error> {
+        self.serve_until(None)
+    }
+
+    /// Serves clients (a thread per client) until `stop` becomes readable (a signalfd of
+    /// SIGTERM and SIGINT, say); then removes the socket file and returns. Clients find the
+    /// hub gone when the process exits.
+    pub fn serve_until(self: Arc<Self>, stop: Option<RawFd>) -> Result<(), Error> {
         self.log(&format!(
             "evnic hub: {} on {} ({} VIs, {} timers, {} groups; VI {} is the interrupt queue); groups for clients: {}",
             self.nic.describe(),
@@ -272,6 +306,39 @@ impl HubServer {
             self.cfg.groups
         ));
         loop {
+            let mut pfds = [
+                libc::pollfd {
+                    fd: self.listener.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: stop.unwrap_or(-1),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfds (a negative fd is ignored).
+            let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, -1) };
+            if r < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::Os { call: "poll", err });
+            }
+            if pfds[1].revents != 0 {
+                let clients = crate::engine::lock(&self.holders).clients;
+                let _ = std::fs::remove_file(&self.cfg.socket);
+                self.log(&format!(
+                    "evnic hub: stopping ({clients} clients connected); removed {}",
+                    self.cfg.socket.display()
+                ));
+                return Ok(());
+            }
+            if pfds[0].revents == 0 {
+                continue;
+            }
             // SAFETY: accept on our listening socket; the fd is owned below.
             let fd = unsafe {
                 libc::accept4(
@@ -311,6 +378,8 @@ impl HubServer {
             groups: self.cfg.groups_for(uid),
             vis: BTreeSet::new(),
             timers: BTreeSet::new(),
+            filters: BTreeSet::new(),
+            stage: Stage::default(),
             regions: BTreeMap::new(),
             bases: BTreeMap::new(),
             attached: BTreeSet::new(),
@@ -328,36 +397,70 @@ impl HubServer {
                 Err(e) => break format!("connection failed: {e}"),
             };
             s.requests += 1;
+            if msg[0] == op::DIRECTORY {
+                let fd = self.directory.fd().as_raw_fd();
+                if let Err(e) = wire::send(sock.as_raw_fd(), &[wire::OK, 0, 0, 0], &[fd]) {
+                    break format!("answer failed: {e}");
+                }
+                continue;
+            }
             let answer = match self.handle(&mut s, msg, fds) {
                 Ok(a) => [wire::OK, a[0], a[1], a[2]],
                 Err((code, a, b)) => [code, a, b, 0],
             };
-            if let Err(e) = wire::send(sock.as_raw_fd(), &answer, &[]) {
+            // An attached doorbell page comes with the eventfd that wakes a sleeping device.
+            let wake: Vec<RawFd> = match (msg[0], answer[0]) {
+                (op::ATTACH, wire::OK) => self.dev().doorbell_wake_fd().into_iter().collect(),
+                _ => Vec::new(),
+            };
+            if let Err(e) = wire::send(sock.as_raw_fd(), &answer, &wake) {
                 break format!("answer failed: {e}");
             }
         };
-        let (vis, timers, bytes) = (
+        let (vis, timers, filters, bytes) = (
             s.vis.clone(),
             s.timers.clone(),
+            s.filters.clone(),
             s.regions
                 .values()
                 .map(evnic_proto::DmaMemory::len)
                 .sum::<usize>(),
         );
         self.release(&mut s);
+        match self.directory.client_left(s.id) {
+            Ok((how, repaired, removed)) => {
+                if how != evnic_lease::Acquired::Free {
+                    self.log(&format!(
+                        "directory: lock taken {how:?} after client {} left; repaired, {} names of it and of gone processes dropped",
+                        s.id,
+                        repaired + removed
+                    ));
+                } else if removed > 0 {
+                    self.log(&format!(
+                        "directory: removed {removed} names of client {}",
+                        s.id
+                    ));
+                }
+            }
+            Err(e) => self.log(&format!("directory: cleanup after client {}: {e}", s.id)),
+        }
         let left = {
             let mut h = crate::engine::lock(&self.holders);
             h.clients -= 1;
             h.clients
         };
         self.log(&format!(
-            "client {} (pid {}) {why}: freed VIs {vis:?}, timers {timers:?}, {bytes} bytes of memory; {left} clients left",
+"client {} (pid {}) {why}: freed VIs {vis:?}, timers {timers:?}, filters {filters:?}, {bytes} bytes of memory; {left} clients left",
             s.id, s.pid
         ));
     }
 
     /// Frees everything the session holds: queues stopped before their memory is unmapped.
     fn release(&self, s: &mut Session) {
+        // Filters first: no frame is steered to a VI being freed.
+        for f in std::mem::take(&mut s.filters) {
+            self.free_filter(s.id, f);
+        }
         for v in std::mem::take(&mut s.vis) {
             self.free_vi(s, v);
         }
@@ -404,6 +507,85 @@ impl HubServer {
         self.core.free_timer(t);
     }
 
+    /// Disables filter entry `f` and frees it.
+    fn free_filter(&self, id: u32, f: u32) {
+        let _table = crate::engine::lock(&self.filter_table);
+        if let Err(e) = pf::clear_entry(&mut self.dev(), f) {
+            self.log(&format!(
+                "client {id}: clearing filter entry {f} failed: {e}"
+            ));
+        }
+        crate::engine::lock(&self.holders).filters.remove(&f);
+    }
+
+    /// A client's write to the filter page: staging kept for it, a commit checked and carried
+    /// out by the hub, a hit counter of its own cleared; the rest is the hub's.
+    fn filter_write(&self, s: &mut Session, offset: u32, value: u32) -> Result<(), Refuse> {
+        let reg = offset - fr::PAGE.base;
+        let words = KEY_WORDS * 4;
+        if (fr::VALUE_BASE..fr::VALUE_BASE + words).contains(&reg) {
+            s.stage.value[((reg - fr::VALUE_BASE) / 4) as usize] = value;
+            return Ok(());
+        }
+        if (fr::MASK_BASE..fr::MASK_BASE + words).contains(&reg) {
+            s.stage.mask[((reg - fr::MASK_BASE) / 4) as usize] = value;
+            return Ok(());
+        }
+        if reg == fr::ENTRY.offset {
+            s.stage.entry = value;
+            return Ok(());
+        }
+        let count = self.nic.params().filters;
+        if (fr::HITS_BASE..fr::HITS_BASE + 4 * count).contains(&reg) {
+            let f = (reg - fr::HITS_BASE) / 4;
+            if !s.filters.contains(&f) {
+                return Err((err::NOT_YOUR_FILTER, f, 0));
+            }
+            return self
+                .dev()
+                .write32(offset, value)
+                .map_err(|_| (err::DEVICE, 0, 0));
+        }
+        if reg != fr::COMMIT.offset {
+            return Err((err::HUB_OWNED, offset, 0));
+        }
+        let f = value;
+        if f >= count {
+            // Exact-match slots (and numbers past the table) are the hub's.
+            return Err((err::HUB_OWNED, offset, 0));
+        }
+        if !s.filters.contains(&f) {
+            return Err((err::NOT_YOUR_FILTER, f, 0));
+        }
+        let enabled = fr::ENTRY_ENABLE.get(s.stage.entry) == 1;
+        let action = fr::ENTRY_ACTION.get(s.stage.entry) as u16;
+        if enabled {
+            let target = u32::from(action & fr::ACTION_TARGET_MASK);
+            match action >> fr::ACTION_KIND_SHIFT {
+                fr::ACTION_KIND_VI => {
+                    // The device takes a VI number modulo its VIs: check the VI it reaches.
+                    self.own_vi(s, target % self.nic.params().vis)?;
+                }
+                fr::ACTION_KIND_GROUP => self.group_ok(s, target)?,
+                _ => {} // drop
+            }
+        }
+        let entry = pf::Entry {
+            value: KeyBits::from_words(&s.stage.value),
+            mask: KeyBits::from_words(&s.stage.mask),
+            action,
+            enabled,
+        };
+        let _table = crate::engine::lock(&self.filter_table);
+        pf::write_entry(&mut self.dev(), f, &entry).map_err(|e| {
+            self.log(&format!(
+                "client {}: writing filter entry {f} failed: {e}",
+                s.id
+            ));
+            (err::DEVICE, 0, 0)
+        })
+    }
+
     fn handle(&self, s: &mut Session, m: Msg, fds: Vec<OwnedFd>) -> Result<[u32; 3], Refuse> {
         let id = s.id;
         let device = |e: crate::BackendError| {
@@ -426,6 +608,13 @@ impl HubServer {
             op::READ => {
                 self.check(s, m[1], None)?;
                 Ok([self.dev().read32(m[1]).map_err(device)?, 0, 0])
+            }
+            op::WRITE if map::filter::PAGE.locate(m[1]).is_some() => {
+                let r = self.filter_write(s, m[1], m[2]);
+                if let Err(e) = r {
+                    self.log_refusal(s, m[1], true, e);
+                }
+                r.map(|()| [0; 3])
             }
             op::WRITE => {
                 self.check(s, m[1], Some(m[2]))?;
@@ -532,6 +721,42 @@ impl HubServer {
                 self.free_timer(m[1]);
                 Ok([0; 3])
             }
+            op::TAKE_FILTER => {
+                let count = self.nic.params().filters;
+                let f = {
+                    let mut h = crate::engine::lock(&self.holders);
+                    let f = if m[1] == wire::ANY {
+                        (0..count).find(|f| !h.filters.contains_key(f)).ok_or((
+                            err::NO_FREE_FILTER,
+                            count,
+                            0,
+                        ))?
+                    } else if m[1] >= count {
+                        return Err((err::BAD_FILTER_INDEX, m[1], count));
+                    } else {
+                        match h.filters.get(&m[1]) {
+                            Some(c) if *c != s.id => return Err((err::FILTER_IN_USE, m[1], 0)),
+                            _ => m[1],
+                        }
+                    };
+                    h.filters.insert(f, s.id);
+                    f
+                };
+                if s.filters.insert(f) {
+                    self.log(&format!(
+                        "client {} holds filter entry {f} (filters {:?})",
+                        s.id, s.filters
+                    ));
+                }
+                Ok([f, 0, 0])
+            }
+            op::FREE_FILTER => {
+                if !s.filters.remove(&m[1]) {
+                    return Err((err::NOT_YOUR_FILTER, m[1], 0));
+                }
+                self.free_filter(s.id, m[1]);
+                Ok([0; 3])
+            }
             op::STATS => Ok([
                 s.requests as u32,
                 self.dev().doorbells_applied() as u32,
@@ -563,21 +788,27 @@ impl HubServer {
     /// Checks a register access of the session (`write`: the value written).
     fn check(&self, s: &mut Session, offset: u32, write: Option<u32>) -> Result<(), Refuse> {
         let r = self.check_inner(s, offset, write);
-        if let Err((code, a, _)) = r {
-            let what = match code {
-                err::NOT_YOUR_VI => format!("VI {a} is not its"),
-                err::NOT_YOUR_TIMER => format!("timer {a} is not its"),
-                err::GROUP_NOT_PERMITTED => format!("group {a} is not permitted"),
-                err::FOREIGN_MEMORY => "a ring outside its memory".to_string(),
-                _ => "the register is the hub's".to_string(),
-            };
-            self.log(&format!(
-                "client {}: refused {} of BAR0+{offset:#x}: {what}",
-                s.id,
-                if write.is_some() { "write" } else { "read" }
-            ));
+        if let Err(e) = r {
+            self.log_refusal(s, offset, write.is_some(), e);
         }
         r
+    }
+
+    fn log_refusal(&self, s: &Session, offset: u32, write: bool, (code, a, _): Refuse) {
+        let what = match code {
+            err::NOT_YOUR_VI => format!("VI {a} is not its"),
+            err::NOT_YOUR_TIMER => format!("timer {a} is not its"),
+            err::NOT_YOUR_FILTER => format!("filter entry {a} is not its"),
+            err::GROUP_NOT_PERMITTED => format!("group {a} is not permitted"),
+            err::FOREIGN_MEMORY => "a ring outside its memory".to_string(),
+            err::DEVICE => "the device failed it".to_string(),
+            _ => "the register is the hub's".to_string(),
+        };
+        self.log(&format!(
+            "client {}: refused {} of BAR0+{offset:#x}: {what}",
+            s.id,
+            if write { "write" } else { "read" }
+        ));
     }
 
     fn check_inner(&self, s: &mut Session, offset: u32, write: Option<u32>) -> Result<(), Refuse> {
@@ -592,7 +823,7 @@ impl HubServer {
                 Ok(())
             };
         };
-        if within(&map::global::PAGE) || within(&map::filter::PAGE) || within(&gr::MEMBERS_PAGE) {
+        if within(&map::global::PAGE) || within(&fr::PAGE) || within(&gr::MEMBERS_PAGE) {
             return hub_owned;
         }
         if let Some((v, w)) = gr::permit_of(offset) {

@@ -15,18 +15,26 @@
 //! | `MAP` | `a` = bytes | memfd | `a`, `b` = IOVA (low, high) |
 //! | `UNMAP` | `a`, `b` = IOVA | | |
 //! | `TAKE_VI` | `a` = VI or [`ANY`] | | `a` = VI |
-//! | `ATTACH` | `a` = VI | eventfd, doorbell page memfd | |
+//! | `ATTACH` | `a` = VI | eventfd, doorbell page memfd | `a` = 1 when the device side drains the page (else doorbells go as `WRITE`s); with the eventfd that wakes a sleeping device side, when it has one |
 //! | `DETACH` | `a` = VI | | |
 //! | `FREE_VI` | `a` = VI | | |
 //! | `TAKE_TIMER` | | | `a` = timer |
 //! | `FREE_TIMER` | `a` = timer | | |
 //! | `STATS` | | | `a` = requests served for this client, `b` = doorbell records the device side applied (all clients), `c` = clients connected |
+//! | `TAKE_FILTER` | `a` = ternary entry or [`ANY`] | | `a` = entry, now this client's (still disabled if it was free) |
+//! | `FREE_FILTER` | `a` = entry | | (the entry is disabled and free) |
+//! | `DIRECTORY` | | | the directory's memfd ([`super::directory`]) with the answer |
+//!
+//! A client's `WRITE`s to the filter page's staging registers (`VALUE*`, `MASK*`, `ENTRY`) are
+//! kept by the hub for that client alone; its `WRITE` of `COMMIT` names an entry it took, and
+//! the hub checks the staged action (an own VI, a permitted group, or drop) and writes the
+//! whole entry itself, so that two clients' staging never mixes.
 
 use std::io::IoSlice;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Version of this protocol; the hub refuses a client of another version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Words in a message.
 pub const WORDS: usize = 4;
 /// Most file descriptors a message carries.
@@ -49,6 +57,9 @@ pub mod op {
     pub const TAKE_TIMER: u32 = 10;
     pub const FREE_TIMER: u32 = 11;
     pub const STATS: u32 = 12;
+    pub const TAKE_FILTER: u32 = 13;
+    pub const FREE_FILTER: u32 = 14;
+    pub const DIRECTORY: u32 = 15;
 }
 
 /// Status of an answer: done.
@@ -83,6 +94,14 @@ pub mod err {
     pub const BAD_REQUEST: u32 = 12;
     /// The memory could not be mapped for the device.
     pub const MAP_FAILED: u32 = 13;
+    /// `a` = filter entry.
+    pub const NOT_YOUR_FILTER: u32 = 14;
+    /// `a` = filter entry.
+    pub const FILTER_IN_USE: u32 = 15;
+    /// `a` = filter entries of the device.
+    pub const NO_FREE_FILTER: u32 = 16;
+    /// `a` = filter entry, `b` = filter entries of the device.
+    pub const BAD_FILTER_INDEX: u32 = 17;
 }
 
 /// A message.

@@ -100,7 +100,11 @@ fn a_client_killed_mid_stream_frees_what_it_held_and_the_others_go_on() {
     for p in 0..N {
         if p == N / 2 {
             victim.kill();
-            assert!(hub.wait_log("closed its connection: freed VIs"));
+            assert!(
+                hub.wait_log("closed its connection: freed VIs"),
+                "{}",
+                hub.log_text()
+            );
         }
         here.indicate(Group(7), p).unwrap();
         got.extend(collect(&here, 1).iter().map(|e| e.payload()));
@@ -223,9 +227,17 @@ fn a_client_asking_for_what_is_not_its_own_gets_a_typed_error() {
         "{e}"
     );
     let e = nic
-        .add_filter("udp dst 319 -> group 31".parse().unwrap())
+        .set_default_action(evnic::FilterAction::Vi(mine.vi()))
         .unwrap_err();
     assert!(matches!(e.refusal(), Some(Refusal::HubOwned { .. })), "{e}");
+    let e = nic
+        .add_filter("udp dst 319 -> group 40".parse().unwrap())
+        .unwrap_err();
+    assert_eq!(
+        e.refusal(),
+        Some(&Refusal::GroupNotPermitted { group: 40 }),
+        "{e}"
+    );
     // Its own things still work after all these refusals, and the other client lost nothing.
     mine.indicate(Group(31), 5).unwrap();
     assert_eq!(mine.wait(Some(PATIENCE)).unwrap().unwrap().payload(), 5);
@@ -326,4 +338,289 @@ fn timers_and_transmit_work_in_a_client_as_in_one_process() {
         "{done:?}"
     );
     assert_eq!(tx.in_flight(), 0);
+}
+
+/// A UDP/IPv4 frame to `port` (no FCS: the transmit path appends it).
+fn udp_frame(port: u16) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([192, 168, 1, 1], [192, 168, 1, 2], 64)
+        .udp(1234, port);
+    let data: Vec<u8> = (0..64u8).collect();
+    let mut f = Vec::new();
+    b.write(&mut f, &data).unwrap();
+    f
+}
+
+/// Sends `frame` on `tx` and waits for its completion on `ep`, keeping the other events.
+fn send_frame(
+    ep: &evnic::Endpoint,
+    tx: &mut evnic::Transmitter,
+    frame: &[u8],
+) -> Vec<evnic::Event> {
+    tx.send(frame, evnic::TxOptions::default()).unwrap();
+    let mut others = Vec::new();
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < PATIENCE, "no completion");
+        let e = ep.wait(Some(PATIENCE)).unwrap().expect("an event");
+        match tx.complete(&e) {
+            Some(c) => {
+                assert!(matches!(c, evnic::TxCompletion::Sent { .. }), "{c:?}");
+                return others;
+            }
+            None => others.push(e),
+        }
+    }
+}
+
+#[test]
+fn clients_steer_frames_with_their_own_filters_and_the_hub_frees_a_dead_clients() {
+    let hub = Hub::start(&["--loopback", "--groups", "0-31"]);
+    // Another client holds a filter entry steering to its own VI.
+    let mut other = Client::start(
+        &hub.socket,
+        &["filter", "udp", "dst", "400", "->", "vi", "self"],
+    );
+    let ready = other.expect("ready vi=");
+    let (ovi, oindex) = ready.split_once(" index=").unwrap();
+    let (ovi, oindex): (u32, u32) = (ovi.parse().unwrap(), oindex.parse().unwrap());
+    // Two listeners of group 6, for frames a filter multicasts there.
+    let mut listeners: Vec<Client> = (0..2)
+        .map(|_| Client::start(&hub.socket, &["rx", "6"]))
+        .collect();
+    let lvis: Vec<u32> = listeners.iter_mut().map(ready_vi).collect();
+    let nic = hub.nic();
+    let ep = nic.endpoint(cfg()).unwrap();
+    let mut rx = ep.receiver(3, 2048).unwrap();
+    let mut tx = ep.transmitter(3, 2048).unwrap();
+    // This client's own entries: one to its VI, one to a permitted group.
+    let mine = nic
+        .add_filter(evnic::Filter::new().udp_dst(319).to_vi(ep.vi()).unwrap())
+        .unwrap();
+    assert_ne!(mine.index(), oindex, "the hub hands out free entries");
+    let to_group = nic
+        .add_filter("udp dst 321 -> group 6".parse().unwrap())
+        .unwrap();
+    // What it may not do: take the other client's entry, remove it, steer to its VI or to a
+    // group outside --groups.
+    let e = nic
+        .add_filter_at(oindex, "udp dst 1 -> drop".parse().unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::FilterInUse { index } if index == oindex),
+        "{e}"
+    );
+    let e = nic.remove_filter(oindex).unwrap_err();
+    assert_eq!(
+        e.refusal(),
+        Some(&Refusal::NotYourFilter { index: oindex }),
+        "{e}"
+    );
+    let e = nic
+        .add_filter(evnic::Filter::new().udp_dst(2).to_vi(Vi(ovi)).unwrap())
+        .unwrap_err();
+    assert_eq!(e.refusal(), Some(&Refusal::NotYourVi { vi: ovi }), "{e}");
+    let e = nic
+        .add_filter("udp dst 3 -> group 40".parse().unwrap())
+        .unwrap_err();
+    assert_eq!(
+        e.refusal(),
+        Some(&Refusal::GroupNotPermitted { group: 40 }),
+        "{e}"
+    );
+    // A refused entry left nothing behind: the next one takes the lowest free entry.
+    let third = nic
+        .add_filter("udp dst 5 -> drop".parse().unwrap())
+        .unwrap();
+    assert!(third.index() > to_group.index(), "{}", third.index());
+    drop(third);
+    // A frame to port 319 comes back through the loopback into this client's ring.
+    let frame = udp_frame(319);
+    let mut events = send_frame(&ep, &mut tx, &frame);
+    if events.is_empty() {
+        events.push(ep.wait(Some(PATIENCE)).unwrap().expect("the RX event"));
+    }
+    let ev = &events[0];
+    assert_eq!(ev.event_type(), Some(evnic::EventType::Rx), "{ev:?}");
+    assert_eq!(ev.source(), mine.index(), "the entry that matched");
+    let got = rx.take(ev).expect("the frame in this client's ring");
+    assert_eq!(&got[..frame.len()], &frame[..]);
+    assert_eq!(nic.filter_hits(mine.index()).unwrap(), 1);
+    // A replaced entry steers elsewhere at once: port 319 now drops.
+    mine.replace("udp dst 319 -> drop".parse().unwrap())
+        .unwrap();
+    // A frame to port 321 is multicast to group 6: both listener processes get its RX event.
+    let events = send_frame(&ep, &mut tx, &udp_frame(321));
+    assert!(events.is_empty(), "{events:?}");
+    for (l, vi) in listeners.iter_mut().zip(&lvis) {
+        assert_eq!(
+            l.expect("event "),
+            format!("Some(Rx) {}", to_group.index()),
+            "listener on VI {vi}"
+        );
+        assert_eq!(l.line(), "done");
+    }
+    // The other client dies: the hub disables and frees its entry, which this client may now
+    // take.
+    other.kill();
+    assert!(hub.wait_log(&format!("timers {{}}, filters {{{oindex}}}")));
+    let taken = nic
+        .add_filter_at(oindex, "udp dst 400 -> drop".parse().unwrap())
+        .unwrap();
+    assert_eq!(taken.index(), oindex);
+    assert!(hub
+        .log_text()
+        .contains(&format!("holds filter entry {}", mine.index())));
+    for l in listeners {
+        assert!(l.finish());
+    }
+}
+
+#[test]
+fn the_directory_lock_of_a_client_killed_while_holding_it_is_recovered_and_repaired_by_the_hub() {
+    let hub = Hub::start(&[]);
+    let nic = hub.nic();
+    let dir = nic.hub().unwrap().directory().unwrap();
+    dir.publish("alarms", Group(9)).unwrap();
+    let mut holder = Client::start(&hub.socket, &["dir-hold", "feed", "5"]);
+    assert_eq!(holder.line(), "holding");
+    holder.kill();
+    // The hub sees the client leave, takes the lock from the dead holder (marked as needing
+    // repair), repairs the table and removes the client's name.
+    assert!(hub.wait_log("directory: lock taken FromDead after client"));
+    assert!(hub.log_text().contains("repaired, 1 names of it"));
+    let names: Vec<(String, Group)> = dir
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.group))
+        .collect();
+    // Its unfinished change is not there, nor its published name; the other name is.
+    assert_eq!(names, vec![("alarms".to_string(), Group(9))]);
+    // The name is free again, and the lock works as before.
+    dir.publish("feed", Group(7)).unwrap();
+    assert_eq!(dir.lookup("feed").unwrap(), Some(Group(7)));
+}
+
+/// CPU time (user + system, in clock ticks) of process `pid`, and the state letter of its
+/// thread named `thread`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn thread_state(pid: u32, thread: &str) -> Option<char> {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let dir = t.ok()?.path();
+        if std::fs::read_to_string(dir.join("comm")).ok()?.trim() == thread {
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            return stat.rsplit_once(')')?.1.trim().chars().next();
+        }
+    }
+    None
+}
+
+#[test]
+fn an_idle_hub_sleeps_wakes_for_a_doorbell_and_stops_cleanly_on_sigterm() {
+    let mut hub = Hub::start(&[]);
+    let pid = hub.child.id();
+    // A client that waits on its eventfd, primed: nothing for the device to do.
+    let nic = hub.nic();
+    let ep = nic.endpoint(cfg()).unwrap();
+    ep.subscribe(Group(2)).unwrap();
+    assert!(ep.wait(Some(Duration::from_millis(1))).unwrap().is_none());
+    // The device thread goes to sleep (blocked, state S) and stays there.
+    let asleep = || {
+        (0..20).all(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            thread_state(pid, "evnic-sim") == Some('S')
+        })
+    };
+    assert!(
+        eventually(asleep),
+        "the device thread of an idle hub sleeps"
+    );
+    let t0 = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = cpu_ticks(pid) - t0;
+    eprintln!("idle hub: {idle} clock ticks of CPU in 1 s");
+    assert!(idle <= 5, "an idle hub used {idle} ticks of CPU in 1 s");
+    // A doorbell stored into a client's doorbell page (no request to the hub) wakes it: a
+    // spinning client's round trips complete.
+    let mut c = Client::start(&hub.socket, &["spin", "6", "50"]);
+    c.expect("ready");
+    assert!(eventually(asleep), "asleep again before the doorbells");
+    c.send("go");
+    assert_eq!(
+        c.expect("requests "),
+        "0 doorbells 50",
+        "50 indications, no request"
+    );
+    assert!(c.finish());
+    // An event for the primed endpoint still arrives after another sleep.
+    assert!(eventually(asleep));
+    let producer = nic.endpoint(cfg()).unwrap();
+    producer.register_producer(Group(2)).unwrap();
+    producer.indicate(Group(2), 42).unwrap();
+    assert_eq!(ep.wait(Some(PATIENCE)).unwrap().unwrap().payload(), 42);
+    // SIGTERM stops the hub at once, removing its socket.
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = hub.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the hub did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status:?}: {}", hub.log_text());
+    assert!(!hub.socket.exists(), "the socket file is removed");
+    assert!(
+        hub.log_text().contains("stopping (1 clients connected)"),
+        "{}",
+        hub.log_text()
+    );
+    // Its clients get an error, not a hang.
+    let e = producer.indicate(Group(2), 1).unwrap_err();
+    assert!(e.is_hub_gone(), "{e}");
+}
+
+#[test]
+fn the_hub_terminates_a_live_clients_expired_directory_lease() {
+    let hub = Hub::start(&[]);
+    let nic = hub.nic();
+    let dir = nic.hub().unwrap().directory().unwrap();
+    let mut stalled = Client::start(&hub.socket, &["dir-hold", "feed", "5"]);
+    assert_eq!(stalled.line(), "holding");
+    // Another client comes and goes: the hub takes the directory's lock to clean up after it,
+    // at a higher priority than clients, and terminates the stalled holder once its lease
+    // (evnic::hub::directory::CLIENT_LEASE) has passed.
+    let mut other = Client::start(&hub.socket, &["filter", "udp", "dst", "9", "->", "drop"]);
+    other.expect("ready");
+    assert!(other.finish());
+    assert!(
+        hub.wait_log("directory: lock taken FromExpired after client"),
+        "{}",
+        hub.log_text()
+    );
+    // The stalled client is alive, its unfinished change is not published, its earlier name
+    // is; the lock works for everyone else.
+    assert!(stalled.child.try_wait().unwrap().is_none());
+    let names: Vec<String> = dir.entries().unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["feed"]);
+    dir.publish("alarms", Group(9)).unwrap();
+    stalled.kill();
+    assert!(hub.wait_log("directory: removed 1 names of client"));
+    assert_eq!(dir.lookup("feed").unwrap(), None);
+    assert_eq!(dir.lookup("alarms").unwrap(), Some(Group(9)));
 }

@@ -12,6 +12,13 @@
 //!   waits for a line, then N times indicates and spins on `poll` until the event is back
 //!   (between two `getppid` calls that mark the measured span for strace), and prints
 //!   `requests R doorbells D` (requests to the hub and doorbell stores in that span).
+//! - `filter SPEC`: opens an endpoint and installs the filter entry SPEC (the word `self`
+//!   stands for the endpoint's VI), prints `ready vi=V index=I`, then waits for end of input.
+//! - `rx GROUP`: subscribes an endpoint to GROUP, prints `ready vi=V`, then prints
+//!   `event TYPE SOURCE` for the first event that arrives, then `done`.
+//! - `dir-hold NAME GROUP`: publishes NAME for GROUP in the hub's directory, then takes the
+//!   directory's lock for a change (adding `NAME.half`), prints `holding`, and never finishes
+//!   it (the test kills it there).
 //! - `pong IN OUT N`: N times: spins until an event of group IN arrives, indicates it into OUT.
 //! - `ping IN OUT N`: prints `ready`, waits for a line, then N times indicates into OUT and
 //!   spins until the answer arrives from IN; prints `rtt_ns` with the median round trip.
@@ -127,6 +134,41 @@ fn main() {
             unsafe { libc::getppid() };
             let (r1, d1) = (hub.requests(), hub.doorbell_stores());
             println!("requests {} doorbells {}", r1 - r0, d1 - d0);
+        }
+        "filter" => {
+            let ep = nic.endpoint(cfg).unwrap();
+            let text = args[1..].join(" ").replace("self", &ep.vi().0.to_string());
+            let f = nic.add_filter(text.parse().unwrap()).unwrap();
+            println!("ready vi={} index={}", ep.vi().0, f.index());
+            while line().is_some() {}
+        }
+        "rx" => {
+            let ep = nic.endpoint(cfg).unwrap();
+            ep.subscribe(Group(arg(&args, 1))).unwrap();
+            println!("ready vi={}", ep.vi().0);
+            match ep.wait(Some(Duration::from_secs(30))) {
+                Ok(Some(e)) => println!("event {:?} {}", e.event_type(), e.source()),
+                other => {
+                    println!("no event: {other:?}");
+                    std::process::exit(1);
+                }
+            }
+            println!("done");
+        }
+        "dir-hold" => {
+            let dir = nic.hub().expect("a hub client").directory().unwrap();
+            let (name, g) = (args[1].clone(), Group(arg(&args, 2)));
+            dir.publish(&name, g).unwrap();
+            dir.update(|entries| {
+                let mut half = entries[0].clone();
+                half.name = format!("{name}.half");
+                entries.push(half);
+                println!("holding");
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+            .unwrap();
         }
         "pong" => {
             let (gin, gout, n) = (Group(arg(&args, 1)), Group(arg(&args, 2)), arg(&args, 3));

@@ -421,6 +421,91 @@ fn t_edu_dma(c: &Ctx) -> TestResult {
     Ok(())
 }
 
+/// A `MAP_SHARED` mapping of a memfd, unmapped when dropped.
+struct SharedMapping {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is only accessed through volatile copies.
+unsafe impl Send for SharedMapping {}
+unsafe impl Sync for SharedMapping {}
+
+impl SharedMapping {
+    fn new(fd: i32, len: usize) -> Result<SharedMapping, String> {
+        // SAFETY: a fresh shared mapping of our memfd.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        ensure!(
+            p != libc::MAP_FAILED,
+            "mmap of the memfd: {}",
+            std::io::Error::last_os_error()
+        );
+        Ok(SharedMapping { ptr: p.cast(), len })
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: our mapping, unmapped once.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// What the hub does with a client's memory on VFIO: a memfd mapped twice (the hub's mapping,
+/// given to the IOMMU, and the client's), the device writes through the IOMMU into pages the
+/// other mapping sees.
+fn t_edu_dma_shared_memfd(c: &Ctx) -> TestResult {
+    let d = open(&c.edu)?;
+    d.set_bus_master(true).map_err(e2s)?;
+    let bar = d.map_bar(0, 0x100).map_err(e2s)?;
+    // SAFETY: plain memfd creation and sizing.
+    let fd = unsafe { libc::memfd_create(c"evnic-vm-shared".as_ptr(), libc::MFD_CLOEXEC) };
+    ensure!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+    // SAFETY: sizing our memfd.
+    ensure!(unsafe { libc::ftruncate(fd, 2 * 4096) } == 0, "ftruncate");
+    let hub = SharedMapping::new(fd, 2 * 4096)?;
+    let client = SharedMapping::new(fd, 2 * 4096)?;
+    // SAFETY: closing our descriptor; the mappings keep the memory.
+    unsafe { libc::close(fd) };
+    ensure!(hub.ptr != client.ptr, "two mappings");
+    let pattern: Vec<u8> = (0..DMA_LEN as u32).map(|i| (i * 7 + 3) as u8).collect();
+    for (i, b) in pattern.iter().enumerate() {
+        // SAFETY: inside the client's mapping.
+        unsafe { client.ptr.add(i).write_volatile(*b) };
+    }
+    let iova = 0x40_0000u64;
+    let ptr = std::ptr::NonNull::new(hub.ptr).ok_or("null mapping")?;
+    // SAFETY: the hub's mapping stays mapped until the keeper (the mapping itself) drops,
+    // after the IOMMU unmap.
+    let buf = unsafe { d.map_shared_dma(ptr, 2 * 4096, iova, Box::new(hub)) }.map_err(e2s)?;
+    ensure!(buf.iova() == iova && buf.is_mapped(), "mapped at {iova:#x}");
+    // RAM -> EDU from the shared page, then EDU -> RAM into the second one.
+    edu_dma(&bar, iova, EDU_DMA_BUF, DMA_LEN as u32, false, false)?;
+    wait_edu_dma(&bar)?;
+    edu_dma(&bar, EDU_DMA_BUF, iova + 4096, DMA_LEN as u32, true, false)?;
+    wait_edu_dma(&bar)?;
+    let back: Vec<u8> = (0..DMA_LEN)
+        // SAFETY: inside the client's mapping.
+        .map(|i| unsafe { client.ptr.add(4096 + i).read_volatile() })
+        .collect();
+    ensure!(
+        back == pattern,
+        "the device's write through the hub's IOMMU mapping did not reach the client's mapping"
+    );
+    println!("  {DMA_LEN} bytes written by the device at IOVA {:#x} read back through another mapping of the memfd", iova + 4096);
+    drop(buf);
+    Ok(())
+}
+
 /// Counts DMAR fault lines in the kernel log.
 fn kmsg_dmar_faults() -> usize {
     // /dev/kmsg: each read returns one record; O_NONBLOCK ends with EAGAIN.
@@ -763,6 +848,10 @@ fn main() {
     run("edu_registers", &mut || t_edu_registers(&c));
     run("bar_too_small", &mut || t_bar_too_small(&c));
     run("edu_dma_both_directions_and_blocked", &mut || t_edu_dma(&c));
+    run(
+        "edu_dma_into_a_memfd_shared_with_another_mapping",
+        &mut || t_edu_dma_shared_memfd(&c),
+    );
     run("edu_msi", &mut || t_edu_msi(&c, &mut metrics));
     run("edu_intx", &mut || t_edu_intx(&c));
     run("ivshmem_msix", &mut || t_ivshmem_msix(&c, &mut metrics));
