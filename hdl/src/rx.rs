@@ -672,18 +672,16 @@ mod tests {
             }
             u.rx_valid.next = false;
             u.rx_last.next = false;
-            if let Some(beat) = self.stream.pop_front() {
-                if let Some((data, keep, last)) = beat {
-                    u.rx_valid.next = true;
-                    u.rx_data.next = data.into();
-                    u.rx_keep.next = (keep as u64).into();
-                    u.rx_last.next = last;
-                    if self.first_beats.len() == self.last_beats.len() {
-                        self.first_beats.push(c);
-                    }
-                    if last {
-                        self.last_beats.push(c);
-                    }
+            if let Some(Some((data, keep, last))) = self.stream.pop_front() {
+                u.rx_valid.next = true;
+                u.rx_data.next = data.into();
+                u.rx_keep.next = (keep as u64).into();
+                u.rx_last.next = last;
+                if self.first_beats.len() == self.last_beats.len() {
+                    self.first_beats.push(c);
+                }
+                if last {
+                    self.last_beats.push(c);
                 }
             }
             self.settle();

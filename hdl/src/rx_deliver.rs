@@ -412,6 +412,8 @@ impl<const VB: usize> Default for RxDeliver<VB> {
 }
 
 impl<const VB: usize> Logic for RxDeliver<VB> {
+    // Nested ifs mirror the hardware: a condition per state, then its cases.
+    #[allow(clippy::collapsible_if)]
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
