@@ -100,8 +100,17 @@ class Mac:
     async def _tx(self):
         clk = RisingEdge(self.dut.user_clk)
         cur = b""
-        while True:
+        # The core's flip-flops are unknown (X in Icarus) until the hard block's first reset
+        # (it raises user_reset a few cycles in, for 100 ns): the MAC looks at the stream only
+        # after that reset, and from then on an unknown valid is an error (int() raises).
+        # (user_reset itself is undriven, Z, until the hard block's model starts.)
+        def in_reset():
+            return str(self.dut.user_reset.value) == "1"
+        while not in_reset():
             await clk
+        while in_reset():
+            await clk
+        while True:
             if int(self.dut.tx_valid.value) and int(self.dut.tx_ready.value):
                 keep = int(self.dut.tx_keep.value)
                 n = bin(keep).count("1")
@@ -109,6 +118,7 @@ class Mac:
                 if int(self.dut.tx_last.value):
                     self.tx_frames.append(cur)
                     cur = b""
+            await clk
 
 
 class TB:
