@@ -24,7 +24,7 @@
 //! (one system call, only for a sleeping device: a device kept busy sees none).
 
 use crate::device::{SimConfig, SimDevice, SimError};
-use evnic_proto::doorbell::DoorbellPage;
+use evnic_proto::doorbell::{self, DoorbellPage, PageSet};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,9 +47,8 @@ struct Shared {
     cycles: AtomicU64,
     /// Last bus error from a posted write, reported by the next read.
     posted_error: Mutex<Option<SimError>>,
-    /// Attached doorbell pages, by VI; `doorbell_pages` counts them (checked without the lock).
-    doorbells: Mutex<Vec<(u32, DoorbellPage)>>,
-    doorbell_pages: AtomicU64,
+    /// Attached doorbell pages, by VI.
+    doorbells: PageSet,
     /// Doorbell records applied from attached pages.
     doorbells_applied: AtomicU64,
     /// The device thread sleeps (or is about to): a poster writes `wake_fd`.
@@ -84,20 +83,9 @@ fn nothing_scheduled(dev: &mut SimDevice) -> bool {
 /// device is stopped; returns at once if one of them is there already.
 fn sleep(s: &Shared) {
     s.asleep.store(true, Ordering::SeqCst);
-    {
-        let pages = s.doorbells.lock().unwrap();
-        for (_, p) in pages.iter() {
-            p.set_device_asleep(true);
-        }
-    }
+    let records = s.doorbells.prepare_sleep();
     std::sync::atomic::fence(Ordering::SeqCst);
-    let work = s.pending.load(Ordering::SeqCst)
-        || s.stop.load(Ordering::SeqCst)
-        || s.doorbells
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(_, p)| p.ready() > 0);
+    let work = records || s.pending.load(Ordering::SeqCst) || s.stop.load(Ordering::SeqCst);
     if !work {
         s.sleeps.fetch_add(1, Ordering::Relaxed);
         let mut pfd = libc::pollfd {
@@ -112,9 +100,7 @@ fn sleep(s: &Shared) {
     // SAFETY: draining the nonblocking eventfd into a live u64.
     unsafe { libc::read(s.wake_fd, (&mut buf as *mut u64).cast(), 8) };
     s.asleep.store(false, Ordering::SeqCst);
-    for (_, p) in s.doorbells.lock().unwrap().iter() {
-        p.set_device_asleep(false);
-    }
+    s.doorbells.woke();
 }
 
 /// A handle on a free-running simulated device. Cloneable; the device stops when the last
@@ -164,8 +150,7 @@ impl SimHandle {
             stop: AtomicBool::new(false),
             cycles: AtomicU64::new(0),
             posted_error: Mutex::new(None),
-            doorbells: Mutex::new(Vec::new()),
-            doorbell_pages: AtomicU64::new(0),
+            doorbells: PageSet::new(),
             doorbells_applied: AtomicU64::new(0),
             asleep: AtomicBool::new(false),
             wake_fd,
@@ -190,14 +175,9 @@ impl SimHandle {
                 let mut last_work = dev.cycle();
                 let mut holdoff = 0u64;
                 while !s.stop.load(Ordering::Acquire) {
-                    let pages = (s.doorbell_pages.load(Ordering::Acquire) > 0)
-                        .then(|| s.doorbells.lock().unwrap());
                     // The records visible now were stored after the jobs that preceded them
                     // were posted: count them first, run the jobs, then apply them.
-                    if let Some(p) = &pages {
-                        ready.clear();
-                        ready.extend(p.iter().map(|(_, page)| page.ready()));
-                    }
+                    let round = s.doorbells.begin(&mut ready);
                     if s.pending.load(Ordering::Acquire) {
                         let jobs: Vec<Job> = {
                             let mut q = s.jobs.lock().unwrap();
@@ -209,24 +189,15 @@ impl SimHandle {
                         }
                         last_work = dev.cycle();
                     }
-                    if ready.iter().any(|n| *n > 0) {
+                    if let Some(round) = round.filter(|r| r.pending() > 0) {
                         last_work = dev.cycle();
-                    }
-                    if let Some(p) = pages {
-                        for ((vi, page), n) in p.iter().zip(&ready) {
-                            if *n == 0 {
-                                continue;
+                        let n = round.apply(|vi, word, value| {
+                            if let Err(e) = dev.write32(doorbell::register_offset(vi, word), value)
+                            {
+                                *s.posted_error.lock().unwrap() = Some(e);
                             }
-                            page.apply(*n, |word, value| {
-                                let offset = evnic_regs::map::vi::PAGE.base
-                                    + vi * evnic_regs::map::vi::PAGE.stride
-                                    + word * 4;
-                                if let Err(e) = dev.write32(offset, value) {
-                                    *s.posted_error.lock().unwrap() = Some(e);
-                                }
-                            });
-                            s.doorbells_applied.fetch_add(*n, Ordering::Relaxed);
-                        }
+                        });
+                        s.doorbells_applied.fetch_add(n, Ordering::Relaxed);
                     }
                     // A short burst between checks keeps the per-cycle overhead low.
                     for _ in 0..16 {
@@ -337,12 +308,9 @@ impl SimHandle {
     /// returned (or the device stopped).
     pub unsafe fn attach_doorbells(&self, vi: u32, page: DoorbellPage) {
         let s = &self.inner.shared;
-        let mut d = s.doorbells.lock().unwrap();
-        d.retain(|(v, _)| *v != vi);
-        d.push((vi, page));
-        s.doorbell_pages.store(d.len() as u64, Ordering::Release);
-        drop(d);
-        // A sleeping thread wakes to look at the new page (and flags it when it sleeps again).
+        // SAFETY: the caller keeps the page mapped until it is detached.
+        unsafe { s.doorbells.attach(vi, page) };
+        // A sleeping thread wakes to look at the new page.
         if s.asleep.load(Ordering::SeqCst) {
             s.wake();
         }
@@ -351,12 +319,7 @@ impl SimHandle {
     /// Detaches VI `vi`'s doorbell page; once this returns the device thread no longer touches
     /// it. Records not yet applied are dropped. False when none was attached.
     pub fn detach_doorbells(&self, vi: u32) -> bool {
-        let s = &self.inner.shared;
-        let mut d = s.doorbells.lock().unwrap();
-        let before = d.len();
-        d.retain(|(v, _)| *v != vi);
-        s.doorbell_pages.store(d.len() as u64, Ordering::Release);
-        before != d.len()
+        self.inner.shared.doorbells.detach(vi)
     }
 
     /// Doorbell records applied from attached pages so far.

@@ -23,7 +23,8 @@
 //! page are applied in the order they were reserved.
 
 use evnic_regs::map::vi;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 /// The registers a doorbell page carries: the VI's doorbells, and nothing that sets a ring up.
 pub const DOORBELLS: [&evnic_regs::Reg; 5] = [
@@ -37,6 +38,12 @@ pub const DOORBELLS: [&evnic_regs::Reg; 5] = [
 /// True when the register at word `word` of a VI page is one of [`DOORBELLS`].
 pub fn is_doorbell(word: u32) -> bool {
     DOORBELLS.iter().any(|r| r.word() == word)
+}
+
+/// The BAR0 offset of the register at word `word` of VI `vi`'s page: where a record of VI
+/// `vi`'s doorbell page is applied.
+pub const fn register_offset(vi: u32, word: u32) -> u32 {
+    vi::PAGE.base + vi * vi::PAGE.stride + word * 4
 }
 
 /// Bytes of a doorbell page.
@@ -189,6 +196,126 @@ impl DoorbellPage {
     }
 }
 
+/// The doorbell pages one device side drains, by VI, and its side of the sleep handshake with
+/// their producers. A device side (the simulated device's thread, a hub's relay to a board)
+/// takes the records of every page in turn ([`PageSet::begin`]) and, before it sleeps, flags
+/// every page ([`PageSet::prepare_sleep`]), so that a producer that stores a record while it
+/// sleeps wakes it ([`DoorbellPage::ring_wakes`]).
+#[derive(Default)]
+pub struct PageSet {
+    pages: Mutex<Vec<(u32, DoorbellPage)>>,
+    /// Pages attached (read without the lock, to skip it when there are none).
+    count: AtomicUsize,
+    /// The device side sleeps: a page attached now is flagged at once.
+    asleep: AtomicBool,
+}
+
+/// One round of draining: the records ready in each page when the round began
+/// ([`PageSet::begin`]). Holding it keeps the set from changing.
+pub struct Drain<'a> {
+    pages: MutexGuard<'a, Vec<(u32, DoorbellPage)>>,
+    ready: &'a mut Vec<u64>,
+}
+
+impl PageSet {
+    /// An empty set.
+    pub fn new() -> PageSet {
+        PageSet::default()
+    }
+
+    /// Attaches `page` as VI `vi`'s, replacing a page attached to `vi` before. While the
+    /// device side sleeps, the page is flagged at once, so its first record wakes it.
+    ///
+    /// # Safety
+    /// The page's memory must stay mapped until [`PageSet::detach`] of `vi` has returned (or
+    /// the set is dropped).
+    pub unsafe fn attach(&self, vi: u32, page: DoorbellPage) {
+        let mut d = self.pages.lock().unwrap();
+        d.retain(|(v, _)| *v != vi);
+        page.set_device_asleep(self.asleep.load(Ordering::SeqCst));
+        d.push((vi, page));
+        self.count.store(d.len(), Ordering::Release);
+    }
+
+    /// Detaches VI `vi`'s page; once this returns the device side no longer touches it, and
+    /// records not yet applied are dropped. False when none was attached.
+    pub fn detach(&self, vi: u32) -> bool {
+        let mut d = self.pages.lock().unwrap();
+        let before = d.len();
+        d.retain(|(v, _)| *v != vi);
+        self.count.store(d.len(), Ordering::Release);
+        before != d.len()
+    }
+
+    /// Pages attached.
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// True when no page is attached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Begins a round: counts the records ready in every page now, using `ready` as the
+    /// buffer. `None` when no page is attached. A device side that also takes requests by
+    /// another path (posted register writes) begins the round, then runs the requests that
+    /// came before, then applies the round: a request posted before a record was stored then
+    /// reaches the device before the record.
+    pub fn begin<'a>(&'a self, ready: &'a mut Vec<u64>) -> Option<Drain<'a>> {
+        if self.is_empty() {
+            return None;
+        }
+        let pages = self.pages.lock().unwrap();
+        ready.clear();
+        ready.extend(pages.iter().map(|(_, p)| p.ready()));
+        Some(Drain { pages, ready })
+    }
+
+    /// The device side is about to sleep: flags every page, then (after a fence) looks once
+    /// more for records. True when there are some: it must not sleep, and calls
+    /// [`PageSet::woke`]. A record stored after this look finds its page flagged.
+    pub fn prepare_sleep(&self) -> bool {
+        let pages = self.pages.lock().unwrap();
+        self.asleep.store(true, Ordering::SeqCst);
+        for (_, p) in pages.iter() {
+            p.set_device_asleep(true);
+        }
+        std::sync::atomic::fence(Ordering::SeqCst);
+        pages.iter().any(|(_, p)| p.ready() > 0)
+    }
+
+    /// The device side is awake again (after [`PageSet::prepare_sleep`]): clears the flags.
+    pub fn woke(&self) {
+        let pages = self.pages.lock().unwrap();
+        self.asleep.store(false, Ordering::SeqCst);
+        for (_, p) in pages.iter() {
+            p.set_device_asleep(false);
+        }
+    }
+}
+
+impl Drain<'_> {
+    /// Records counted in this round.
+    pub fn pending(&self) -> u64 {
+        self.ready.iter().sum()
+    }
+
+    /// Applies the records counted, page by page, each page's in order, with
+    /// `apply(vi, word, value)`; returns how many were taken (applied or skipped as not a
+    /// doorbell).
+    pub fn apply(self, mut apply: impl FnMut(u32, u32, u32)) -> u64 {
+        let mut taken = 0;
+        for ((vi, page), n) in self.pages.iter().zip(self.ready.iter()) {
+            if *n > 0 {
+                page.apply(*n, |word, value| apply(*vi, word, value));
+                taken += n;
+            }
+        }
+        taken
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +411,77 @@ mod tests {
         for g in got {
             assert_eq!(g, (0..5000).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn a_page_set_drains_each_page_in_order_and_forgets_a_detached_one() {
+        let (mut a, mut b) = (page(), page());
+        // SAFETY: zeroed, aligned pages that outlive the set's use of them.
+        let (pa, pb) = unsafe {
+            (
+                DoorbellPage::new(a.0.as_mut_ptr()),
+                DoorbellPage::new(b.0.as_mut_ptr()),
+            )
+        };
+        let set = PageSet::new();
+        let mut ready = Vec::new();
+        assert!(set.begin(&mut ready).is_none());
+        // SAFETY: the pages live until the end of the test.
+        unsafe {
+            set.attach(3, pa);
+            set.attach(7, pb);
+        }
+        let (rptr, ind) = (vi::EVQ_RPTR.word(), vi::INDICATE.word());
+        pa.ring(rptr, 1, 0).unwrap();
+        pb.ring(ind, 2, 0).unwrap();
+        pa.ring(ind, 3, 0).unwrap();
+        let round = set.begin(&mut ready).unwrap();
+        // A record stored after the round began waits for the next round.
+        pb.ring(rptr, 4, 0).unwrap();
+        assert_eq!(round.pending(), 3);
+        let mut seen = Vec::new();
+        assert_eq!(round.apply(|v, w, x| seen.push((v, w, x))), 3);
+        assert_eq!(seen, [(3, rptr, 1), (3, ind, 3), (7, ind, 2)]);
+        assert!(set.detach(7));
+        assert!(!set.detach(7));
+        assert_eq!(set.len(), 1);
+        assert_eq!(
+            set.begin(&mut ready).unwrap().pending(),
+            0,
+            "7's record is not taken"
+        );
+        assert_eq!(pb.ready(), 1);
+    }
+
+    #[test]
+    fn a_record_stored_while_the_device_side_sleeps_wakes_it() {
+        let (mut a, mut b) = (page(), page());
+        // SAFETY: as above.
+        let (pa, pb) = unsafe {
+            (
+                DoorbellPage::new(a.0.as_mut_ptr()),
+                DoorbellPage::new(b.0.as_mut_ptr()),
+            )
+        };
+        let set = PageSet::new();
+        // SAFETY: as above.
+        unsafe { set.attach(1, pa) };
+        pa.ring(vi::EVQ_RPTR.word(), 1, 0).unwrap();
+        assert!(!pa.ring_wakes(), "an awake device side needs no wake-up");
+        // A record is waiting: the device side must not sleep.
+        assert!(set.prepare_sleep());
+        set.woke();
+        let mut ready = Vec::new();
+        set.begin(&mut ready).unwrap().apply(|_, _, _| ());
+        assert!(!set.prepare_sleep(), "nothing waits: it may sleep");
+        pa.ring(vi::EVQ_RPTR.word(), 2, 0).unwrap();
+        assert!(pa.ring_wakes());
+        // A page attached while it sleeps is flagged at once.
+        // SAFETY: as above.
+        unsafe { set.attach(2, pb) };
+        pb.ring(vi::INDICATE.word(), 3, 0).unwrap();
+        assert!(pb.ring_wakes());
+        set.woke();
+        assert!(!pa.ring_wakes() && !pb.ring_wakes());
     }
 }

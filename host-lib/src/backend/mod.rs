@@ -7,6 +7,8 @@
 //! protocol of `evnic-proto` (`&dyn Backend` is its [`RegisterAccess`], [`DmaRegion`] its
 //! [`DmaMemory`]).
 
+#[cfg(feature = "vfio")]
+pub mod relay;
 #[cfg(feature = "sim")]
 pub mod sim;
 #[cfg(feature = "vfio")]

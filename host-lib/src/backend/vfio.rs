@@ -4,6 +4,7 @@
 //! Opening checks the ID register before anything else touches the device (no bus mastering, no
 //! interrupt set-up): a function that is not an evnic device is refused and left as it was.
 
+use super::relay::DoorbellRelay;
 use super::{check_offset, Backend, BackendError, DmaRegion};
 use evnic_driver::{Bar, Error as DriverError, Interrupt, IrqKind, VfioPciDevice};
 use evnic_proto::params::DeviceParams;
@@ -13,6 +14,7 @@ use evnic_regs::params::DEVICE_ID;
 use std::os::fd::{AsRawFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// First IOVA handed out (as in the simulation); buffers follow, each with a guard page.
 const IOVA_BASE: u64 = 0x1000_0000;
@@ -22,10 +24,12 @@ const PAGE: u64 = 4096;
 /// An evnic board opened through vfio-pci.
 pub struct VfioBackend {
     dev: VfioPciDevice,
-    bar0: Bar,
+    bar0: Arc<Bar>,
     irq: Interrupt,
     irq_kind: IrqKind,
     next_iova: AtomicU64,
+    /// Applies hub clients' doorbell pages to BAR0; started by the first page attached.
+    relay: Mutex<Option<DoorbellRelay>>,
 }
 
 /// BAR0 accesses during open, before the backend exists.
@@ -83,10 +87,11 @@ impl VfioBackend {
             })?;
         Ok(VfioBackend {
             dev,
-            bar0,
+            bar0: Arc::new(bar0),
             irq,
             irq_kind,
             next_iova: AtomicU64::new(IOVA_BASE),
+            relay: Mutex::new(None),
         })
     }
 
@@ -98,6 +103,8 @@ impl VfioBackend {
 
 impl Drop for VfioBackend {
     fn drop(&mut self) {
+        // No doorbell reaches the board after this.
+        self.relay.lock().unwrap().take();
         // Stop interrupts and DMA before the IOMMU mappings (owned by DmaRegions) go away.
         let _ = self.dev.disable_irqs(self.irq_kind);
         let _ = self.dev.set_bus_master(false);
@@ -140,6 +147,47 @@ impl Backend for VfioBackend {
 
     fn irq_fd(&self) -> RawFd {
         self.irq.as_raw_fd()
+    }
+
+    /// A hub's client cannot map BAR0 (only the device fd can, and it would reach every page):
+    /// its doorbell page is drained by a relay thread here, which writes the records to the
+    /// VI's registers ([`super::relay`]). The client's doorbell stays one store.
+    unsafe fn attach_doorbells(&self, vi: u32, page: evnic_proto::doorbell::DoorbellPage) -> bool {
+        let mut relay = self.relay.lock().unwrap();
+        if relay.is_none() {
+            let bar = self.bar0.clone();
+            let write = Box::new(move |offset: u32, value: u32| {
+                bar.write32(u64::from(offset), value)
+                    .map_err(|e| e.to_string())
+            });
+            match DoorbellRelay::start(write) {
+                Ok(r) => *relay = Some(r),
+                // Without a relay the client's doorbells go as register writes.
+                Err(_) => return false,
+            }
+        }
+        let r = relay.as_ref().expect("started above");
+        // SAFETY: the caller keeps the page mapped until it is detached.
+        unsafe { r.attach(vi, page) };
+        true
+    }
+
+    fn detach_doorbells(&self, vi: u32) {
+        if let Some(r) = self.relay.lock().unwrap().as_ref() {
+            r.detach(vi);
+        }
+    }
+
+    fn doorbell_wake_fd(&self) -> Option<RawFd> {
+        self.relay.lock().unwrap().as_ref().map(|r| r.wake_fd())
+    }
+
+    fn doorbells_applied(&self) -> u64 {
+        self.relay
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or(0, |r| r.applied())
     }
 
     unsafe fn map_shared(

@@ -45,18 +45,19 @@
 //!   the device writes events and frames straight into the client's memory. The pinned pages
 //!   count against the hub's `RLIMIT_MEMLOCK`. The IOMMU mapping goes before the hub's
 //!   `munmap` when the client unmaps or dies.
-//! - *Doorbells*: not yet one store. A client of a VFIO hub sends its doorbells as `WRITE`
-//!   requests (a round trip each; checked like every write). The design: the VI's own 4 KiB
-//!   page of BAR0 mapped into the client. VFIO maps a BAR only through the device fd (its
-//!   region offset), and passing the device fd is refused by design: with it the client could
-//!   map every page of BAR0 (the global, filter and group pages the hub owns) and issue device
-//!   ioctls (reset, configuration writes), so none of the hub's checks would hold. The right
-//!   descriptor is a region fd of exactly the VI's page: a dma-buf exported by vfio-pci for
-//!   that BAR range (`VFIO_DEVICE_FEATURE_DMA_BUF`), which the client mmaps and which the hub
-//!   can revoke when the client leaves; where the kernel cannot export one that user space
-//!   can mmap, doorbells stay requests. Remaining work: the export in `evnic_driver`, an
-//!   `ATTACH` answer carrying the dma-buf instead of the doorbell-page path, and revocation in
-//!   the hub's cleanup.
+//! - *Doorbells*: one store, as on the simulated device. A client cannot map the VI's page of
+//!   BAR0 itself: VFIO maps a BAR only through the device fd, and passing that fd is refused
+//!   by design (with it a client could map the global, filter and group pages the hub owns and
+//!   issue device ioctls, so none of the hub's checks would hold). So a client's doorbells go
+//!   into its doorbell page as on the simulated device, and a relay thread in the hub
+//!   (`backend::relay`) writes each record to the VI's registers, in order, after the
+//!   register writes the hub made for the client before it (those have left the CPU before the
+//!   hub answered). The relay polls while records come and sleeps 200 µs after the last one;
+//!   the first record after that costs its producer one eventfd write. A record for a register
+//!   that is not a doorbell is skipped; a write the driver refuses stops that VI's page, and
+//!   its client's next doorbell on a full page reports the device side stalled. A region fd
+//!   of exactly the VI's page (a dma-buf of the BAR range exported by vfio-pci) would let the
+//!   client store to the board directly; the relay costs one hub core while a client rings.
 //! - *Tests*: the VM of `make test-vm` has QEMU's `edu` and `ivshmem` devices and no evnic
 //!   device, so clients exchanging events through a group there needs an evnic device model in
 //!   QEMU (or a board). The memfd mapping is covered against `edu`'s DMA engine.
