@@ -116,7 +116,12 @@ impl Hub {
 
     /// Opens the device through the hub in this process.
     pub fn nic(&self) -> evnic::Nic {
-        evnic::Nic::open(self.spec()).expect("open the device through the hub")
+        evnic::Nic::open(self.spec()).unwrap_or_else(|e| {
+            panic!(
+                "open the device through the hub: {e}; the hub's log:\n{}",
+                self.log_text()
+            )
+        })
     }
 
     /// What the hub logged so far.

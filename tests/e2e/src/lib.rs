@@ -2,6 +2,7 @@
 //! crate has no code of its own besides the helpers they share.
 
 pub mod hub;
+pub mod pingpong;
 
 use std::time::{Duration, Instant};
 

@@ -20,12 +20,14 @@
 //!   directory's lock for a change (adding `NAME.half`), prints `holding`, and never finishes
 //!   it (the test kills it there).
 //! - `pong IN OUT N`: N times: spins until an event of group IN arrives, indicates it into OUT.
-//! - `ping IN OUT N`: prints `ready`, waits for a line, then N times indicates into OUT and
-//!   spins until the answer arrives from IN; prints `rtt_ns` with the median round trip.
+//! - `ping IN OUT N [W]`: prints `ready`, waits for a line, then indicates N times into OUT
+//!   with at most W (default 1) unanswered, spinning for the answers from IN; prints
+//!   `figures RTT_NS RTT_CYCLES PER_S` ([`evnic_e2e::pingpong::Figures`]).
 
 use evnic::{DeviceSpec, Endpoint, EndpointConfig, Group, Nic};
+use evnic_e2e::pingpong::{self, spin_next};
 use std::io::BufRead;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn arg(args: &[String], i: usize) -> u32 {
     args.get(i)
@@ -38,15 +40,6 @@ fn line() -> Option<String> {
     match std::io::stdin().lock().read_line(&mut l) {
         Ok(0) | Err(_) => None,
         Ok(_) => Some(l),
-    }
-}
-
-fn spin_next(ep: &Endpoint) -> evnic::Event {
-    loop {
-        if let Some(e) = ep.poll() {
-            return e;
-        }
-        std::hint::spin_loop();
     }
 }
 
@@ -176,28 +169,18 @@ fn main() {
             ep.subscribe(gin).unwrap();
             ep.register_producer(gout).unwrap();
             println!("ready");
-            for _ in 0..n {
-                let e = spin_next(&ep);
-                ep.indicate(gout, e.payload()).unwrap();
-            }
+            pingpong::pong(&ep, gout, n);
         }
         "ping" => {
             let (gin, gout, n) = (Group(arg(&args, 1)), Group(arg(&args, 2)), arg(&args, 3));
+            let window = if args.len() > 4 { arg(&args, 4) } else { 1 };
             let ep = nic.endpoint(cfg).unwrap();
             ep.subscribe(gin).unwrap();
             ep.register_producer(gout).unwrap();
             println!("ready");
             line();
-            let mut rtt = Vec::with_capacity(n as usize);
-            for p in 0..n {
-                let t = Instant::now();
-                ep.indicate(gout, p & 0xff_ffff).unwrap();
-                let e = spin_next(&ep);
-                rtt.push(t.elapsed().as_nanos() as u64);
-                assert_eq!(e.payload(), p & 0xff_ffff);
-            }
-            rtt.sort_unstable();
-            println!("rtt_ns {}", rtt[rtt.len() / 2]);
+            let f = pingpong::ping(&ep, gout, n, window);
+            println!("figures {} {} {}", f.rtt_ns, f.rtt_cycles, f.per_s);
         }
         other => panic!("unknown role {other:?}"),
     }
