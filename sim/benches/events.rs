@@ -1,6 +1,7 @@
 //! `make bench` (event engine): device figures in clock cycles, from the Verilator model.
-//! - indication doorbell to its event written in all N subscribed queues, N = 1, 4, 16;
-//! - sustained events per cycle into one queue and fanned out to 16 (producer: the device-space
+//! - indication doorbell to its event written in all N subscribed queues, N = 1, 4, 16 and
+//!   every VI (NUM_VIS);
+//! - sustained events per cycle into one queue and fanned out to 16 and to every VI (producer: the device-space
 //!   input port, which can offer one event per cycle; a host doorbell needs 2 bus cycles).
 //!
 //! Prints a Markdown table; nothing here is asserted.
@@ -47,14 +48,14 @@ fn main() {
     let mut rows: Vec<(String, String)> = Vec::new();
 
     // Latency: doorbell to last copy written.
-    for (group, n) in [(1u32, 1u32), (4, 4), (16, 16)] {
+    for (group, n) in [(1u32, 1u32), (4, 4), (16, 16), (100, NUM_VIS)] {
         subscribe_first(&mut d, group, n);
         d.run(10);
         d.log_dma_writes(true);
         let issued = d.cycle();
         let w = vi::INDICATE_GROUP.put(group) | vi::INDICATE_PAYLOAD.put(1);
         d.write32(vi_reg(0, &vi::INDICATE), w).unwrap();
-        d.run(100);
+        d.run(100 + 2 * u64::from(n));
         let log = d.take_dma_write_log();
         d.log_dma_writes(false);
         // The doorbell takes effect in the bus strobe cycle, one after the request is issued.
@@ -76,8 +77,7 @@ fn main() {
     }
 
     // Sustained: device-space input, one offered per cycle.
-    for (group, n) in [(1u32, 1u32), (16, 16)] {
-        let events = 4000u32;
+    for (group, n, events) in [(1u32, 1u32, 4000u32), (16, 16, 4000), (100, NUM_VIS, 400)] {
         for i in 0..events {
             d.device_indicate(group as u8, i);
         }
@@ -85,7 +85,8 @@ fn main() {
         d.run_until(events as u64 * n as u64 * 4, |d| {
             d.device_indications_pending() == 0
         });
-        d.run(64);
+        // The last event's fan-out ends N cycles after it left the input port.
+        d.run(64 + 2 * u64::from(n));
         let log = d.take_dma_write_log();
         d.log_dma_writes(false);
         let span = log.last().unwrap().0 - log.first().unwrap().0 + 1;
