@@ -100,6 +100,7 @@ fn main() {
         &version,
         &std::env::var("CXX").unwrap_or_default(),
         &std::env::var("TARGET").unwrap_or_default(),
+        &cpu_flags().join(" "),
         include_str!("build.rs"),
     ]);
     let cache = model_cache_dir(&out);
@@ -549,6 +550,23 @@ fn pin_structs() -> PinStructs {
     PinStructs { rust, cpp }
 }
 
+/// Instruction-set flags for the model's C++, for a model built for the machine that builds it
+/// (the model is part of the cache key): `-mpopcnt` where the CPU has it, so that the CRC
+/// engines' parity reductions (Verilator's `VL_REDXOR`, a few percent of an idle cycle) are
+/// one instruction each (callgrind, idle core: 25.3k host instructions per cycle without, 24.3k
+/// with).
+fn cpu_flags() -> Vec<&'static str> {
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let native = std::env::var("HOST").is_ok_and(|h| h == target);
+    let mut flags = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    if native && target.starts_with("x86_64") && std::arch::is_x86_feature_detected!("popcnt") {
+        flags.push("-mpopcnt");
+    }
+    let _ = native;
+    flags
+}
+
 fn base_build(include: &Path, defines: &[(&str, &str)]) -> cc::Build {
     let mut b = cc::Build::new();
     b.cpp(true)
@@ -561,6 +579,9 @@ fn base_build(include: &Path, defines: &[(&str, &str)]) -> cc::Build {
         .flag_if_supported("-faligned-new")
         .flag_if_supported("-fcf-protection=none")
         .flag_if_supported("-Wno-unused-parameter");
+    for f in cpu_flags() {
+        b.flag(f);
+    }
     for (k, v) in defines {
         b.define(k, Some(*v));
     }
