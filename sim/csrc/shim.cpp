@@ -51,7 +51,9 @@ void evnic_model_free(EvnicModel* m) {
 
 // One clock cycle. `in` is applied while the clock is low and `out` receives the outputs as
 // they stand before the rising edge: a handshake happens in this cycle when `out` shows valid
-// and `in` shows ready (or the reverse). Then the rising edge.
+// and `in` shows ready (or the reverse). Then the rising edge. Inputs change only here, before
+// the clock-low eval(): build.rs relies on it to skip the input-driven logic in the clock-high
+// eval() (it was computed from the same inputs a moment before).
 void evnic_model_step(EvnicModel* m, const EvnicIn* in, EvnicOut* out) {
     Vevnic* t = m->top;
     evnic_apply(t, in);
