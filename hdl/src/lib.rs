@@ -56,19 +56,31 @@ pub const BLOCKS: &[(&str, &str)] = &[
     ("rx", "the receive path (rx::RxPath)"),
     ("parser", "the receive parser (parser::Parser)"),
     ("fcs", "the receive FCS checker (fcs_check::FcsCheck)"),
-    ("filter", "the filter: ternary and exact-match tables (filter::Filter)"),
+    (
+        "filter",
+        "the filter: ternary and exact-match tables (filter::Filter)",
+    ),
     ("tcam", "the ternary table (filter::FilterTcam)"),
     ("exact0", "exact-match table of profile 0 (filter::Exact0)"),
     ("rx_regs", "the receive registers (rx_regs::RxRegs)"),
-    ("rx_frames", "the receive frames in flight (rx_frames::RxFrames)"),
+    (
+        "rx_frames",
+        "the receive frames in flight (rx_frames::RxFrames)",
+    ),
     ("rx_rings", "the receive rings (rx_ring::RxRings)"),
     ("rx_deliver", "the receive delivery (rx_deliver::RxDeliver)"),
     ("tx", "the transmit path (tx::TxPath)"),
     ("tx_rings", "the transmit rings (tx_ring::TxRings)"),
     ("tx_stream", "the transmit stream (tx_stream::TxStream)"),
-    ("event_engine", "the event engine (event_engine::CoreEventEngine)"),
+    (
+        "event_engine",
+        "the event engine (event_engine::CoreEventEngine)",
+    ),
     ("evq", "the event queue update (evq::EvqUpdate)"),
-    ("multicast", "the multicast groups (multicast::CoreMulticast)"),
+    (
+        "multicast",
+        "the multicast groups (multicast::CoreMulticast)",
+    ),
     ("timers", "the timers (timers::CoreTimers)"),
     ("regbus", "the register bus (regbus::RegBus)"),
     ("global", "the global page (global_regs::GlobalRegs)"),
@@ -100,9 +112,9 @@ pub fn block_verilog(name: &str) -> Option<String> {
         "rx_rings" => block_top::<rx_ring::RxRings<NV, VI_BITS, CACHE_BITS>>(),
         "rx_deliver" => block_top::<rx_deliver::RxDeliver<VI_BITS>>(),
         "tx" => block_top::<tx::TxPath>(),
-        "tx_rings" => {
-            block_top::<tx_ring::TxRings<{ regbus::ADDR_BITS }, { tx::VI_BITS }, { tx::MAP_BITS }>>()
-        }
+        "tx_rings" => block_top::<
+            tx_ring::TxRings<{ regbus::ADDR_BITS }, { tx::VI_BITS }, { tx::MAP_BITS }>,
+        >(),
         "tx_stream" => block_top::<tx_stream::TxStream>(),
         "event_engine" => block_top::<event_engine::CoreEventEngine>(),
         "evq" => block_top::<evq::EvqUpdate>(),
