@@ -8,7 +8,7 @@ VERILOG := target/verilog/evnic.v
 # combinational loop between blocks wired both ways (valid/ready); it is a speed note, not a loop.
 LINT_FLAGS := -Wall -Wno-WIDTH -Wno-DECLFILENAME -Wno-UNUSEDSIGNAL -Wno-UNUSEDPARAM -Wno-UNOPTFLAT
 
-.PHONY: run test test-unit test-user test-loom test-vm test-pcie pcie-deps shell-verilog verilog lint fpga-tools synth bitstream synth-check bench docs check-docs deps fmt fmt-check clippy fuzz
+.PHONY: run test test-unit test-user test-loom test-vm test-pcie pcie-deps shell-verilog verilog lint fpga-tools synth timing bitstream synth-check bench docs check-docs deps fmt fmt-check clippy fuzz
 
 ## The main job: the demo on the simulated device (the captured frames go to target/demo.pcap).
 run: deps
@@ -105,6 +105,19 @@ $(FPGA_STAMP): bitstreams/fpga-requirements.txt
 ## bitstreams/reports/ (ecp5.json). Exits non-zero, with the figures, if it does not fit.
 synth: fpga-tools verilog
 	SUMMARY=ecp5.json bash bitstreams/ecp5_flow.sh core $(VERILOG) target/synth
+
+## Per-block timing: one sub-block of the core (BLOCK=NAME, or several names; `gen-verilog
+## --blocks` lists them) as `top`, placed and routed out of context like `make synth`; work
+## files and full reports in target/timing/, the summary (Fmax, critical path) committed as
+## bitstreams/reports/block-NAME.json. Exits non-zero if a block did not place.
+timing: fpga-tools
+	@[ -n "$(BLOCK)" ] || { echo "usage: make timing BLOCK=NAME (names: gen-verilog --blocks)"; exit 2; }
+	@status=0; for b in $(BLOCK); do \
+	  $(CARGO) run --release -q -p evnic-hdl --bin gen-verilog -- --top block:$$b target/timing/$$b.v || exit 2; \
+	  ECP5_REPORTS=target/timing/reports SUMMARY=block-$$b.json \
+	    bash bitstreams/ecp5_flow.sh block-$$b target/timing/$$b.v target/timing/$$b || status=1; \
+	  [ -f target/timing/reports/block-$$b.json ] && cp target/timing/reports/block-$$b.json bitstreams/reports/; \
+	done; exit $$status
 
 ## A bitstream for a board: make bitstream BOARD=ecp5-evn-regs (or ecp5-evn: the whole core).
 bitstream: fpga-tools

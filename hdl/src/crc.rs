@@ -92,7 +92,7 @@ const TAIL_BYTES: [usize; 3] = [4, 2, 1];
 
 /// Advances a reflected CRC register (raw, before xorout) over the low `nbits` bits of `data`,
 /// least significant bit first. `rpoly` is the reflected polynomial.
-fn raw_step(mut r: u32, data: u64, nbits: usize, rpoly: u32) -> u32 {
+pub(crate) fn raw_step(mut r: u32, data: u64, nbits: usize, rpoly: u32) -> u32 {
     for i in 0..nbits {
         let feedback = (r ^ (data >> i) as u32) & 1;
         r >>= 1;
@@ -106,7 +106,7 @@ fn raw_step(mut r: u32, data: u64, nbits: usize, rpoly: u32) -> u32 {
 /// Undoes `nbits` zero-data steps of [`raw_step`]: the register that `nbits` zero bits take to
 /// `r`. (Bit 31 of a step's result is the bit shifted out, since the reflected polynomial has
 /// bit 31 set.)
-fn raw_unstep_zeros(mut r: u32, nbits: usize, rpoly: u32) -> u32 {
+pub(crate) fn raw_unstep_zeros(mut r: u32, nbits: usize, rpoly: u32) -> u32 {
     assert!(rpoly >> 31 == 1, "the polynomial has an x^0 term");
     for _ in 0..nbits {
         let feedback = r >> 31;

@@ -186,7 +186,10 @@ pub struct EventEngine<const QB: usize, const AB: usize> {
     iss_qvalid: Signal<Local, Bit>,
     iss_wakeup: Signal<Local, Bit>,
     iss_record: Signal<Local, Bits<128>>,
+    /// Stage 1 is done with an operation on a valid queue: its word is written back.
     write_now: Signal<Local, Bit>,
+    /// The word written back: the update's when it changes the state, else the state as read.
+    wb_state: Signal<Local, Bits<STATE_BITS>>,
     done: Signal<Local, Bit>,
     s1_is_reg: Signal<Local, Bit>,
     answer: Signal<Local, Bit>,
@@ -319,6 +322,7 @@ impl<const QB: usize, const AB: usize> EventEngine<QB, AB> {
             iss_wakeup: Default::default(),
             iss_record: Default::default(),
             write_now: Default::default(),
+            wb_state: Default::default(),
             done: Default::default(),
             s1_is_reg: Default::default(),
             answer: Default::default(),
@@ -522,19 +526,26 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
         self.upd.record.next = self.s1_record.q.val();
         self.upd.queue.next = bit_cast::<16, QB>(self.s1_q.q.val());
         self.upd.cycles.next = self.cycles.val();
-        self.write_now.next = self.done.val() & self.s1_qvalid.q.val() & self.upd.write.val();
+        // Every operation done on a valid queue writes its word back, changed or not, so that
+        // the RAM's write enable and the read of the next operation (below) do not wait for
+        // the update's result (for timing: the update is stage 1's whole cycle).
+        self.write_now.next = self.done.val() & self.s1_qvalid.q.val();
+        self.wb_state.next = self.upd.state.val();
+        if self.upd.write.val() {
+            self.wb_state.next = self.upd.new_state.val();
+        }
 
         // The state RAM: stage 1 writes back; the operation taken now reads, unless it names
         // the queue being written (then it takes the written word from the bypass).
         self.ram.wr_en.next = self.write_now.val();
         self.ram.wr_addr.next = self.s1_q.q.val();
-        self.ram.wr_data.next = self.upd.new_state.val();
+        self.ram.wr_data.next = self.wb_state.val();
         self.ram.rd_addr.next = self.iss_q.val();
         self.ram.rd_en.next = self.iss_valid.val()
             & self.iss_qvalid.val()
             & !(self.write_now.val() & (self.s1_q.q.val() == self.iss_q.val()));
         if self.write_now.val() {
-            self.written.d.next = self.upd.new_state.val();
+            self.written.d.next = self.wb_state.val();
         }
         if self.advance.val() {
             self.s1_valid.d.next = self.iss_valid.val();

@@ -12,7 +12,7 @@
 //! - `record` in: the event to push, phase 0; `queue` in: the queue's number (the source of its
 //!   OVERFLOW events); `cycles` in: the cycle counter (OVERFLOW timestamps, the watchdog clock)
 //! - `new_state` out: the new word; `write` out: it differs from `state` in a way that matters
-//!   (the engine writes the word back only then)
+//!   (the engine writes `new_state` back only then, else `state` as it was)
 //! - `beat`, `beat_addr`, `beat_data` out: one 16-byte event to write at the queue's next slot
 //!   (the pushed record, or the OVERFLOW a doorbell made due), its phase bit set
 //! - `dropped` out: the pushed record was not written (queue full or disabled) and is counted

@@ -33,10 +33,18 @@
 //! * `reset` at edge `N`: no `out_valid` in cycle `N+1`, and the next beat transferred
 //!   starts a new frame.
 
-use crate::crc::{CrcEngine, CRC32_RESIDUE};
+use crate::crc::{raw_step, CRC32_POLY, CRC32_RESIDUE, CRC_INIT, CRC_XOROUT};
 use rust_hdl::prelude::*;
 
 /// Checks the FCS of each frame of a 64-bit stream. See the module documentation.
+///
+/// Hardware: every beat goes through one 8-byte CRC-32 map with the bytes at and above the
+/// beat's end zeroed, so after the last beat the register holds the frame's CRC register
+/// advanced by `8 - n` zero bytes (`n` the last beat's bytes). Instead of taking those zero
+/// bytes back (the cascade of [`crate::crc::CrcEngine`], in series with the map in its
+/// feedback loop), the check compares the register with the residue advanced by the same
+/// zero bytes: one constant per `8 - n`, a bijection, so the comparison says the same. The
+/// loop is then the 8-byte map alone (for timing).
 #[derive(LogicBlock)]
 pub struct FcsCheck {
     pub clock: Signal<In, Clock>,
@@ -48,7 +56,10 @@ pub struct FcsCheck {
     pub in_last: Signal<In, Bit>,
     pub out_valid: Signal<Out, Bit>,
     pub out_fcs_bad: Signal<Out, Bit>,
-    engine: CrcEngine,
+    /// The raw CRC register after the frame's beats so far, each padded to 8 bytes with zeros.
+    raw: DFF<Bits<32>>,
+    /// Zero bytes the last beat was padded with (`8 - n`, 0 for a full beat).
+    pad: DFF<Bits<3>>,
     /// A frame is in progress: the next beat is not a first beat.
     in_frame: DFF<Bit>,
     /// The last beat of a frame transferred at the previous edge.
@@ -57,11 +68,45 @@ pub struct FcsCheck {
     too_short: DFF<Bit>,
     /// A beat transfers this cycle.
     fire: Signal<Local, Bit>,
-    residue: Constant<Bits<32>>,
+    /// Bytes in this beat (0..=8), from `in_keep`.
+    n: Signal<Local, Bits<4>>,
+    /// The register this beat starts from, and its bytes (those at and above `n` zeroed).
+    base: Signal<Local, Bits<32>>,
+    d: Signal<Local, Bits<64>>,
+    /// The register after the 8-byte map.
+    r8: Signal<Local, Bits<32>>,
+    /// The residue the register must hold after the last beat for its padding.
+    want: Signal<Local, Bits<32>>,
+    init: Constant<Bits<32>>,
+    keep_below: [Constant<Bits<64>>; 9],
+    lane_count: [Constant<Bits<4>>; 9],
+    pad_of: [Constant<Bits<3>>; 9],
+    state_mask: [Constant<Bits<32>>; 32],
+    data_mask: [Constant<Bits<64>>; 32],
+    /// `residue_at[k]`: the raw residue advanced by `k` zero bytes.
+    residue_at: [Constant<Bits<32>>; 8],
 }
 
 impl Default for FcsCheck {
     fn default() -> Self {
+        let rpoly = CRC32_POLY.reverse_bits();
+        // Column i of the 8-byte map is its image of unit vector i; bit j of that column goes
+        // into row j's mask.
+        let mut smask = [0u32; 32];
+        let mut dmask = [0u64; 32];
+        for i in 0..32 {
+            let col = raw_step(1 << i, 0, 64, rpoly);
+            for (j, m) in smask.iter_mut().enumerate() {
+                *m |= ((col >> j) & 1) << i;
+            }
+        }
+        for i in 0..64 {
+            let col = raw_step(0, 1 << i, 64, rpoly);
+            for (j, m) in dmask.iter_mut().enumerate() {
+                *m |= ((col >> j) as u64 & 1) << i;
+            }
+        }
+        let raw_residue = CRC32_RESIDUE ^ CRC_XOROUT;
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -72,12 +117,28 @@ impl Default for FcsCheck {
             in_last: Default::default(),
             out_valid: Default::default(),
             out_fcs_bad: Default::default(),
-            engine: CrcEngine::crc32(),
+            raw: Default::default(),
+            pad: Default::default(),
             in_frame: Default::default(),
             done: Default::default(),
             too_short: Default::default(),
             fire: Default::default(),
-            residue: Constant::new((CRC32_RESIDUE as u64).into()),
+            n: Default::default(),
+            base: Default::default(),
+            d: Default::default(),
+            r8: Default::default(),
+            want: Default::default(),
+            init: Constant::new((CRC_INIT as u64).into()),
+            keep_below: std::array::from_fn(|n| {
+                Constant::new((((1u128 << (8 * n)) - 1) as u64).into())
+            }),
+            lane_count: std::array::from_fn(|n| Constant::new((n as u64).into())),
+            pad_of: std::array::from_fn(|n| Constant::new((((8 - n) % 8) as u64).into())),
+            state_mask: std::array::from_fn(|j| Constant::new((smask[j] as u64).into())),
+            data_mask: std::array::from_fn(|j| Constant::new(dmask[j].into())),
+            residue_at: std::array::from_fn(|k| {
+                Constant::new((raw_step(raw_residue, 0, 8 * k, rpoly) as u64).into())
+            }),
         }
     }
 }
@@ -85,18 +146,47 @@ impl Default for FcsCheck {
 impl Logic for FcsCheck {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, in_frame, done, too_short);
-        self.engine.clock.next = self.clock.val();
+        dff_setup!(self, clock, raw, pad, in_frame, done, too_short);
         self.fire.next = self.in_valid.val() & self.in_ready.val();
-        // The CRC engine sees every transferred byte, the FCS included.
-        self.engine.reset.next = self.reset.val();
-        self.engine.start.next = !self.in_frame.q.val();
-        self.engine.skip.next = 0.into();
-        self.engine.valid.next = self.fire.val();
-        self.engine.data.next = self.in_data.val();
-        self.engine.keep.next = self.in_keep.val();
+        // Bytes in the beat: the highest set bit of keep, plus one.
+        self.n.next = self.lane_count[0].val();
+        for i in 0..8 {
+            if self.in_keep.val().get_bit(i) {
+                self.n.next = self.lane_count[i + 1].val();
+            }
+        }
+        self.base.next = self.raw.q.val();
+        if !self.in_frame.q.val() {
+            self.base.next = self.init.val();
+        }
+        self.d.next = self.in_data.val();
+        // (The loop variable must not be named like a signal: see crate::crc.)
+        for len in 0..9 {
+            if self.n.val().index() == len {
+                self.d.next = self.in_data.val() & self.keep_below[len].val();
+            }
+        }
+        self.r8.next = 0.into();
+        for j in 0..32 {
+            self.r8.next = self.r8.val().replace_bit(
+                j,
+                (self.base.val() & self.state_mask[j].val()).xor()
+                    ^ (self.d.val() & self.data_mask[j].val()).xor(),
+            );
+        }
         self.done.d.next = false;
         if self.fire.val() {
+            self.raw.d.next = self.r8.val();
+            for len in 0..9 {
+                if self.n.val().index() == len {
+                    self.pad.d.next = self.pad_of[len].val();
+                }
+            }
+            // A beat without bytes adds nothing.
+            if self.n.val() == 0 {
+                self.raw.d.next = self.base.val();
+                self.pad.d.next = 0.into();
+            }
             self.in_frame.d.next = !self.in_last.val();
             self.done.d.next = self.in_last.val();
             // Only a frame of a single beat can be shorter than 4 bytes.
@@ -106,11 +196,17 @@ impl Logic for FcsCheck {
             self.in_frame.d.next = false;
             self.done.d.next = false;
         }
-        // The engine's registered CRC is the frame's during the cycle after its last beat,
-        // even if the next frame's first beat is being absorbed in that cycle.
+        // The register is the frame's during the cycle after its last beat, even if the next
+        // frame's first beat is being absorbed in that cycle.
+        self.want.next = self.residue_at[0].val();
+        for k in 0..8 {
+            if self.pad.q.val().index() == k {
+                self.want.next = self.residue_at[k].val();
+            }
+        }
         self.out_valid.next = self.done.q.val();
-        self.out_fcs_bad.next = self.done.q.val()
-            & (self.too_short.q.val() | (self.engine.crc.val() != self.residue.val()));
+        self.out_fcs_bad.next =
+            self.done.q.val() & (self.too_short.q.val() | (self.raw.q.val() != self.want.val()));
     }
 }
 

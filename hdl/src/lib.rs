@@ -49,3 +49,80 @@ pub fn verilog() -> String {
     uut.connect_all();
     generate_verilog(&uut)
 }
+
+/// The sub-blocks that [`block_verilog`] writes as module `top` (`gen-verilog --top
+/// block:NAME`, `make timing BLOCK=NAME`), each at the core's parameters, with what it is.
+pub const BLOCKS: &[(&str, &str)] = &[
+    ("rx", "the receive path (rx::RxPath)"),
+    ("parser", "the receive parser (parser::Parser)"),
+    ("fcs", "the receive FCS checker (fcs_check::FcsCheck)"),
+    (
+        "filter",
+        "the filter: ternary and exact-match tables (filter::Filter)",
+    ),
+    ("tcam", "the ternary table (filter::FilterTcam)"),
+    ("exact0", "exact-match table of profile 0 (filter::Exact0)"),
+    ("rx_regs", "the receive registers (rx_regs::RxRegs)"),
+    (
+        "rx_frames",
+        "the receive frames in flight (rx_frames::RxFrames)",
+    ),
+    ("rx_rings", "the receive rings (rx_ring::RxRings)"),
+    ("rx_deliver", "the receive delivery (rx_deliver::RxDeliver)"),
+    ("tx", "the transmit path (tx::TxPath)"),
+    ("tx_rings", "the transmit rings (tx_ring::TxRings)"),
+    ("tx_stream", "the transmit stream (tx_stream::TxStream)"),
+    (
+        "event_engine",
+        "the event engine (event_engine::CoreEventEngine)",
+    ),
+    ("evq", "the event queue update (evq::EvqUpdate)"),
+    (
+        "multicast",
+        "the multicast groups (multicast::CoreMulticast)",
+    ),
+    ("timers", "the timers (timers::CoreTimers)"),
+    ("regbus", "the register bus (regbus::RegBus)"),
+    ("global", "the global page (global_regs::GlobalRegs)"),
+    ("event_pack", "the event packer (event_pack::EventPack)"),
+];
+
+fn block_top<B: Block + Default>() -> String {
+    block_of(B::default())
+}
+
+fn block_of<B: Block>(mut uut: B) -> String {
+    uut.connect_all();
+    generate_verilog(&uut)
+}
+
+/// The Verilog of one sub-block of the core as module `top` (its ports the module's), at the
+/// core's parameters, for per-block synthesis and timing; `None` for a name not in [`BLOCKS`].
+pub fn block_verilog(name: &str) -> Option<String> {
+    use rx::{CACHE_BITS, NV, SLOTS, SLOT_BITS, VI_BITS};
+    Some(match name {
+        "rx" => block_top::<rx::RxPath>(),
+        "parser" => block_top::<parser::Parser>(),
+        "fcs" => block_top::<fcs_check::FcsCheck>(),
+        "filter" => block_top::<filter::Filter>(),
+        "tcam" => block_top::<filter::FilterTcam>(),
+        "exact0" => block_of(filter::Exact0::new(evnic_regs::exact::PROFILES[0].words)),
+        "rx_regs" => block_top::<rx_regs::RxRegs>(),
+        "rx_frames" => block_top::<rx_frames::RxFrames<SLOTS, SLOT_BITS>>(),
+        "rx_rings" => block_top::<rx_ring::RxRings<NV, VI_BITS, CACHE_BITS>>(),
+        "rx_deliver" => block_top::<rx_deliver::RxDeliver<VI_BITS>>(),
+        "tx" => block_top::<tx::TxPath>(),
+        "tx_rings" => block_top::<
+            tx_ring::TxRings<{ regbus::ADDR_BITS }, { tx::VI_BITS }, { tx::MAP_BITS }>,
+        >(),
+        "tx_stream" => block_top::<tx_stream::TxStream>(),
+        "event_engine" => block_top::<event_engine::CoreEventEngine>(),
+        "evq" => block_top::<evq::EvqUpdate>(),
+        "multicast" => block_top::<multicast::CoreMulticast>(),
+        "timers" => block_top::<timers::CoreTimers>(),
+        "regbus" => block_top::<regbus::RegBus>(),
+        "global" => block_top::<global_regs::GlobalRegs>(),
+        "event_pack" => block_top::<event_pack::EventPack>(),
+        _ => return None,
+    })
+}

@@ -213,7 +213,14 @@ pub struct RxDeliver<const VB: usize> {
     eff_addr: Signal<Local, Bits<64>>,
     eff_room: Signal<Local, Bits<16>>,
     word_here: Signal<Local, Bit>,
-    frame_left: Signal<Local, Bits<16>>,
+    /// The frame's bytes from `fpos` on are known and fewer than 16.
+    last_word: Signal<Local, Bit>,
+    /// The room is below 32 bytes (then its low 5 bits are compared with a word's bytes).
+    room_small: Signal<Local, Bit>,
+    room_lo: Signal<Local, Bits<5>>,
+    word_lo: Signal<Local, Bits<5>>,
+    /// The room after this cycle is 0.
+    room_empty: Signal<Local, Bit>,
     word_bytes: Signal<Local, Bits<16>>,
     beat_bytes: Signal<Local, Bits<16>>,
     took: Signal<Local, Bit>,
@@ -377,7 +384,11 @@ impl<const VB: usize> Default for RxDeliver<VB> {
             eff_addr: Default::default(),
             eff_room: Default::default(),
             word_here: Default::default(),
-            frame_left: Default::default(),
+            last_word: Default::default(),
+            room_small: Default::default(),
+            room_lo: Default::default(),
+            word_lo: Default::default(),
+            room_empty: Default::default(),
             word_bytes: Default::default(),
             beat_bytes: Default::default(),
             took: Default::default(),
@@ -605,23 +616,37 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
             self.eff_room.next = self.p_len.val();
         }
         self.word_here.next = self.can_move.val() & (self.bptr.q.val() != self.avail_end.val());
-        self.frame_left.next = self.h_e1_len.val() - self.fpos.q.val();
+        // The bytes of this word: 16, or what is left of the frame once its length is known.
+        // `fpos` is a multiple of 16, so fewer than 16 are left exactly when the length and
+        // `fpos` agree above bit 3, and they are the length's low 4 bits (no subtraction, for
+        // timing: the beat's bytes feed the strobes, the room and the state in this cycle).
+        self.last_word.next = self.h_e1_valid.val()
+            & (self.h_e1_len.val().get_bits::<12>(4) == self.fpos.q.val().get_bits::<12>(4));
         self.word_bytes.next = 16.into();
-        if self.h_e1_valid.val() & (self.frame_left.val() < 16) {
-            self.word_bytes.next = self.frame_left.val();
+        if self.last_word.val() {
+            self.word_bytes.next = bit_cast::<16, 4>(self.h_e1_len.val().get_bits::<4>(0));
         }
+        // The beat's bytes: the word's, cut to the room (compared on 5 bits: a word has at
+        // most 16 bytes).
+        self.room_small.next = self.eff_room.val().get_bits::<11>(5) == 0;
+        self.room_lo.next = self.eff_room.val().get_bits::<5>(0);
+        self.word_lo.next = self.word_bytes.val().get_bits::<5>(0);
         self.beat_bytes.next = self.word_bytes.val();
-        if self.eff_room.val() < self.word_bytes.val() {
+        if self.room_small.val() & (self.room_lo.val() < self.word_lo.val()) {
             self.beat_bytes.next = self.eff_room.val();
         }
         self.took.next = false;
         self.room_after.next = self.eff_room.val();
+        self.room_empty.next = self.eff_room.val() == 0;
         if self.streaming.val() {
             self.dw_valid.next = self.word_here.val() & self.fb_have.q.val();
             if self.word_here.val() & self.fb_have.q.val() & self.dw_ready.val() {
                 self.took.next = true;
                 self.bnext.next = self.bptr.q.val() + 1;
                 self.room_after.next = self.eff_room.val() - self.beat_bytes.val();
+                // room - min(room, word) is 0 exactly when room <= word.
+                self.room_empty.next =
+                    self.room_small.val() & (self.room_lo.val() <= self.word_lo.val());
                 self.wlen.d.next = self.wlen.q.val() + self.beat_bytes.val();
                 self.fpos.d.next = self.fpos.q.val() + 16;
                 if self.beat_bytes.val() < self.word_bytes.val() {
@@ -635,7 +660,7 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
             self.room.d.next = self.room_after.val();
             if self.h_e1_valid.val() & (self.bnext.val() == self.h_e1_end.val()) {
                 self.state.d.next = 5.into();
-            } else if self.room_after.val() == 0 {
+            } else if self.room_empty.val() {
                 // The buffer is full and more of the frame follows.
                 self.trunc.d.next = true;
                 self.state.d.next = 4.into();
@@ -643,7 +668,9 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
         }
         self.dw_addr.next = self.eff_addr.val();
         self.dw_data.next = self.fb_rd_data.val();
-        self.strb32.next = (bits::<32>(1) << bit_cast::<32, 16>(self.beat_bytes.val())) - 1;
+        // The low `beat_bytes` strobes (at most 16): a decoder, no subtraction.
+        self.strb32.next =
+            !((!bits::<32>(0)) << bit_cast::<32, 5>(self.beat_bytes.val().get_bits::<5>(0)));
         self.dw_strb.next = self.strb32.val().get_bits::<16>(0);
 
         // ---- Skip: the frame's words are not stored; free them as they come. ----

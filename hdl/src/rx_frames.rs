@@ -118,6 +118,9 @@ pub struct RxFrames<const F: usize, const SB: usize> {
     head: DFF<Bits<8>>,
     e1_done: DFF<Bits<8>>,
     e2_done: DFF<Bits<8>>,
+    /// Slots in use (`tail - head`), kept as a count so that the slot and head checks do not
+    /// wait for a subtraction (timing).
+    used: DFF<Bits<8>>,
     // MAC side.
     in_frame: DFF<Bit>,
     half: DFF<Bit>,
@@ -154,6 +157,7 @@ pub struct RxFrames<const F: usize, const SB: usize> {
     v_set: Signal<Local, Bits<F>>,
     lost_set: Signal<Local, Bits<F>>,
     used_slots: Signal<Local, Bits<8>>,
+    alloc: Signal<Local, Bit>,
     fire: Signal<Local, Bit>,
     first: Signal<Local, Bit>,
     admit_now: Signal<Local, Bit>,
@@ -170,6 +174,7 @@ pub struct RxFrames<const F: usize, const SB: usize> {
     sum17: Signal<Local, Bits<17>>,
     newlen: Signal<Local, Bits<16>>,
     ghost_left: Signal<Local, Bits<32>>,
+    ghost_dec: Signal<Local, Bit>,
     e2_wr: Signal<Local, Bit>,
     e2_data: Signal<Local, Bits<9>>,
     v_now: Signal<Local, Bit>,
@@ -179,7 +184,6 @@ pub struct RxFrames<const F: usize, const SB: usize> {
     e1_rd: Signal<Local, Bit>,
     e2_rd: Signal<Local, Bit>,
     ts_rd: Signal<Local, Bit>,
-    slot_mask: Constant<Bits<8>>,
     slots: Constant<Bits<8>>,
 }
 
@@ -242,6 +246,7 @@ impl<const F: usize, const SB: usize> Default for RxFrames<F, SB> {
             head: Default::default(),
             e1_done: Default::default(),
             e2_done: Default::default(),
+            used: Default::default(),
             in_frame: Default::default(),
             half: Default::default(),
             lo: Default::default(),
@@ -274,6 +279,7 @@ impl<const F: usize, const SB: usize> Default for RxFrames<F, SB> {
             v_set: Default::default(),
             lost_set: Default::default(),
             used_slots: Default::default(),
+            alloc: Default::default(),
             fire: Default::default(),
             first: Default::default(),
             admit_now: Default::default(),
@@ -290,6 +296,7 @@ impl<const F: usize, const SB: usize> Default for RxFrames<F, SB> {
             sum17: Default::default(),
             newlen: Default::default(),
             ghost_left: Default::default(),
+            ghost_dec: Default::default(),
             e2_wr: Default::default(),
             e2_data: Default::default(),
             v_now: Default::default(),
@@ -299,7 +306,6 @@ impl<const F: usize, const SB: usize> Default for RxFrames<F, SB> {
             e1_rd: Default::default(),
             e2_rd: Default::default(),
             ts_rd: Default::default(),
-            slot_mask: Constant::new(((2u64 << SB) - 1).into()),
             slots: Constant::new((F as u64).into()),
         }
     }
@@ -317,6 +323,7 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             head,
             e1_done,
             e2_done,
+            used,
             in_frame,
             half,
             lo,
@@ -356,7 +363,7 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             | self.e2_ram.collision.val()
             | self.v_ram.collision.val();
         self.hslot.next = self.head.q.val().get_bits::<SB>(0);
-        self.used_slots.next = (self.tail.q.val() - self.head.q.val()) & self.slot_mask.val();
+        self.used_slots.next = self.used.q.val();
 
         // ---- MAC side: slots, the frame buffer, the end of each frame. ----
         self.fire.next = self.rx_valid.val();
@@ -425,22 +432,29 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
         self.wcount.d.next = self.wnext.val();
 
         // Slots and ghosts.
+        // The run after the delivery's take, and, for a ghost, one more (saturating). The
+        // count's next value is chosen by conditions on the count itself, not on the
+        // decremented one (timing): a take and a ghost in one cycle leave it as it is.
+        self.ghost_dec.next = self.ghost_take.val() & (self.ghost_run.q.val() != 0);
         self.ghost_left.next = self.ghost_run.q.val();
-        if self.ghost_take.val() & (self.ghost_run.q.val() != 0) {
+        if self.ghost_dec.val() {
             self.ghost_left.next = self.ghost_run.q.val() - 1;
         }
-        self.ghost_run.d.next = self.ghost_left.val();
+        if self.ghost_dec.val() & !(self.first.val() & !self.admit_now.val()) {
+            self.ghost_run.d.next = self.ghost_run.q.val() - 1;
+        }
         self.ts_ram.wr_en.next = false;
         self.ts_ram.wr_addr.next = self.tail.q.val().get_bits::<SB>(0);
         self.ts_ram.wr_data.next = bit_cast::<72, 40>(self.cycles.val().get_bits::<40>(0))
             | (bit_cast::<72, 32>(self.ghost_left.val()) << 40);
+        self.alloc.next = self.first.val() & self.admit_now.val();
         if self.first.val() {
             if self.admit_now.val() {
                 self.ts_ram.wr_en.next = true;
                 self.tail.d.next = self.tail.q.val() + 1;
                 self.ghost_run.d.next = 0.into();
-            } else if !self.ghost_left.val().all() {
-                self.ghost_run.d.next = self.ghost_left.val() + 1;
+            } else if !self.ghost_dec.val() & !self.ghost_run.q.val().all() {
+                self.ghost_run.d.next = self.ghost_run.q.val() + 1;
             }
         }
 
@@ -598,6 +612,13 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
         self.h_ts.next = self.ts_ram.rd_data.val().get_bits::<40>(0);
         self.h_ghosts.next = self.ts_ram.rd_data.val().get_bits::<32>(40);
         self.ghost_pending.next = self.ghost_run.q.val() != 0;
+        // `used` follows `tail - head`: a slot allocated, the head finished.
+        if self.alloc.val() & !self.h_next.val() {
+            self.used.d.next = self.used.q.val() + 1;
+        }
+        if !self.alloc.val() & self.h_next.val() {
+            self.used.d.next = self.used.q.val() - 1;
+        }
         if self.h_next.val() {
             self.head.d.next = self.head.q.val() + 1;
             self.v_have.d.next = false;
@@ -619,6 +640,7 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             self.lost_bits.d.next = 0.into();
             self.tail.d.next = 0.into();
             self.head.d.next = 0.into();
+            self.used.d.next = 0.into();
             self.e1_done.d.next = 0.into();
             self.e2_done.d.next = 0.into();
             self.in_frame.d.next = false;

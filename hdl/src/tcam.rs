@@ -118,16 +118,23 @@ pub struct Tcam<const N: usize, const P: usize> {
     can_read: Signal<Local, Bit>,
     last_write: Signal<Local, Bit>,
     new_bit: Signal<Local, Bit>,
-    mb: Signal<Local, Bit>,
+    /// Stage 2: the spare slot matches; one-hot of the redirected entry (0 without redirect).
+    spare_hit: Signal<Local, Bit>,
+    ridx_oh: Signal<Local, Bits<N>>,
+    /// The enabled entries that match (through the redirect), and the lowest of them.
+    mvec: Signal<Local, Bits<N>>,
+    lowest: Signal<Local, Bits<N>>,
     found: Signal<Local, Bit>,
     idx: Signal<Local, Bits<8>>,
-    at: Signal<Local, Bits<8>>,
+    redir_hit: Signal<Local, Bit>,
     collide: Signal<Local, Bit>,
     one_p: Constant<Bits<P>>,
     ones_p: Constant<Bits<P>>,
     one_n: Constant<Bits<N>>,
     spare: Constant<Bits<8>>,
     spare_oh: Constant<Bits<P>>,
+    /// `idx_bit[b]`: the entries whose index has bit `b` set.
+    idx_bit: [Constant<Bits<N>>; 8],
 }
 
 impl<const N: usize, const P: usize> Default for Tcam<N, P> {
@@ -184,16 +191,26 @@ impl<const N: usize, const P: usize> Default for Tcam<N, P> {
             can_read: Default::default(),
             last_write: Default::default(),
             new_bit: Default::default(),
-            mb: Default::default(),
+            spare_hit: Default::default(),
+            ridx_oh: Default::default(),
+            mvec: Default::default(),
+            lowest: Default::default(),
+            redir_hit: Default::default(),
             found: Default::default(),
             idx: Default::default(),
-            at: Default::default(),
             collide: Default::default(),
             one_p: Constant::new(1.into()),
             ones_p: Constant::new(Bits::<P>::mask()),
             one_n: Constant::new(1.into()),
             spare: Constant::new((N as u64).into()),
             spare_oh: Constant::new(bits::<P>(1) << (N as u64)),
+            idx_bit: std::array::from_fn(|b| {
+                let mut m = Bits::<N>::default();
+                for i in (0..N).filter(|i| (i >> b) & 1 == 1) {
+                    m = m | (bits::<N>(1) << (i as u64));
+                }
+                Constant::new(m)
+            }),
         }
     }
 }
@@ -279,24 +296,32 @@ impl<const N: usize, const P: usize> Logic for Tcam<N, P> {
         self.s2_enable.d.next = self.s1_enable.q.val();
 
         // Stage 2: the lowest enabled entry that matches, through the redirect; its action.
-        self.found.next = false;
-        self.idx.next = 0.into();
-        self.at.next = 0.into();
-        for i in 0..N {
-            self.mb.next = self.s2_match.q.val().get_bit(i);
-            if self.s2_redirect.q.val() & (self.s2_ridx.q.val() == self.at.val()) {
-                self.mb.next = (self.s2_match.q.val() & self.spare_oh.val()).any();
-            }
-            if !self.found.val() & self.s2_enable.q.val().get_bit(i) & self.mb.val() {
-                self.found.next = true;
-                self.idx.next = self.at.val();
-            }
-            self.at.next = self.at.val() + 1;
+        // As vectors, for timing: the lowest set bit by `m & (!m + 1)` (a carry chain), its
+        // index by OR trees (no chain of 32 priority muxes).
+        self.spare_hit.next = (self.s2_match.q.val() & self.spare_oh.val()).any();
+        self.ridx_oh.next = 0.into();
+        if self.s2_redirect.q.val() {
+            self.ridx_oh.next = self.one_n.val() << self.s2_ridx.q.val();
         }
+        self.mvec.next = self.s2_match.q.val().get_bits::<N>(0) & !self.ridx_oh.val();
+        if self.spare_hit.val() {
+            self.mvec.next = self.mvec.val() | self.ridx_oh.val();
+        }
+        self.mvec.next = self.mvec.val() & self.s2_enable.q.val();
+        self.lowest.next = self.mvec.val() & (!self.mvec.val() + self.one_n.val());
+        self.found.next = self.mvec.val().any();
+        self.idx.next = 0.into();
+        for b in 0..8 {
+            self.idx.next = self
+                .idx
+                .val()
+                .replace_bit(b, (self.lowest.val() & self.idx_bit[b].val()).any());
+        }
+        self.redir_hit.next = (self.lowest.val() & self.ridx_oh.val()).any();
         self.actions.clock.next = self.clock.val();
         self.actions.rd_en.next = self.s2_valid.q.val() & self.found.val();
         self.actions.rd_addr.next = self.idx.val().get_bits::<6>(0);
-        if self.s2_redirect.q.val() & (self.s2_ridx.q.val() == self.idx.val()) {
+        if self.redir_hit.val() {
             self.actions.rd_addr.next = self.spare.val().get_bits::<6>(0);
         }
         self.s3_valid.d.next = self.s2_valid.q.val();

@@ -1,12 +1,15 @@
 //! Writes Verilog (module `top`): `gen-verilog [--top TOP] [OUT.v]`, TOP one of
 //! `core` (the default: the core alone, what Verilator simulates and `make synth` places),
 //! `pcie-shell` (the core inside the PCIe shell for the UltraScale+ hard block),
-//! `ecp5-evn` (the core on the ECP5-5G Evaluation Board) or `ecp5-evn-regs` (the register bus
-//! and global page on that board). OUT defaults to `target/verilog/evnic.v`.
+//! `ecp5-evn` (the core on the ECP5-5G Evaluation Board), `ecp5-evn-regs` (the register bus
+//! and global page on that board) or `block:NAME` (one sub-block of the core at the core's
+//! parameters, its ports the module's, for per-block timing: `make timing BLOCK=NAME`;
+//! `--blocks` lists the names). OUT defaults to `target/verilog/evnic.v`.
 
 use evnic_hdl::board::{self, Ecp5EvnCore, Ecp5EvnRegs};
 
-const USAGE: &str = "usage: gen-verilog [--top core|pcie-shell|ecp5-evn|ecp5-evn-regs] [OUT.v]";
+const USAGE: &str =
+    "usage: gen-verilog [--top core|pcie-shell|ecp5-evn|ecp5-evn-regs|block:NAME] [OUT.v]\n       gen-verilog --blocks";
 
 fn main() {
     let mut top = "core".to_string();
@@ -18,6 +21,12 @@ fn main() {
                 Some(t) => top = t,
                 None => fail(USAGE),
             },
+            "--blocks" => {
+                for (name, what) in evnic_hdl::BLOCKS {
+                    println!("{name:14} {what}");
+                }
+                return;
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return;
@@ -32,7 +41,14 @@ fn main() {
         "pcie-shell" => evnic_hdl::shell::verilog(),
         "ecp5-evn" => board::verilog::<Ecp5EvnCore>(),
         "ecp5-evn-regs" => board::verilog::<Ecp5EvnRegs>(),
-        t => fail(&format!("gen-verilog: unknown top {t}\n{USAGE}")),
+        t => match t.strip_prefix("block:") {
+            Some(name) => evnic_hdl::block_verilog(name).unwrap_or_else(|| {
+                fail(&format!(
+                    "gen-verilog: unknown block {name} (gen-verilog --blocks lists them)"
+                ))
+            }),
+            None => fail(&format!("gen-verilog: unknown top {t}\n{USAGE}")),
+        },
     };
     let out = out.unwrap_or_else(|| "target/verilog/evnic.v".into());
     let path = std::path::Path::new(&out);
