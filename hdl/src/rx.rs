@@ -895,7 +895,8 @@ mod tests {
                 .count();
             let words = f.len().div_ceil(16);
             assert!(
-                f.len() < 200 || beats_before_end + 3 >= words,
+                // (the parser's latency delays the verdict, and so the data beats behind it)
+                f.len() < 200 || beats_before_end + LATENCY >= words,
                 "frame {i}: cut-through ({beats_before_end} of {words} beats before the end)"
             );
         }
