@@ -248,7 +248,6 @@ pub struct Parser {
     word: Signal<Local, Bits<16>>,
     csum1: Signal<Local, Bits<24>>,
     csum2: Signal<Local, Bits<24>>,
-    l4idx: Signal<Local, Bits<10>>,
     trunc3: Signal<Local, Bit>,
     short3: Signal<Local, Bit>,
     bad4: Signal<Local, Bit>,
@@ -267,7 +266,6 @@ pub struct Parser {
     flags3: Signal<Local, Bits<8>>,
 
     // Stage 4 locals.
-    x2idx: Signal<Local, Bits<10>>,
     x2: Signal<Local, Bits<32>>,
     x2len: Signal<Local, Bits<16>>,
     x2end: Signal<Local, Bits<16>>,
@@ -277,7 +275,6 @@ pub struct Parser {
     trunc4: Signal<Local, Bit>,
     short4: Signal<Local, Bit>,
     l4en: Signal<Local, Bit>,
-    l4idx4: Signal<Local, Bits<10>>,
     l4word: Signal<Local, Bits<32>>,
     l4rel: Signal<Local, Bits<16>>,
     l4off: Signal<Local, Bits<16>>,
@@ -457,7 +454,6 @@ impl Default for Parser {
             word: Default::default(),
             csum1: Default::default(),
             csum2: Default::default(),
-            l4idx: Default::default(),
             trunc3: Default::default(),
             short3: Default::default(),
             bad4: Default::default(),
@@ -474,7 +470,6 @@ impl Default for Parser {
             x1ext: Default::default(),
             x1len: Default::default(),
             flags3: Default::default(),
-            x2idx: Default::default(),
             x2: Default::default(),
             x2len: Default::default(),
             x2end: Default::default(),
@@ -484,7 +479,6 @@ impl Default for Parser {
             trunc4: Default::default(),
             short4: Default::default(),
             l4en: Default::default(),
-            l4idx4: Default::default(),
             l4word: Default::default(),
             l4rel: Default::default(),
             l4off: Default::default(),
@@ -878,8 +872,6 @@ impl Logic for Parser {
         }
         self.csum1.next = (self.csum.val() & 0xffff) + (self.csum.val() >> 16);
         self.csum2.next = (self.csum1.val() & 0xffff) + (self.csum1.val() >> 16);
-        // The 4 bytes after an IPv4 header of IHL words.
-        self.l4idx.next = bits::<10>(832) - (bit_cast::<10, 4>(self.ihl.val()) << 5);
         // The first 4 bytes after the IPv6 header: an extension header's next header, length
         // and (fragment header) offset.
         self.x1.next = self.s2_w.q.val().get_bits::<32>(512);
@@ -1001,7 +993,13 @@ impl Logic for Parser {
         self.s3_l4en.d.next = self.l4en3.val();
         self.s3_off.d.next = self.off3.val();
         self.s3_ext.d.next = self.s2_w.q.val().get_bits::<544>(0);
-        self.s3_l4word.d.next = self.s2_w.q.val().get_bits::<32>(self.l4idx.val().index());
+        // A mux of the 11 places IHL 5-15 can put it (not a shifter over the whole window).
+        self.s3_l4word.d.next = 0.into();
+        for j in 5..16 {
+            if self.ihl.val().index() == j {
+                self.s3_l4word.d.next = self.s2_w.q.val().get_bits::<32>(832 - 32 * j);
+            }
+        }
         self.s3_hlen.d.next = self.hlen.val();
         self.s3_avail.d.next = self.s2_avail.q.val();
         self.s3_key.d.next = self.s2_key.q.val()
@@ -1013,8 +1011,13 @@ impl Logic for Parser {
 
         // ---- Stage 4: the second IPv6 extension header, L4, the outputs ----
         // s3_ext holds byte o after the IPv6 header in bits 543-8o:536-8o.
-        self.x2idx.next = bits::<10>(512) - (bit_cast::<10, 7>(self.s3_off.q.val()) << 3);
-        self.x2.next = self.s3_ext.q.val().get_bits::<32>(self.x2idx.val().index());
+        // The walk is at a multiple of 8 bytes: a mux of the 8 places (not a shifter).
+        self.x2.next = 0.into();
+        for j in 0..8 {
+            if self.s3_off.q.val().index() == 8 * j {
+                self.x2.next = self.s3_ext.q.val().get_bits::<32>(512 - 64 * j);
+            }
+        }
         self.x2frag.next = self.s3_proto.q.val() == 44;
         self.x2ext.next = (self.s3_proto.q.val() == 0)
             | (self.s3_proto.q.val() == 43)
@@ -1067,16 +1070,16 @@ impl Logic for Parser {
             self.l4en.next = false;
         }
         // L4: TCP 20 bytes, UDP 8, ICMP (under its own IP version) 8.
-        self.l4idx4.next = bits::<10>(512) - (bit_cast::<10, 7>(self.off4.val()) << 3);
         self.l4word.next = self.s3_l4word.q.val();
         self.l4rel.next = self.s3_hlen.q.val();
         self.l4off.next = self.s3_hlen.q.val();
         if self.s3_ipver.q.val() == 6 {
-            self.l4word.next = self
-                .s3_ext
-                .q
-                .val()
-                .get_bits::<32>(self.l4idx4.val().index());
+            self.l4word.next = 0.into();
+            for j in 0..9 {
+                if self.off4.val().index() == 8 * j {
+                    self.l4word.next = self.s3_ext.q.val().get_bits::<32>(512 - 64 * j);
+                }
+            }
             self.l4rel.next = bit_cast::<16, 7>(self.off4.val());
             self.l4off.next = bit_cast::<16, 7>(self.off4.val()) + 40;
         }
