@@ -23,60 +23,71 @@
 //! # Contract
 //!
 //! The frame on the stream includes its 4-byte FCS. The parser reads Ethernet II, up to two
-//! 802.1Q/802.1ad tags (TPID 0x8100 or 0x88a8), IPv4 with options, the IPv6 base header, the
-//! ports of UDP and TCP, ICMP type and code (IPv4 protocol 1, IPv6 next header 58) and the
-//! Ethernet OAM (0x8902) MEG level and opcode. The exact rules (what is truncated, what is a bad
-//! IPv4 header, which fields are 0) are those of the reference model, `evnic_model::parse`,
-//! and the tests below check this block against it frame by frame.
+//! VLAN tags (TPID 0x8100, 0x88a8 or 0x9100: 802.1Q, 802.1ad and QinQ), an MPLS label stack
+//! (0x8847/0x8848, up to 4 labels, to the IPv4 or IPv6 packet after the bottom label), a PPPoE
+//! session (0x8864) carrying IPv4 or IPv6, IPv4 with options, the IPv6 header and up to two
+//! extension headers (hop-by-hop, routing, fragment, destination options) within 64 bytes
+//! after it, the ports of UDP and TCP, ICMP type and code (IPv4 protocol 1, IPv6 next header
+//! 58) and the Ethernet OAM (0x8902) MEG level and opcode. The exact rules (what is truncated,
+//! what is a bad IPv4 header, which fields are 0, where a walk stops) are those of the
+//! reference model, `evnic_model::parse`, and the tests below check this block against it
+//! frame by frame.
 //!
-//! The parser stores the first 88 bytes of each frame (11 beats: every field the rules reach
-//! lies there) and counts the rest. Any content and any length (1 byte to 16383 and beyond)
-//! gives exactly one result and one key, and nothing a frame holds can wedge it.
+//! The parser stores the first 152 bytes of each frame (19 beats, [`SLOTS`]: every field the
+//! rules reach lies in the first 146) and counts the rest; the count saturates at 0xffff and
+//! every length rule uses the saturated count, as the model does. Any content and any length
+//! (1 byte to 16383 and beyond) gives exactly one result and one key, and nothing a frame
+//! holds can wedge it.
 //!
 //! Early key: the key depends on the frame's length only through "does this header fit in the
 //! frame" checks. After a beat that is not the frame's last, at least one more byte follows, so
 //! the frame holds at least `count - 3` data bytes (`count` bytes seen, 4 of FCS). The parser
-//! evaluates the rules with that lower bound after every such beat while at most 112 bytes
-//! have been seen; when no header that the key depends on falls short of it, the key is final
-//! (a longer frame fits every header the bound fits) and `key_valid` pulses. Otherwise the key
-//! comes with the end result. By the 14th beat (112 bytes) every header the rules can reach
-//! (two tags, a 60-byte IPv4 header, a 20-byte TCP header: 102 data bytes) fits, so a frame of
-//! more than 112 bytes always has its key by then. Examples: a frame of an unparsed ethertype
-//! after its 3rd beat, UDP/IPv4 after the 6th, TCP/IPv4 after the 8th, UDP/IPv6 after the 9th.
-//! Flags (TRUNCATED from the IP lengths, RUNT, OVERSIZE, MAC_ERROR) and the length come only
-//! with the end result.
+//! evaluates the rules with that lower bound after every such beat while at most
+//! [`PROBE_BYTES`] (168) have been seen; when no header that the key depends on falls short of
+//! it, the key is final (a longer frame fits every header the bound fits) and `key_valid`
+//! pulses. Otherwise the key comes with the end result. By the 21st beat (168 bytes) every
+//! header the rules can reach (two tags, four labels, the IPv6 header, 64 bytes of extension
+//! headers, a 20-byte TCP header: 162 data bytes) fits, so a frame of more than 168 bytes
+//! always has its key by then. Examples: a frame of an unparsed ethertype after its 3rd beat,
+//! UDP/IPv4 after the 6th, TCP/IPv4 after the 8th, UDP/IPv6 after the 9th. Flags (TRUNCATED
+//! from the IP lengths, RUNT, OVERSIZE, MAC_ERROR) and the length come only with the end
+//! result.
 //!
 //! # Timing (cycles)
 //!
 //! * A passive observer: it has no ready output and takes one beat per cycle, always.
 //! * The frame's last beat transfers at rising edge `N`; `out_valid` is high during cycle
-//!   `N+3` only (latency 3), with `out_key`, `out_flags` and `out_len` (all registered; they
-//!   keep their value until the next result).
-//! * `key_valid` is high during cycle `B+3` only, where `B` is the edge of the beat after which
+//!   `N+5` only (latency [`LATENCY`] = 5), with `out_key`, `out_flags` and `out_len` (all
+//!   registered; they keep their value until the next result).
+//! * `key_valid` is high during cycle `B+5` only, where `B` is the edge of the beat after which
 //!   the key is known (the last beat at the latest: then `key_valid` and `out_valid` coincide).
 //!   A frame's `key_valid` comes before (or with) its `out_valid`, and after the previous
 //!   frame's `out_valid`.
 //! * Results come out in frame order, one per frame, at most one per cycle: frames of a
 //!   single beat may follow each other every cycle.
-//! * `reset` at edge `N`: no `out_valid` in cycles `N+1` to `N+3`, and the next beat
+//! * `reset` at edge `N`: no `out_valid` in cycles `N+1` to `N+5`, and the next beat
 //!   transferred starts a new frame.
 //!
-//! Pipeline: edge `N` writes the last beat into its slot and latches the length and error (or,
-//! for an earlier beat, latches a probe with the bytes seen); edge `N+1` reads the slots (the next frame's first beat, transferred at that same edge,
-//! overwrites slot 0 only afterwards) and registers the Ethernet/VLAN fields and the 64 bytes
-//! from the L3 header on; edge `N+2` registers the IP, L4 and OAM fields and the flags.
+//! Pipeline, one step of header walking per stage: edge `N` writes the last beat into its slot
+//! and latches the length and error (or, for an earlier beat, latches a probe with the bytes
+//! seen); edge `N+1` reads the slots (the next frame's first beat, transferred at that same
+//! edge, overwrites slot 0 only afterwards) and registers the Ethernet/VLAN fields and the 128
+//! bytes after the tags; edge `N+2` the MPLS stack or PPPoE header and the 108 bytes from the
+//! L3 header on (a 5-way shift); edge `N+3` the IPv4 or IPv6 header fields, the first IPv6
+//! extension header (at a fixed place) and the OAM fields; edge `N+4` the second extension
+//! header, the L4 fields, the flags and the key.
 
 use evnic_regs::key;
 use rust_hdl::prelude::*;
 
-/// Beats of a frame the parser stores.
-pub const SLOTS: usize = 11;
+/// Beats of a frame the parser stores (the model's `HEADER_BYTES` / 8).
+pub const SLOTS: usize = 19;
 /// Latency from the last beat to `out_valid`, and from the beat that completes the headers to
 /// `key_valid`, in cycles.
-pub const LATENCY: usize = 3;
+pub const LATENCY: usize = 5;
 /// Probes (early evaluations of the key) are made after beats that bring the bytes seen to at
 /// most this; by then every header the rules reach is known to fit.
-pub const PROBE_BYTES: usize = 112;
+pub const PROBE_BYTES: usize = 168;
 
 /// The RX parser. See the module documentation.
 #[derive(LogicBlock)]
@@ -100,7 +111,7 @@ pub struct Parser {
     /// A frame is in progress: the next beat is not a first beat.
     in_frame: DFF<Bit>,
     /// Slot of the next beat (saturates at SLOTS: later beats are only counted).
-    beat: DFF<Bits<4>>,
+    beat: DFF<Bits<5>>,
     /// Bytes so far in the frame in progress, saturating.
     count: DFF<Bits<16>>,
     /// The stored beats, each byte-reversed so that byte 0 of the beat is its top byte.
@@ -114,7 +125,7 @@ pub struct Parser {
     probe: DFF<Bit>,
     probe_len: DFF<Bits<16>>,
 
-    // Stage 1: Ethernet and VLAN, and the 64 bytes from L3 on.
+    // Stage 1: Ethernet and VLAN tags, and the 128 bytes after them.
     s1_valid: DFF<Bit>,
     /// Stage 1 holds a probe (an early evaluation of the key).
     s1_probe: DFF<Bit>,
@@ -127,14 +138,60 @@ pub struct Parser {
     s1_vlan_count: DFF<Bits<2>>,
     s1_vlan_outer: DFF<Bits<12>>,
     s1_vlan_inner: DFF<Bits<12>>,
-    /// L2 was complete: the L3 fields below mean something.
-    s1_l3ok: DFF<Bit>,
-    /// Bytes 0..64 from the L3 header on, byte 0 in bits 511:504.
-    s1_l3: DFF<Bits<512>>,
-    /// Data bytes (FCS excluded) from the L3 header on.
+    /// L2 was complete: the fields below mean something.
+    s1_l2ok: DFF<Bit>,
+    /// Bytes 0..128 after the tags, byte 0 in bits 1023:1016.
+    s1_w: DFF<Bits<1024>>,
+    /// Data bytes (FCS excluded) after the tags.
     s1_avail: DFF<Bits<16>>,
 
-    // Stage 2: the outputs.
+    // Stage 2: MPLS and PPPoE, and the 108 bytes from the L3 header on.
+    s2_valid: DFF<Bit>,
+    s2_probe: DFF<Bit>,
+    s2_short: DFF<Bit>,
+    s2_len: DFF<Bits<16>>,
+    s2_flags: DFF<Bits<8>>,
+    /// The key so far: L2 fields and the MPLS label.
+    s2_key: DFF<Bits<416>>,
+    /// An IPv4 header starts the L3 bytes.
+    s2_ip4: DFF<Bit>,
+    /// An IPv6 header starts the L3 bytes.
+    s2_ip6: DFF<Bit>,
+    /// An OAM header starts the L3 bytes.
+    s2_oam: DFF<Bit>,
+    /// Bytes 0..108 from the L3 header on, byte 0 in bits 863:856.
+    s2_w: DFF<Bits<864>>,
+    /// Data bytes from the L3 header on.
+    s2_avail: DFF<Bits<16>>,
+
+    // Stage 3: IPv4, the IPv6 header and its first extension header.
+    s3_valid: DFF<Bit>,
+    s3_probe: DFF<Bit>,
+    s3_short: DFF<Bit>,
+    s3_len: DFF<Bits<16>>,
+    s3_flags: DFF<Bits<8>>,
+    /// The key so far: with the IP addresses, version and the OAM fields.
+    s3_key: DFF<Bits<416>>,
+    s3_ipver: DFF<Bits<4>>,
+    /// IPv4 protocol; IPv6: the next header after the extension headers walked.
+    s3_proto: DFF<Bits<8>>,
+    /// IPv6: the walk goes on (no stop so far).
+    s3_walk: DFF<Bit>,
+    /// L4 may follow (IPv4 first fragment with a sane length; IPv6 walk not stopped).
+    s3_l4en: DFF<Bit>,
+    /// IPv6: bytes of extension headers walked.
+    s3_off: DFF<Bits<7>>,
+    /// IPv6: the 68 bytes after its header, byte 0 in bits 543:536.
+    s3_ext: DFF<Bits<544>>,
+    /// IPv4: the 4 bytes after its header.
+    s3_l4word: DFF<Bits<32>>,
+    /// IPv4: its header length.
+    s3_hlen: DFF<Bits<16>>,
+    /// IPv4 total length, or IPv6 payload length.
+    s3_room: DFF<Bits<16>>,
+    s3_avail: DFF<Bits<16>>,
+
+    // Stage 4: the second extension header, L4, the outputs.
     r_valid: DFF<Bit>,
     r_key_valid: DFF<Bit>,
     /// The key of the frame in progress has been given (by a probe).
@@ -150,8 +207,9 @@ pub struct Parser {
     base: Signal<Local, Bits<16>>,
     sum17: Signal<Local, Bits<17>>,
     newlen: Signal<Local, Bits<16>>,
+
     // Stage 1 locals.
-    cat: Signal<Local, Bits<704>>,
+    cat: Signal<Local, Bits<1216>>,
     dlen: Signal<Local, Bits<16>>,
     et0: Signal<Local, Bits<16>>,
     et1: Signal<Local, Bits<16>>,
@@ -161,8 +219,26 @@ pub struct Parser {
     l2trunc: Signal<Local, Bit>,
     eval_len: Signal<Local, Bits<16>>,
     flags1: Signal<Local, Bits<8>>,
-    flags2: Signal<Local, Bits<8>>,
+
     // Stage 2 locals.
+    mpls: Signal<Local, Bit>,
+    bos: Signal<Local, Bits<4>>,
+    nlab: Signal<Local, Bits<3>>,
+    lab_need: Signal<Local, Bits<16>>,
+    vnib: Signal<Local, Bits<4>>,
+    pppoe_ok: Signal<Local, Bit>,
+    ppp_proto: Signal<Local, Bits<16>>,
+    sh: Signal<Local, Bits<3>>,
+    trunc2: Signal<Local, Bit>,
+    ip4: Signal<Local, Bit>,
+    ip6: Signal<Local, Bit>,
+    key2: Signal<Local, Bits<416>>,
+    label: Signal<Local, Bits<20>>,
+    x1frag: Signal<Local, Bit>,
+    x2frag: Signal<Local, Bit>,
+    x2ext: Signal<Local, Bit>,
+
+    // Stage 3 locals.
     version: Signal<Local, Bits<4>>,
     ihl: Signal<Local, Bits<4>>,
     hlen: Signal<Local, Bits<16>>,
@@ -172,25 +248,42 @@ pub struct Parser {
     word: Signal<Local, Bits<16>>,
     csum1: Signal<Local, Bits<24>>,
     csum2: Signal<Local, Bits<24>>,
-    l4idx: Signal<Local, Bits<10>>,
-    l4en: Signal<Local, Bit>,
-    l4off: Signal<Local, Bits<16>>,
-    l4room: Signal<Local, Bits<16>>,
-    l4word: Signal<Local, Bits<32>>,
-    l4hl: Signal<Local, Bits<16>>,
-    icmp: Signal<Local, Bit>,
-    trunc: Signal<Local, Bit>,
-    short: Signal<Local, Bit>,
-    key_now: Signal<Local, Bit>,
+    trunc3: Signal<Local, Bit>,
+    short3: Signal<Local, Bit>,
     bad4: Signal<Local, Bit>,
-    ip_version: Signal<Local, Bits<4>>,
-    ip_proto: Signal<Local, Bits<8>>,
+    ipver: Signal<Local, Bits<4>>,
+    proto3: Signal<Local, Bits<8>>,
+    walk3: Signal<Local, Bit>,
+    l4en3: Signal<Local, Bit>,
+    off3: Signal<Local, Bits<7>>,
     src_ip: Signal<Local, Bits<128>>,
     dst_ip: Signal<Local, Bits<128>>,
-    l4_src: Signal<Local, Bits<16>>,
-    l4_dst: Signal<Local, Bits<16>>,
     oam_level: Signal<Local, Bits<3>>,
     oam_opcode: Signal<Local, Bits<8>>,
+    x1: Signal<Local, Bits<32>>,
+    x1ext: Signal<Local, Bit>,
+    x1len: Signal<Local, Bits<16>>,
+    flags3: Signal<Local, Bits<8>>,
+
+    // Stage 4 locals.
+    x2: Signal<Local, Bits<32>>,
+    x2len: Signal<Local, Bits<16>>,
+    x2end: Signal<Local, Bits<16>>,
+    proto4: Signal<Local, Bits<8>>,
+    walk4: Signal<Local, Bit>,
+    off4: Signal<Local, Bits<7>>,
+    trunc4: Signal<Local, Bit>,
+    short4: Signal<Local, Bit>,
+    l4en: Signal<Local, Bit>,
+    l4word: Signal<Local, Bits<32>>,
+    l4rel: Signal<Local, Bits<16>>,
+    l4off: Signal<Local, Bits<16>>,
+    l4hl: Signal<Local, Bits<16>>,
+    icmp: Signal<Local, Bit>,
+    l4_src: Signal<Local, Bits<16>>,
+    l4_dst: Signal<Local, Bits<16>>,
+    key_now: Signal<Local, Bit>,
+    flags4: Signal<Local, Bits<8>>,
 
     // Key field positions, from evnic-regs.
     k_ethertype: Constant<Bits<16>>,
@@ -201,10 +294,12 @@ pub struct Parser {
     k_ip_proto: Constant<Bits<16>>,
     k_oam_opcode: Constant<Bits<16>>,
     k_oam_level: Constant<Bits<16>>,
+    k_mpls_label: Constant<Bits<16>>,
     k_l4_src: Constant<Bits<16>>,
     k_l4_dst: Constant<Bits<16>>,
     k_src_ip: Constant<Bits<16>>,
     k_dst_ip: Constant<Bits<16>>,
+
     // Flag bit positions, from evnic-regs.
     f_truncated: Constant<Bits<8>>,
     f_bad_ipv4: Constant<Bits<8>>,
@@ -212,6 +307,7 @@ pub struct Parser {
     f_oversize: Constant<Bits<8>>,
     f_mac_error: Constant<Bits<8>>,
     probe_max: Constant<Bits<16>>,
+    slots_max: Constant<Bits<5>>,
 }
 
 fn lsb(f: key::KeyField) -> Constant<Bits<16>> {
@@ -237,13 +333,14 @@ impl Default for Parser {
                 key::IP_PROTO.width,
                 key::OAM_OPCODE.width,
                 key::OAM_LEVEL.width,
+                key::MPLS_LABEL.width,
                 key::L4_SRC.width,
                 key::L4_DST.width,
                 key::SRC_IP.width,
                 key::DST_IP.width,
                 key::KEY_BITS,
             ],
-            [48, 16, 12, 12, 2, 4, 8, 8, 3, 16, 16, 128, 128, 416]
+            [48, 16, 12, 12, 2, 4, 8, 8, 3, 20, 16, 16, 128, 128, 416]
         );
         assert_eq!(key::DST_MAC.lsb, 0);
         Self {
@@ -280,9 +377,36 @@ impl Default for Parser {
             s1_vlan_count: Default::default(),
             s1_vlan_outer: Default::default(),
             s1_vlan_inner: Default::default(),
-            s1_l3ok: Default::default(),
-            s1_l3: Default::default(),
+            s1_l2ok: Default::default(),
+            s1_w: Default::default(),
             s1_avail: Default::default(),
+            s2_valid: Default::default(),
+            s2_probe: Default::default(),
+            s2_short: Default::default(),
+            s2_len: Default::default(),
+            s2_flags: Default::default(),
+            s2_key: Default::default(),
+            s2_ip4: Default::default(),
+            s2_ip6: Default::default(),
+            s2_oam: Default::default(),
+            s2_w: Default::default(),
+            s2_avail: Default::default(),
+            s3_valid: Default::default(),
+            s3_probe: Default::default(),
+            s3_short: Default::default(),
+            s3_len: Default::default(),
+            s3_flags: Default::default(),
+            s3_key: Default::default(),
+            s3_ipver: Default::default(),
+            s3_proto: Default::default(),
+            s3_walk: Default::default(),
+            s3_l4en: Default::default(),
+            s3_off: Default::default(),
+            s3_ext: Default::default(),
+            s3_l4word: Default::default(),
+            s3_hlen: Default::default(),
+            s3_room: Default::default(),
+            s3_avail: Default::default(),
             r_valid: Default::default(),
             r_key_valid: Default::default(),
             key_sent: Default::default(),
@@ -305,7 +429,22 @@ impl Default for Parser {
             l2trunc: Default::default(),
             eval_len: Default::default(),
             flags1: Default::default(),
-            flags2: Default::default(),
+            mpls: Default::default(),
+            bos: Default::default(),
+            nlab: Default::default(),
+            lab_need: Default::default(),
+            vnib: Default::default(),
+            pppoe_ok: Default::default(),
+            ppp_proto: Default::default(),
+            sh: Default::default(),
+            trunc2: Default::default(),
+            ip4: Default::default(),
+            ip6: Default::default(),
+            key2: Default::default(),
+            label: Default::default(),
+            x1frag: Default::default(),
+            x2frag: Default::default(),
+            x2ext: Default::default(),
             version: Default::default(),
             ihl: Default::default(),
             hlen: Default::default(),
@@ -315,25 +454,40 @@ impl Default for Parser {
             word: Default::default(),
             csum1: Default::default(),
             csum2: Default::default(),
-            l4idx: Default::default(),
-            l4en: Default::default(),
-            l4off: Default::default(),
-            l4room: Default::default(),
-            l4word: Default::default(),
-            l4hl: Default::default(),
-            icmp: Default::default(),
-            trunc: Default::default(),
-            short: Default::default(),
-            key_now: Default::default(),
+            trunc3: Default::default(),
+            short3: Default::default(),
             bad4: Default::default(),
-            ip_version: Default::default(),
-            ip_proto: Default::default(),
+            ipver: Default::default(),
+            proto3: Default::default(),
+            walk3: Default::default(),
+            l4en3: Default::default(),
+            off3: Default::default(),
             src_ip: Default::default(),
             dst_ip: Default::default(),
-            l4_src: Default::default(),
-            l4_dst: Default::default(),
             oam_level: Default::default(),
             oam_opcode: Default::default(),
+            x1: Default::default(),
+            x1ext: Default::default(),
+            x1len: Default::default(),
+            flags3: Default::default(),
+            x2: Default::default(),
+            x2len: Default::default(),
+            x2end: Default::default(),
+            proto4: Default::default(),
+            walk4: Default::default(),
+            off4: Default::default(),
+            trunc4: Default::default(),
+            short4: Default::default(),
+            l4en: Default::default(),
+            l4word: Default::default(),
+            l4rel: Default::default(),
+            l4off: Default::default(),
+            l4hl: Default::default(),
+            icmp: Default::default(),
+            l4_src: Default::default(),
+            l4_dst: Default::default(),
+            key_now: Default::default(),
+            flags4: Default::default(),
             k_ethertype: lsb(key::ETHERTYPE),
             k_vlan_outer: lsb(key::VLAN_OUTER),
             k_vlan_inner: lsb(key::VLAN_INNER),
@@ -342,6 +496,7 @@ impl Default for Parser {
             k_ip_proto: lsb(key::IP_PROTO),
             k_oam_opcode: lsb(key::OAM_OPCODE),
             k_oam_level: lsb(key::OAM_LEVEL),
+            k_mpls_label: lsb(key::MPLS_LABEL),
             k_l4_src: lsb(key::L4_SRC),
             k_l4_dst: lsb(key::L4_DST),
             k_src_ip: lsb(key::SRC_IP),
@@ -352,6 +507,7 @@ impl Default for Parser {
             f_oversize: flag(rx_flags::OVERSIZE),
             f_mac_error: flag(rx_flags::MAC_ERROR),
             probe_max: Constant::new((PROBE_BYTES as u64).into()),
+            slots_max: Constant::new((SLOTS as u64).into()),
         }
     }
 }
@@ -380,9 +536,36 @@ impl Logic for Parser {
             s1_vlan_count,
             s1_vlan_outer,
             s1_vlan_inner,
-            s1_l3ok,
-            s1_l3,
+            s1_l2ok,
+            s1_w,
             s1_avail,
+            s2_valid,
+            s2_probe,
+            s2_short,
+            s2_len,
+            s2_flags,
+            s2_key,
+            s2_ip4,
+            s2_ip6,
+            s2_oam,
+            s2_w,
+            s2_avail,
+            s3_valid,
+            s3_probe,
+            s3_short,
+            s3_len,
+            s3_flags,
+            s3_key,
+            s3_ipver,
+            s3_proto,
+            s3_walk,
+            s3_l4en,
+            s3_off,
+            s3_ext,
+            s3_l4word,
+            s3_hlen,
+            s3_room,
+            s3_avail,
             r_valid,
             r_key_valid,
             key_sent,
@@ -453,7 +636,7 @@ impl Logic for Parser {
             if !self.in_frame.q.val() {
                 self.slots[0].d.next = self.rev.val();
                 self.beat.d.next = 1.into();
-            } else if self.beat.q.val() < 11 {
+            } else if self.beat.q.val() < self.slots_max.val() {
                 self.beat.d.next = self.beat.q.val() + 1;
             }
             self.count.d.next = self.newlen.val();
@@ -469,19 +652,27 @@ impl Logic for Parser {
         }
 
         // ---- Stage 1: Ethernet and VLAN tags ----
-        // The stored frame, byte 0 in bits 703:696. Slots past the frame's end hold stale
-        // bytes; the rules never read a byte beyond the frame's data length.
-        self.cat.next = (bit_cast::<704, 64>(self.slots[0].q.val()) << 640)
-            | (bit_cast::<704, 64>(self.slots[1].q.val()) << 576)
-            | (bit_cast::<704, 64>(self.slots[2].q.val()) << 512)
-            | (bit_cast::<704, 64>(self.slots[3].q.val()) << 448)
-            | (bit_cast::<704, 64>(self.slots[4].q.val()) << 384)
-            | (bit_cast::<704, 64>(self.slots[5].q.val()) << 320)
-            | (bit_cast::<704, 64>(self.slots[6].q.val()) << 256)
-            | (bit_cast::<704, 64>(self.slots[7].q.val()) << 192)
-            | (bit_cast::<704, 64>(self.slots[8].q.val()) << 128)
-            | (bit_cast::<704, 64>(self.slots[9].q.val()) << 64)
-            | bit_cast::<704, 64>(self.slots[10].q.val());
+        // The stored frame, byte 0 in bits 1215:1208. Slots past the frame's end hold stale
+        // bytes; every field read from them is discarded by a length check.
+        self.cat.next = (bit_cast::<1216, 64>(self.slots[0].q.val()) << 1152)
+            | (bit_cast::<1216, 64>(self.slots[1].q.val()) << 1088)
+            | (bit_cast::<1216, 64>(self.slots[2].q.val()) << 1024)
+            | (bit_cast::<1216, 64>(self.slots[3].q.val()) << 960)
+            | (bit_cast::<1216, 64>(self.slots[4].q.val()) << 896)
+            | (bit_cast::<1216, 64>(self.slots[5].q.val()) << 832)
+            | (bit_cast::<1216, 64>(self.slots[6].q.val()) << 768)
+            | (bit_cast::<1216, 64>(self.slots[7].q.val()) << 704)
+            | (bit_cast::<1216, 64>(self.slots[8].q.val()) << 640)
+            | (bit_cast::<1216, 64>(self.slots[9].q.val()) << 576)
+            | (bit_cast::<1216, 64>(self.slots[10].q.val()) << 512)
+            | (bit_cast::<1216, 64>(self.slots[11].q.val()) << 448)
+            | (bit_cast::<1216, 64>(self.slots[12].q.val()) << 384)
+            | (bit_cast::<1216, 64>(self.slots[13].q.val()) << 320)
+            | (bit_cast::<1216, 64>(self.slots[14].q.val()) << 256)
+            | (bit_cast::<1216, 64>(self.slots[15].q.val()) << 192)
+            | (bit_cast::<1216, 64>(self.slots[16].q.val()) << 128)
+            | (bit_cast::<1216, 64>(self.slots[17].q.val()) << 64)
+            | bit_cast::<1216, 64>(self.slots[18].q.val());
         // Data bytes, without the FCS; for a probe, the fewest the frame can have: at least
         // one byte follows the `probe_len` seen.
         self.eval_len.next = self.done_len.q.val();
@@ -492,12 +683,14 @@ impl Logic for Parser {
         if self.eval_len.val() >= 4 {
             self.dlen.next = self.eval_len.val() - 4;
         }
-        // A field of n bytes at byte o is cat[703-8o : 704-8o-8n].
-        self.et0.next = self.cat.val().get_bits::<16>(592);
-        self.et1.next = self.cat.val().get_bits::<16>(560);
-        self.et2.next = self.cat.val().get_bits::<16>(528);
-        self.tag1.next = (self.et0.val() == 0x8100) | (self.et0.val() == 0x88a8);
-        self.tag2.next = (self.et1.val() == 0x8100) | (self.et1.val() == 0x88a8);
+        // A field of n bytes at byte o is cat[1215-8o : 1216-8o-8n].
+        self.et0.next = self.cat.val().get_bits::<16>(1104);
+        self.et1.next = self.cat.val().get_bits::<16>(1072);
+        self.et2.next = self.cat.val().get_bits::<16>(1040);
+        self.tag1.next =
+            (self.et0.val() == 0x8100) | (self.et0.val() == 0x88a8) | (self.et0.val() == 0x9100);
+        self.tag2.next =
+            (self.et1.val() == 0x8100) | (self.et1.val() == 0x88a8) | (self.et1.val() == 0x9100);
         self.l2trunc.next = false;
         self.s1_valid.d.next = self.done.q.val();
         self.s1_probe.d.next = self.probe.q.val();
@@ -507,34 +700,34 @@ impl Logic for Parser {
         self.s1_vlan_count.d.next = 0.into();
         self.s1_vlan_outer.d.next = 0.into();
         self.s1_vlan_inner.d.next = 0.into();
-        self.s1_l3ok.d.next = false;
-        self.s1_l3.d.next = self.cat.val().get_bits::<512>(80);
+        self.s1_l2ok.d.next = false;
+        self.s1_w.d.next = self.cat.val().get_bits::<1024>(80);
         self.s1_avail.d.next = self.dlen.val() - 14;
         if self.dlen.val() < 14 {
             self.l2trunc.next = true;
         } else {
-            self.s1_dst_mac.d.next = self.cat.val().get_bits::<48>(656);
+            self.s1_dst_mac.d.next = self.cat.val().get_bits::<48>(1168);
             self.s1_ethertype.d.next = self.et0.val();
-            self.s1_l3ok.d.next = true;
+            self.s1_l2ok.d.next = true;
             if self.tag1.val() {
                 if self.dlen.val() < 18 {
                     self.l2trunc.next = true;
-                    self.s1_l3ok.d.next = false;
+                    self.s1_l2ok.d.next = false;
                 } else {
                     self.s1_vlan_count.d.next = 1.into();
-                    self.s1_vlan_outer.d.next = self.cat.val().get_bits::<12>(576);
+                    self.s1_vlan_outer.d.next = self.cat.val().get_bits::<12>(1088);
                     self.s1_ethertype.d.next = self.et1.val();
-                    self.s1_l3.d.next = self.cat.val().get_bits::<512>(48);
+                    self.s1_w.d.next = self.cat.val().get_bits::<1024>(48);
                     self.s1_avail.d.next = self.dlen.val() - 18;
                     if self.tag2.val() {
                         if self.dlen.val() < 22 {
                             self.l2trunc.next = true;
-                            self.s1_l3ok.d.next = false;
+                            self.s1_l2ok.d.next = false;
                         } else {
                             self.s1_vlan_count.d.next = 2.into();
-                            self.s1_vlan_inner.d.next = self.cat.val().get_bits::<12>(544);
+                            self.s1_vlan_inner.d.next = self.cat.val().get_bits::<12>(1056);
                             self.s1_ethertype.d.next = self.et2.val();
-                            self.s1_l3.d.next = self.cat.val().get_bits::<512>(16);
+                            self.s1_w.d.next = self.cat.val().get_bits::<1024>(16);
                             self.s1_avail.d.next = self.dlen.val() - 22;
                         }
                     }
@@ -557,123 +750,363 @@ impl Logic for Parser {
         self.s1_flags.d.next = self.flags1.val();
         self.s1_short.d.next = self.l2trunc.val();
 
-        // ---- Stage 2: IPv4, IPv6, L4, OAM ----
-        // s1_l3 holds L3 byte o in bits 511-8o:504-8o.
-        self.version.next = self.s1_l3.q.val().get_bits::<4>(508);
-        self.ihl.next = self.s1_l3.q.val().get_bits::<4>(504);
+        // ---- Stage 2: MPLS, PPPoE ----
+        // s1_w holds byte o after the tags in bits 1023-8o:1016-8o.
+        self.mpls.next = self.s1_l2ok.q.val()
+            & ((self.s1_ethertype.q.val() == 0x8847) | (self.s1_ethertype.q.val() == 0x8848));
+        // The bottom-of-stack bits of labels 0-3, and the labels up to the first one set.
+        self.bos.next = (bit_cast::<4, 1>(self.s1_w.q.val().get_bits::<1>(1000)))
+            | (bit_cast::<4, 1>(self.s1_w.q.val().get_bits::<1>(968)) << 1)
+            | (bit_cast::<4, 1>(self.s1_w.q.val().get_bits::<1>(936)) << 2)
+            | (bit_cast::<4, 1>(self.s1_w.q.val().get_bits::<1>(904)) << 3);
+        self.nlab.next = 4.into();
+        self.lab_need.next = 16.into();
+        self.vnib.next = 0.into();
+        if self.bos.val().get_bit(3) {
+            self.nlab.next = 4.into();
+            self.lab_need.next = 17.into();
+            self.vnib.next = self.s1_w.q.val().get_bits::<4>(892);
+        }
+        if self.bos.val().get_bit(2) {
+            self.nlab.next = 3.into();
+            self.lab_need.next = 13.into();
+            self.vnib.next = self.s1_w.q.val().get_bits::<4>(924);
+        }
+        if self.bos.val().get_bit(1) {
+            self.nlab.next = 2.into();
+            self.lab_need.next = 9.into();
+            self.vnib.next = self.s1_w.q.val().get_bits::<4>(956);
+        }
+        if self.bos.val().get_bit(0) {
+            self.nlab.next = 1.into();
+            self.lab_need.next = 5.into();
+            self.vnib.next = self.s1_w.q.val().get_bits::<4>(988);
+        }
+        self.label.next = 0.into();
+        if self.s1_avail.q.val() >= 4 {
+            self.label.next = self.s1_w.q.val().get_bits::<20>(1004);
+        }
+        self.ppp_proto.next = self.s1_w.q.val().get_bits::<16>(960);
+        self.pppoe_ok.next =
+            (self.s1_w.q.val().get_bits::<16>(1008) == 0x1100) & (self.s1_avail.q.val() >= 8);
+        // The shift to the L3 header, in 4-byte units.
+        self.sh.next = 0.into();
+        self.trunc2.next = false;
+        self.ip4.next = false;
+        self.ip6.next = false;
+        self.s2_oam.d.next = self.s1_l2ok.q.val() & (self.s1_ethertype.q.val() == 0x8902);
+        if self.s1_l2ok.q.val() & (self.s1_ethertype.q.val() == 0x0800) {
+            self.ip4.next = true;
+        }
+        if self.s1_l2ok.q.val() & (self.s1_ethertype.q.val() == 0x86dd) {
+            self.ip6.next = true;
+        }
+        if self.mpls.val() {
+            if self.s1_avail.q.val() < self.lab_need.val() {
+                self.trunc2.next = true;
+            } else if self.bos.val() != 0 {
+                self.sh.next = self.nlab.val();
+                self.ip4.next = self.vnib.val() == 4;
+                self.ip6.next = self.vnib.val() == 6;
+            }
+        }
+        if self.s1_l2ok.q.val() & (self.s1_ethertype.q.val() == 0x8864) {
+            if self.s1_avail.q.val() < 8 {
+                self.trunc2.next = true;
+            } else if self.pppoe_ok.val() {
+                self.sh.next = 2.into();
+                self.ip4.next = self.ppp_proto.val() == 0x0021;
+                self.ip6.next = self.ppp_proto.val() == 0x0057;
+            }
+        }
+        self.s2_ip4.d.next = self.ip4.val();
+        self.s2_ip6.d.next = self.ip6.val();
+        self.s2_w.d.next = self.s1_w.q.val().get_bits::<864>(160);
+        if self.sh.val() == 1 {
+            self.s2_w.d.next = self.s1_w.q.val().get_bits::<864>(128);
+        }
+        if self.sh.val() == 2 {
+            self.s2_w.d.next = self.s1_w.q.val().get_bits::<864>(96);
+        }
+        if self.sh.val() == 3 {
+            self.s2_w.d.next = self.s1_w.q.val().get_bits::<864>(64);
+        }
+        if self.sh.val() == 4 {
+            self.s2_w.d.next = self.s1_w.q.val().get_bits::<864>(32);
+        }
+        self.s2_avail.d.next = self.s1_avail.q.val() - (bit_cast::<16, 3>(self.sh.val()) << 2);
+        self.key2.next = bit_cast::<416, 48>(self.s1_dst_mac.q.val())
+            | (bit_cast::<416, 16>(self.s1_ethertype.q.val()) << self.k_ethertype.val())
+            | (bit_cast::<416, 12>(self.s1_vlan_outer.q.val()) << self.k_vlan_outer.val())
+            | (bit_cast::<416, 12>(self.s1_vlan_inner.q.val()) << self.k_vlan_inner.val())
+            | (bit_cast::<416, 2>(self.s1_vlan_count.q.val()) << self.k_vlan_count.val());
+        if self.mpls.val() {
+            self.key2.next = self.key2.val()
+                | (bit_cast::<416, 20>(self.label.val()) << self.k_mpls_label.val());
+        }
+        self.s2_key.d.next = self.key2.val();
+        self.s2_valid.d.next = self.s1_valid.q.val();
+        self.s2_probe.d.next = self.s1_probe.q.val();
+        self.s2_len.d.next = self.s1_len.q.val();
+        self.s2_flags.d.next = self.s1_flags.q.val();
+        if self.trunc2.val() {
+            self.s2_flags.d.next = self.s1_flags.q.val() | self.f_truncated.val();
+        }
+        self.s2_short.d.next = self.s1_short.q.val() | self.trunc2.val();
+
+        // ---- Stage 3: IPv4, IPv6 and its first extension header, OAM ----
+        // s2_w holds L3 byte o in bits 863-8o:856-8o.
+        self.version.next = self.s2_w.q.val().get_bits::<4>(860);
+        self.ihl.next = self.s2_w.q.val().get_bits::<4>(856);
         self.hlen.next = bit_cast::<16, 4>(self.ihl.val()) << 2;
         self.hwords.next = bit_cast::<5, 4>(self.ihl.val()) << 1;
-        self.total.next = self.s1_l3.q.val().get_bits::<16>(480);
+        self.total.next = self.s2_w.q.val().get_bits::<16>(832);
         // One's complement sum of the IHL*2 header words: a good header sums to 0xffff.
         self.csum.next = 0.into();
         self.word.next = 0.into();
         for j in 0..30 {
             if self.hwords.val().index() > j {
-                self.word.next = self.s1_l3.q.val().get_bits::<16>(496 - 16 * j);
+                self.word.next = self.s2_w.q.val().get_bits::<16>(848 - 16 * j);
                 self.csum.next = self.csum.val() + bit_cast::<24, 16>(self.word.val());
             }
         }
         self.csum1.next = (self.csum.val() & 0xffff) + (self.csum.val() >> 16);
         self.csum2.next = (self.csum1.val() & 0xffff) + (self.csum1.val() >> 16);
-        // The 4 bytes after an IPv4 header of IHL words.
-        self.l4idx.next = bits::<10>(480) - (bit_cast::<10, 4>(self.ihl.val()) << 5);
-        self.trunc.next = false;
+        // The first 4 bytes after the IPv6 header: an extension header's next header, length
+        // and (fragment header) offset.
+        self.x1.next = self.s2_w.q.val().get_bits::<32>(512);
+        self.x1frag.next = self.s2_w.q.val().get_bits::<8>(808) == 44;
+        self.x1ext.next = (self.s2_w.q.val().get_bits::<8>(808) == 0)
+            | (self.s2_w.q.val().get_bits::<8>(808) == 43)
+            | self.x1frag.val()
+            | (self.s2_w.q.val().get_bits::<8>(808) == 60);
+        self.x1len.next = (bit_cast::<16, 8>(self.x1.val().get_bits::<8>(16)) + 1) << 3;
+        if self.x1frag.val() {
+            self.x1len.next = 8.into();
+        }
+        self.trunc3.next = false;
         // `short`: a header the key depends on did not fit the data bytes (for a probe: the
         // fewest the frame can have). The other truncations (IP lengths) only set the flag.
-        self.short.next = self.s1_short.q.val();
+        self.short3.next = self.s2_short.q.val();
         self.bad4.next = false;
-        self.ip_version.next = 0.into();
-        self.ip_proto.next = 0.into();
+        self.ipver.next = 0.into();
+        self.proto3.next = 0.into();
+        self.walk3.next = false;
+        self.l4en3.next = false;
+        self.off3.next = 0.into();
         self.src_ip.next = 0.into();
         self.dst_ip.next = 0.into();
-        self.l4_src.next = 0.into();
-        self.l4_dst.next = 0.into();
         self.oam_level.next = 0.into();
         self.oam_opcode.next = 0.into();
-        self.l4en.next = false;
-        self.l4off.next = 0.into();
-        self.l4room.next = 0.into();
-        self.l4word.next = 0.into();
-        if self.s1_l3ok.q.val() & (self.s1_ethertype.q.val() == 0x0800) {
-            if self.s1_avail.q.val() < 20 {
-                self.trunc.next = true;
-                self.short.next = true;
+        self.s3_room.d.next = self.total.val();
+        if self.s2_ip4.q.val() {
+            if self.s2_avail.q.val() < 20 {
+                self.trunc3.next = true;
+                self.short3.next = true;
             } else if (self.version.val() != 4) | (self.ihl.val() < 5) {
                 self.bad4.next = true;
-            } else if self.s1_avail.q.val() < self.hlen.val() {
-                self.trunc.next = true;
-                self.short.next = true;
+            } else if self.s2_avail.q.val() < self.hlen.val() {
+                self.trunc3.next = true;
+                self.short3.next = true;
             } else {
-                self.ip_version.next = 4.into();
-                self.ip_proto.next = self.s1_l3.q.val().get_bits::<8>(432);
-                self.src_ip.next = bit_cast::<128, 32>(self.s1_l3.q.val().get_bits::<32>(384));
-                self.dst_ip.next = bit_cast::<128, 32>(self.s1_l3.q.val().get_bits::<32>(352));
+                self.ipver.next = 4.into();
+                self.proto3.next = self.s2_w.q.val().get_bits::<8>(784);
+                self.src_ip.next = bit_cast::<128, 32>(self.s2_w.q.val().get_bits::<32>(736));
+                self.dst_ip.next = bit_cast::<128, 32>(self.s2_w.q.val().get_bits::<32>(704));
                 if self.csum2.val() != 0xffff {
                     self.bad4.next = true;
                 }
-                if self.total.val() > self.s1_avail.q.val() {
-                    self.trunc.next = true;
+                if self.total.val() > self.s2_avail.q.val() {
+                    self.trunc3.next = true;
                 }
                 if self.total.val() < self.hlen.val() {
                     self.bad4.next = true;
-                } else if self.s1_l3.q.val().get_bits::<13>(448) == 0 {
-                    self.l4en.next = true;
-                    self.l4off.next = self.hlen.val();
-                    self.l4room.next = self.total.val() - self.hlen.val();
-                    self.l4word.next = self.s1_l3.q.val().get_bits::<32>(self.l4idx.val().index());
+                } else if self.s2_w.q.val().get_bits::<13>(800) == 0 {
+                    self.l4en3.next = true;
                 }
             }
         }
-        if self.s1_l3ok.q.val() & (self.s1_ethertype.q.val() == 0x86dd) {
-            if self.s1_avail.q.val() < 40 {
-                self.trunc.next = true;
-                self.short.next = true;
+        if self.s2_ip6.q.val() {
+            if self.s2_avail.q.val() < 40 {
+                self.trunc3.next = true;
+                self.short3.next = true;
             } else if self.version.val() == 6 {
-                self.ip_version.next = 6.into();
-                self.ip_proto.next = self.s1_l3.q.val().get_bits::<8>(456);
-                self.src_ip.next = self.s1_l3.q.val().get_bits::<128>(320);
-                self.dst_ip.next = self.s1_l3.q.val().get_bits::<128>(192);
-                if self.s1_l3.q.val().get_bits::<16>(464) > self.s1_avail.q.val() - 40 {
-                    self.trunc.next = true;
+                self.ipver.next = 6.into();
+                self.proto3.next = self.s2_w.q.val().get_bits::<8>(808);
+                self.src_ip.next = self.s2_w.q.val().get_bits::<128>(672);
+                self.dst_ip.next = self.s2_w.q.val().get_bits::<128>(544);
+                self.s3_room.d.next = self.s2_w.q.val().get_bits::<16>(816);
+                if self.s2_w.q.val().get_bits::<16>(816) > self.s2_avail.q.val() - 40 {
+                    self.trunc3.next = true;
                 }
-                self.l4en.next = true;
-                self.l4off.next = 40.into();
-                self.l4room.next = self.s1_l3.q.val().get_bits::<16>(464);
-                self.l4word.next = self.s1_l3.q.val().get_bits::<32>(160);
+                self.walk3.next = true;
+                self.l4en3.next = true;
+                if self.x1ext.val() {
+                    if self.s2_avail.q.val() < 48 {
+                        self.trunc3.next = true;
+                        self.short3.next = true;
+                        self.walk3.next = false;
+                        self.l4en3.next = false;
+                    } else if self.x1len.val() > 64 {
+                        self.walk3.next = false;
+                        self.l4en3.next = false;
+                    } else if self.s2_avail.q.val() < self.x1len.val() + 40 {
+                        self.trunc3.next = true;
+                        self.short3.next = true;
+                        self.walk3.next = false;
+                        self.l4en3.next = false;
+                    } else {
+                        self.proto3.next = self.x1.val().get_bits::<8>(24);
+                        self.off3.next = self.x1len.val().get_bits::<7>(0);
+                        if self.x1frag.val() & (self.x1.val().get_bits::<13>(3) != 0) {
+                            self.walk3.next = false;
+                            self.l4en3.next = false;
+                        }
+                    }
+                }
             }
         }
-        if self.s1_l3ok.q.val() & (self.s1_ethertype.q.val() == 0x8902) {
-            if self.s1_avail.q.val() < 4 {
-                self.trunc.next = true;
-                self.short.next = true;
+        if self.s2_oam.q.val() {
+            if self.s2_avail.q.val() < 4 {
+                self.trunc3.next = true;
+                self.short3.next = true;
             } else {
-                self.oam_level.next = self.s1_l3.q.val().get_bits::<3>(509);
-                self.oam_opcode.next = self.s1_l3.q.val().get_bits::<8>(496);
+                self.oam_level.next = self.s2_w.q.val().get_bits::<3>(861);
+                self.oam_opcode.next = self.s2_w.q.val().get_bits::<8>(848);
             }
+        }
+        self.flags3.next = self.s2_flags.q.val();
+        if self.trunc3.val() {
+            self.flags3.next = self.flags3.val() | self.f_truncated.val();
+        }
+        if self.bad4.val() {
+            self.flags3.next = self.flags3.val() | self.f_bad_ipv4.val();
+        }
+        self.s3_flags.d.next = self.flags3.val();
+        self.s3_short.d.next = self.short3.val();
+        self.s3_valid.d.next = self.s2_valid.q.val();
+        self.s3_probe.d.next = self.s2_probe.q.val();
+        self.s3_len.d.next = self.s2_len.q.val();
+        self.s3_ipver.d.next = self.ipver.val();
+        self.s3_proto.d.next = self.proto3.val();
+        self.s3_walk.d.next = self.walk3.val();
+        self.s3_l4en.d.next = self.l4en3.val();
+        self.s3_off.d.next = self.off3.val();
+        self.s3_ext.d.next = self.s2_w.q.val().get_bits::<544>(0);
+        // A mux of the 11 places IHL 5-15 can put it (not a shifter over the whole window).
+        self.s3_l4word.d.next = 0.into();
+        for j in 5..16 {
+            if self.ihl.val().index() == j {
+                self.s3_l4word.d.next = self.s2_w.q.val().get_bits::<32>(832 - 32 * j);
+            }
+        }
+        self.s3_hlen.d.next = self.hlen.val();
+        self.s3_avail.d.next = self.s2_avail.q.val();
+        self.s3_key.d.next = self.s2_key.q.val()
+            | (bit_cast::<416, 4>(self.ipver.val()) << self.k_ip_version.val())
+            | (bit_cast::<416, 128>(self.src_ip.val()) << self.k_src_ip.val())
+            | (bit_cast::<416, 128>(self.dst_ip.val()) << self.k_dst_ip.val())
+            | (bit_cast::<416, 8>(self.oam_opcode.val()) << self.k_oam_opcode.val())
+            | (bit_cast::<416, 3>(self.oam_level.val()) << self.k_oam_level.val());
+
+        // ---- Stage 4: the second IPv6 extension header, L4, the outputs ----
+        // s3_ext holds byte o after the IPv6 header in bits 543-8o:536-8o.
+        // The walk is at a multiple of 8 bytes: a mux of the 8 places (not a shifter).
+        self.x2.next = 0.into();
+        for j in 0..8 {
+            if self.s3_off.q.val().index() == 8 * j {
+                self.x2.next = self.s3_ext.q.val().get_bits::<32>(512 - 64 * j);
+            }
+        }
+        self.x2frag.next = self.s3_proto.q.val() == 44;
+        self.x2ext.next = (self.s3_proto.q.val() == 0)
+            | (self.s3_proto.q.val() == 43)
+            | self.x2frag.val()
+            | (self.s3_proto.q.val() == 60);
+        self.x2len.next = (bit_cast::<16, 8>(self.x2.val().get_bits::<8>(16)) + 1) << 3;
+        if self.x2frag.val() {
+            self.x2len.next = 8.into();
+        }
+        self.x2end.next = bit_cast::<16, 7>(self.s3_off.q.val()) + self.x2len.val();
+        self.proto4.next = self.s3_proto.q.val();
+        self.walk4.next = self.s3_walk.q.val();
+        self.off4.next = self.s3_off.q.val();
+        self.l4en.next = self.s3_l4en.q.val();
+        self.trunc4.next = false;
+        self.short4.next = self.s3_short.q.val();
+        if (self.s3_ipver.q.val() == 6) & self.s3_walk.q.val() & self.x2ext.val() {
+            if self.s3_off.q.val() > 56 {
+                self.walk4.next = false;
+                self.l4en.next = false;
+            } else if self.s3_avail.q.val() < bit_cast::<16, 7>(self.s3_off.q.val()) + 48 {
+                self.trunc4.next = true;
+                self.short4.next = true;
+                self.walk4.next = false;
+                self.l4en.next = false;
+            } else if self.x2end.val() > 64 {
+                self.walk4.next = false;
+                self.l4en.next = false;
+            } else if self.s3_avail.q.val() < self.x2end.val() + 40 {
+                self.trunc4.next = true;
+                self.short4.next = true;
+                self.walk4.next = false;
+                self.l4en.next = false;
+            } else {
+                self.proto4.next = self.x2.val().get_bits::<8>(24);
+                self.off4.next = self.x2end.val().get_bits::<7>(0);
+                if self.x2frag.val() & (self.x2.val().get_bits::<13>(3) != 0) {
+                    self.walk4.next = false;
+                    self.l4en.next = false;
+                }
+            }
+        }
+        // A third extension header is not followed.
+        if (self.s3_ipver.q.val() == 6)
+            & ((self.proto4.val() == 0)
+                | (self.proto4.val() == 43)
+                | (self.proto4.val() == 44)
+                | (self.proto4.val() == 60))
+        {
+            self.l4en.next = false;
         }
         // L4: TCP 20 bytes, UDP 8, ICMP (under its own IP version) 8.
+        self.l4word.next = self.s3_l4word.q.val();
+        self.l4rel.next = self.s3_hlen.q.val();
+        self.l4off.next = self.s3_hlen.q.val();
+        if self.s3_ipver.q.val() == 6 {
+            self.l4word.next = 0.into();
+            for j in 0..9 {
+                if self.off4.val().index() == 8 * j {
+                    self.l4word.next = self.s3_ext.q.val().get_bits::<32>(512 - 64 * j);
+                }
+            }
+            self.l4rel.next = bit_cast::<16, 7>(self.off4.val());
+            self.l4off.next = bit_cast::<16, 7>(self.off4.val()) + 40;
+        }
         self.l4hl.next = 0.into();
         self.icmp.next = false;
-        if self.ip_proto.val() == 6 {
+        if self.proto4.val() == 6 {
             self.l4hl.next = 20.into();
         }
-        if self.ip_proto.val() == 17 {
+        if self.proto4.val() == 17 {
             self.l4hl.next = 8.into();
         }
-        if ((self.ip_proto.val() == 1) & (self.ip_version.val() == 4))
-            | ((self.ip_proto.val() == 58) & (self.ip_version.val() == 6))
+        if ((self.proto4.val() == 1) & (self.s3_ipver.q.val() == 4))
+            | ((self.proto4.val() == 58) & (self.s3_ipver.q.val() == 6))
         {
             self.l4hl.next = 8.into();
             self.icmp.next = true;
         }
+        self.l4_src.next = 0.into();
+        self.l4_dst.next = 0.into();
         if self.l4en.val() & (self.l4hl.val() != 0) {
-            if self.s1_avail.q.val() < self.l4off.val() + self.l4hl.val() {
-                self.short.next = true;
+            if self.s3_avail.q.val() < self.l4off.val() + self.l4hl.val() {
+                self.short4.next = true;
             }
-            if (self.s1_avail.q.val() < self.l4off.val() + self.l4hl.val())
-                | (self.l4room.val() < self.l4hl.val())
+            if (self.s3_avail.q.val() < self.l4off.val() + self.l4hl.val())
+                | (self.s3_room.q.val() < self.l4rel.val() + self.l4hl.val())
             {
-                self.trunc.next = true;
+                self.trunc4.next = true;
             } else if self.icmp.val() {
                 self.l4_src.next = bit_cast::<16, 8>(self.l4word.val().get_bits::<8>(24));
                 self.l4_dst.next = bit_cast::<16, 8>(self.l4word.val().get_bits::<8>(16));
@@ -682,43 +1115,31 @@ impl Logic for Parser {
                 self.l4_dst.next = self.l4word.val().get_bits::<16>(0);
             }
         }
-        self.flags2.next = self.s1_flags.q.val();
-        if self.trunc.val() {
-            self.flags2.next = self.flags2.val() | self.f_truncated.val();
+        self.flags4.next = self.s3_flags.q.val();
+        if self.trunc4.val() {
+            self.flags4.next = self.flags4.val() | self.f_truncated.val();
         }
-        if self.bad4.val() {
-            self.flags2.next = self.flags2.val() | self.f_bad_ipv4.val();
-        }
-        self.r_valid.d.next = self.s1_valid.q.val();
-        if self.s1_valid.q.val() {
-            self.r_len.d.next = self.s1_len.q.val();
-            self.r_flags.d.next = self.flags2.val();
+        self.r_valid.d.next = self.s3_valid.q.val();
+        if self.s3_valid.q.val() {
+            self.r_len.d.next = self.s3_len.q.val();
+            self.r_flags.d.next = self.flags4.val();
         }
         // The key goes out once per frame: from the first probe that found every header it
         // depends on, or with the end result.
-        self.key_now.next = (self.s1_valid.q.val() | (self.s1_probe.q.val() & !self.short.val()))
+        self.key_now.next = (self.s3_valid.q.val() | (self.s3_probe.q.val() & !self.short4.val()))
             & !self.key_sent.q.val();
         self.r_key_valid.d.next = self.key_now.val();
-        if self.key_now.val() & !self.s1_valid.q.val() {
+        if self.key_now.val() & !self.s3_valid.q.val() {
             self.key_sent.d.next = true;
         }
-        if self.s1_valid.q.val() {
+        if self.s3_valid.q.val() {
             self.key_sent.d.next = false;
         }
         if self.key_now.val() {
-            self.r_key.d.next = bit_cast::<416, 48>(self.s1_dst_mac.q.val())
-                | (bit_cast::<416, 16>(self.s1_ethertype.q.val()) << self.k_ethertype.val())
-                | (bit_cast::<416, 12>(self.s1_vlan_outer.q.val()) << self.k_vlan_outer.val())
-                | (bit_cast::<416, 12>(self.s1_vlan_inner.q.val()) << self.k_vlan_inner.val())
-                | (bit_cast::<416, 2>(self.s1_vlan_count.q.val()) << self.k_vlan_count.val())
-                | (bit_cast::<416, 4>(self.ip_version.val()) << self.k_ip_version.val())
-                | (bit_cast::<416, 8>(self.ip_proto.val()) << self.k_ip_proto.val())
-                | (bit_cast::<416, 8>(self.oam_opcode.val()) << self.k_oam_opcode.val())
-                | (bit_cast::<416, 3>(self.oam_level.val()) << self.k_oam_level.val())
+            self.r_key.d.next = self.s3_key.q.val()
+                | (bit_cast::<416, 8>(self.proto4.val()) << self.k_ip_proto.val())
                 | (bit_cast::<416, 16>(self.l4_src.val()) << self.k_l4_src.val())
-                | (bit_cast::<416, 16>(self.l4_dst.val()) << self.k_l4_dst.val())
-                | (bit_cast::<416, 128>(self.src_ip.val()) << self.k_src_ip.val())
-                | (bit_cast::<416, 128>(self.dst_ip.val()) << self.k_dst_ip.val());
+                | (bit_cast::<416, 16>(self.l4_dst.val()) << self.k_l4_dst.val());
         }
         self.out_valid.next = self.r_valid.q.val();
         self.key_valid.next = self.r_key_valid.q.val();
@@ -733,6 +1154,10 @@ impl Logic for Parser {
             self.probe.d.next = false;
             self.s1_valid.d.next = false;
             self.s1_probe.d.next = false;
+            self.s2_valid.d.next = false;
+            self.s2_probe.d.next = false;
+            self.s3_valid.d.next = false;
+            self.s3_probe.d.next = false;
             self.r_valid.d.next = false;
             self.r_key_valid.d.next = false;
             self.key_sent.d.next = false;
@@ -744,7 +1169,7 @@ impl Logic for Parser {
 mod tests {
     use super::*;
     use crate::crc::tests::{to_beats, verilator_lint};
-    use evnic_model::gen::{FrameGen, FrameKind, Mutation};
+    use evnic_model::gen::{Encap, FrameGen, FrameKind, Mutation};
     use evnic_model::parse::{parse, Parsed};
     use evnic_regs::event::rx_flags;
     use evnic_regs::key::KeyBits;
@@ -862,7 +1287,7 @@ mod tests {
             self.clock();
             if self.uut.key_valid.val() {
                 let c = self.beats.len();
-                let beat = self.beats[c - LATENCY].expect("a key 3 cycles after a beat");
+                let beat = self.beats[c - LATENCY].expect("a key LATENCY cycles after a beat");
                 match self.keys.pop_front() {
                     Some((want, what)) => {
                         assert_eq!(
@@ -1023,6 +1448,62 @@ mod tests {
         ] {
             assert_ne!(flags_seen & fl, 0, "flag {fl:#x} was tested");
         }
+    }
+
+    /// MPLS stacks of 1 to 5 labels, PPPoE sessions, QinQ tags (0x9100 among them) and IPv6
+    /// extension header chains, whole and cut short, against the model.
+    #[test]
+    fn every_encapsulation_and_extension_header_chain() {
+        let mut g = FrameGen::new(18);
+        let mut frames = vec![];
+        let mut seen = [0usize; 4];
+        let encaps = [
+            Encap::Mpls(1),
+            Encap::Mpls(2),
+            Encap::Mpls(4),
+            Encap::Mpls(5),
+            Encap::Pppoe,
+            Encap::None,
+        ];
+        for kind in [
+            FrameKind::Raw,
+            FrameKind::Ipv4Tcp,
+            FrameKind::Ipv4Udp,
+            FrameKind::Ipv6Tcp,
+            FrameKind::Ipv6Udp,
+            FrameKind::Ipv6Icmp,
+        ] {
+            for encap in encaps {
+                for m in [Mutation::None, Mutation::Truncated(0), Mutation::Flipped] {
+                    let vlans = g.rng().gen_range(0..=2);
+                    let f = loop {
+                        let f = g.well_formed_in(kind, vlans, encap, true);
+                        if f.bytes.len() <= 300 {
+                            break f;
+                        }
+                    };
+                    let f = g.mutate(f, m);
+                    let p = parse(&f.bytes, f.mac_err, 1518);
+                    if p.key.get(key::MPLS_LABEL) != 0 {
+                        seen[0] += 1;
+                    }
+                    if p.key.get(key::ETHERTYPE) == 0x8864 && p.key.get(key::IP_VERSION) != 0 {
+                        seen[1] += 1;
+                    }
+                    if !f.exts.is_empty() && p.key.get(key::L4_DST) != 0 {
+                        seen[2] += 1;
+                    }
+                    if f.bytes.get(12..14) == Some(&[0x91, 0x00]) {
+                        seen[3] += 1;
+                    }
+                    let what = format!("{kind:?} {encap:?} {:?} exts {:?}", f.mutation, f.exts);
+                    frames.push((f.bytes, f.mac_err, what));
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+        let mut bench = Bench::new(1518);
+        run(&mut bench, &frames, true, g.rng());
     }
 
     #[test]
@@ -1213,7 +1694,10 @@ mod tests {
         run(&mut bench, &frames, false, g.rng());
         for (i, (f, _, _)) in frames.iter().enumerate() {
             let beats = f.len().div_ceil(8);
-            assert!(bench.key_beats[i] <= beats.min(14), "frame {i}");
+            assert!(
+                bench.key_beats[i] <= beats.min(PROBE_BYTES / 8),
+                "frame {i}"
+            );
         }
         assert!(
             frames
@@ -1222,6 +1706,14 @@ mod tests {
                 .any(|((f, _, _), b)| *b < f.len().div_ceil(8)),
             "some keys came early"
         );
+    }
+
+    #[test]
+    fn the_slots_hold_the_bytes_the_model_reads() {
+        assert_eq!(SLOTS * 8, evnic_model::parse::HEADER_BYTES);
+        // Probes reach the deepest header the key depends on: 2 tags, 4 labels, the IPv6
+        // header, the extension headers, TCP, and the 3 bytes a probe's bound lacks.
+        const { assert!(PROBE_BYTES >= 14 + 8 + 16 + 40 + evnic_model::parse::EXT_BYTES + 20 + 3) };
     }
 
     #[test]

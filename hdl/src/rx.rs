@@ -67,18 +67,19 @@
 //! (with `dbg_hit`). A frame that got no slot shows flags 0, length 0 and no hit.
 //!
 //! # Timing (cycles)
-//! The key of a frame is known 3 cycles after the beat that completes the headers it depends
-//! on (see [`Parser`]: the 3rd beat for an unparsed ethertype, the 6th for UDP/IPv4, ...) or
+//! The key of a frame is known [`crate::parser::LATENCY`] = 5 cycles after the beat that
+//! completes the headers it depends on (see [`Parser`]: the 3rd beat for an unparsed
+//! ethertype, the 6th for UDP/IPv4, ...) or
 //! after its last beat; it enters the filter in that cycle when the filter takes a key then
 //! (`lk_ready`: one key per [`crate::filter::SPACING`] = 5 cycles) and no key waits in the key
 //! queue (8 keys), and the verdict comes [`crate::filter::LATENCY`] = 8 cycles later. Then,
 //! with the descriptor prefetched, data beats start 2 cycles after the verdict and follow the
 //! MAC (16 bytes per beat, the MAC brings 8 per cycle). With the last MAC beat at edge N, the
-//! end record is known in cycle N+3 and the event is offered (`ev_valid`) in cycle N+4 when
+//! end record is known in cycle N+5 and the event is offered (`ev_valid`) in cycle N+6 when
 //! the data was all written by then, else 2 cycles after the last data beat. 64-byte frames of
-//! an unparsed ethertype: key at N-2, verdict at N+6, data beats N+8..N+11, event at N+13;
-//! 128 bytes: event at N+9, 200 bytes: N+5; from about 300 bytes on (the data beats have
-//! caught up with the MAC) at N+4.
+//! an unparsed ethertype: key at N, verdict at N+8, data beats N+10..N+13, event at N+15;
+//! 128 bytes: event at N+11, 200 bytes: N+7; from about 300 bytes on (the data beats have
+//! caught up with the MAC) at N+6.
 //! Frames are taken at line rate for every size from 64 bytes (a key per 8 cycles at most on
 //! average; the key queue absorbs a burst of early keys).
 //!
@@ -590,6 +591,7 @@ impl Logic for RxPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parser::LATENCY;
     use evnic_model::{beats, fcs, parse};
     use evnic_regs::event::rx_flags;
     use evnic_regs::map::{vi, vi_reg, FILTER_PAGE_BASE};
@@ -859,8 +861,8 @@ mod tests {
                 b.first_beats[i] + CYCLE_OFFSET,
                 "frame {i}: first-beat timestamp"
             );
-            // The event comes 4 cycles after the last MAC beat, or 2 after the last data beat
-            // when the data was still being written (a verdict late in a short frame: the
+            // The event comes LATENCY + 1 cycles after the last MAC beat, or 2 after the last
+            // data beat when the data was still being written (a verdict late in a short frame: the
             // filter answers 8 cycles after the key). `sim/benches/rx.rs` prints the figures.
             let frame_writes: Vec<u64> = b
                 .writes
@@ -871,14 +873,18 @@ mod tests {
             let last_write = *frame_writes.last().unwrap();
             assert_eq!(
                 cycle,
-                (b.last_beats[i] + 4).max(last_write + 2),
+                (b.last_beats[i] + LATENCY as u64 + 1).max(last_write + 2),
                 "frame {i} ({} bytes): last beat at {}, writes {frame_writes:?}",
                 f.len(),
                 b.last_beats[i]
             );
             let after = cycle - b.last_beats[i];
             if f.len() >= 300 {
-                assert_eq!(after, 4, "frame {i}: event 4 cycles after the last beat");
+                assert_eq!(
+                    after,
+                    LATENCY as u64 + 1,
+                    "frame {i}: event LATENCY + 1 cycles after the last beat"
+                );
             }
             // From 200 bytes on, every data beat but the last few was written before the
             // frame's end (a shorter one has its verdict near or after its end).
@@ -889,7 +895,8 @@ mod tests {
                 .count();
             let words = f.len().div_ceil(16);
             assert!(
-                f.len() < 200 || beats_before_end + 3 >= words,
+                // (the parser's latency delays the verdict, and so the data beats behind it)
+                f.len() < 200 || beats_before_end + LATENCY >= words,
                 "frame {i}: cut-through ({beats_before_end} of {words} beats before the end)"
             );
         }

@@ -5,14 +5,17 @@
 //! SPEC    := TERM... "->" ACTION
 //! TERM    := "udp" [PORTSEL] | "tcp" [PORTSEL] | "icmp" | "proto" N
 //!          | "ipv4" [ADDRSEL] | "ipv6" [ADDRSEL] | "ethertype" N
-//!          | "vlan" N | "vlan" "inner" N | "mac" MAC | "oam" ["level" N] ["opcode" N] | "any"
+//!          | "vlan" N | "vlan" "inner" N | "mac" MAC | "oam" ["level" N] ["opcode" N]
+//!          | "mpls" N | "any"
 //! PORTSEL := ("src" | "dst") N            (a UDP/TCP port)
 //! ADDRSEL := ("src" | "dst") ADDR["/"LEN] (an IPv4 or IPv6 address and prefix length)
 //! ACTION  := "vi" N | "group" N | "drop"
 //! ```
 //!
 //! Numbers are decimal or `0x` hexadecimal. Terms combine with AND; `udp`, `tcp`, `icmp` also
-//! match the IP protocol (17, 6, 1); `ipv4`/`ipv6` match the IP version. Examples:
+//! match the IP protocol (17, 6, 1); `ipv4`/`ipv6` match the IP version (of a packet sent
+//! directly, under MPLS or in a PPPoE session); `mpls N` matches ethertype 0x8847 and the top
+//! label N. Examples:
 //! `udp dst 319 -> vi 2`, `ethertype 0x8902 -> group 5`, `ipv4 dst 10.0.0.0/8 -> drop`,
 //! `vlan 100 tcp src 80 -> vi 1`, `oam level 5 opcode 47 -> group 3`, `any -> drop`.
 
@@ -269,6 +272,11 @@ impl std::str::FromStr for FilterSpec {
                     spec.exact(key::DST_MAC, v)?;
                     i += 1;
                 }
+                "mpls" => {
+                    spec.exact(key::ETHERTYPE, 0x8847)?;
+                    spec.exact(key::MPLS_LABEL, num(peek(i), "mpls", 0xf_ffff)?)?;
+                    i += 1;
+                }
                 "oam" => {
                     spec.exact(key::ETHERTYPE, 0x8902)?;
                     loop {
@@ -386,6 +394,18 @@ mod tests {
             (key::OAM_OPCODE, 47)
         ])
         .matches(&s.value, &s.mask));
+        let s: FilterSpec = "mpls 16 ipv4 udp dst 53 -> vi 1".parse().unwrap();
+        let k = key(&[
+            (key::ETHERTYPE, 0x8847),
+            (key::MPLS_LABEL, 16),
+            (key::IP_VERSION, 4),
+            (key::IP_PROTO, 17),
+            (key::L4_DST, 53),
+        ]);
+        assert!(k.matches(&s.value, &s.mask));
+        assert!(!key(&[(key::ETHERTYPE, 0x8847), (key::MPLS_LABEL, 17)]).matches(&s.value, &s.mask));
+        assert!("mpls 0x100000 -> drop".parse::<FilterSpec>().is_err());
+        assert!("mpls 5 oam -> drop".parse::<FilterSpec>().is_err());
         let s: FilterSpec = "ipv6 src 2001:db8::/32 -> drop".parse().unwrap();
         let k = key(&[
             (key::IP_VERSION, 6),

@@ -105,7 +105,8 @@ pub fn exact_mask(spec: &FilterSpec) -> KeyBits {
 
 const ETHERTYPE_IPV4: u128 = 0x0800;
 const ETHERTYPE_IPV6: u128 = 0x86dd;
-const ETHERTYPE_OAM: u128 = 0x8902;
+/// The ethertypes under which the parser also finds IPv4 and IPv6 (MPLS, PPPoE session).
+const ETHERTYPES_IP_INSIDE: [u128; 3] = [0x8847, 0x8848, 0x8864];
 
 /// True when `spec` requires a 1 bit in one of `fields` (so the field is not 0).
 fn needs_nonzero(spec: &FilterSpec, fields: &[key::KeyField]) -> bool {
@@ -114,26 +115,30 @@ fn needs_nonzero(spec: &FilterSpec, fields: &[key::KeyField]) -> bool {
         .any(|f| spec.value.get(*f) & spec.mask.get(*f) != 0)
 }
 
-/// The ethertype every frame `spec` matches has: the one it requires, or the one its IP
-/// version or OAM fields imply (the parser fills the IP fields only after ethertype 0x0800
-/// or 0x86dd with the matching version, the OAM fields only after 0x8902; they are 0
-/// otherwise).
+/// The ethertype every frame `spec` matches has, when it requires one. (The IP fields and
+/// the OAM fields no longer imply one: IP is also found under MPLS and PPPoE, and the OAM
+/// fields share their bits with the MPLS label.)
 fn ethertype_of(spec: &FilterSpec) -> Option<u128> {
     let full = |f: key::KeyField| spec.mask.get(f) == (1u128 << f.width) - 1;
-    if full(key::ETHERTYPE) {
-        return Some(spec.value.get(key::ETHERTYPE));
-    }
-    if full(key::IP_VERSION) {
-        match spec.value.get(key::IP_VERSION) {
-            4 => return Some(ETHERTYPE_IPV4),
-            6 => return Some(ETHERTYPE_IPV6),
-            _ => {}
+    full(key::ETHERTYPE).then(|| spec.value.get(key::ETHERTYPE))
+}
+
+/// The IP version every frame `spec` matches has, when it requires 4 or 6.
+fn ip_version_of(spec: &FilterSpec) -> Option<u128> {
+    let full = (1u128 << key::IP_VERSION.width) - 1;
+    let v = spec.value.get(key::IP_VERSION);
+    (spec.mask.get(key::IP_VERSION) == full && (v == 4 || v == 6)).then_some(v)
+}
+
+/// True when a frame of `ethertype` can carry an IP packet of `version` (any, when `None`)
+/// that the parser reads: directly, or under MPLS or PPPoE.
+fn carries_ip(ethertype: u128, version: Option<u128>) -> bool {
+    ETHERTYPES_IP_INSIDE.contains(&ethertype)
+        || match version {
+            Some(4) => ethertype == ETHERTYPE_IPV4,
+            Some(6) => ethertype == ETHERTYPE_IPV6,
+            _ => ethertype == ETHERTYPE_IPV4 || ethertype == ETHERTYPE_IPV6,
         }
-    }
-    if needs_nonzero(spec, &[key::OAM_OPCODE, key::OAM_LEVEL]) {
-        return Some(ETHERTYPE_OAM);
-    }
-    None
 }
 
 /// True when `spec` only matches IP frames (it requires a non-zero IP field).
@@ -156,6 +161,8 @@ fn needs_ip(spec: &FilterSpec) -> bool {
 pub struct Frames {
     /// The ethertype of every frame it matches, if one.
     ethertype: Option<u128>,
+    /// The IP version of every frame it matches, if one.
+    ip_version: Option<u128>,
     /// It matches IP frames only.
     ip: bool,
 }
@@ -164,6 +171,7 @@ impl Frames {
     pub fn of(spec: &FilterSpec) -> Frames {
         Frames {
             ethertype: ethertype_of(spec),
+            ip_version: ip_version_of(spec),
             ip: needs_ip(spec),
         }
     }
@@ -183,8 +191,13 @@ pub fn overlap(a: &FilterSpec, fa: Frames, b: &FilterSpec, fb: Frames) -> bool {
             return false;
         }
     }
-    let not_ip = |e: Option<u128>| e.is_some_and(|e| e != ETHERTYPE_IPV4 && e != ETHERTYPE_IPV6);
-    !(fa.ip && not_ip(fb.ethertype) || fb.ip && not_ip(fa.ethertype))
+    let apart = |ip: Frames, other: Frames| {
+        ip.ip
+            && other
+                .ethertype
+                .is_some_and(|e| !carries_ip(e, ip.ip_version))
+    };
+    !(apart(fa, fb) || apart(fb, fa))
 }
 
 /// One device write, in the order [`Tables`] returns them.
@@ -840,6 +853,12 @@ mod tests {
         assert!(o("oam", "ethertype 0x8902"));
         assert!(!o("oam", "ethertype 0x0800"));
         assert!(o("udp", "vlan 5"));
+        // IP under MPLS and PPPoE.
+        assert!(o("ipv4", "ethertype 0x8847"));
+        assert!(o("ipv6 udp dst 53", "ethertype 0x8864"));
+        assert!(o("udp", "mpls 16"));
+        assert!(!o("ipv6", "ethertype 0x0800"));
+        assert!(!o("mpls 16", "oam"));
     }
 
     #[test]

@@ -26,12 +26,17 @@ pub const DST_MAC: KeyField = f(
     48,
     "Destination MAC, first byte on the wire in bits 47:40.",
 );
-pub const ETHERTYPE: KeyField = f("ethertype", 48, 16, "Ethertype after any VLAN tags.");
+pub const ETHERTYPE: KeyField = f(
+    "ethertype",
+    48,
+    16,
+    "Ethertype after any VLAN tags (0x8847/0x8848 for MPLS, 0x8864 for PPPoE: the IP fields are then the inner packet's).",
+);
 pub const VLAN_OUTER: KeyField = f(
     "vlan_outer",
     64,
     12,
-    "VLAN id of the first 802.1Q/802.1ad tag.",
+    "VLAN id of the first tag (TPID 0x8100, 0x88a8 or 0x9100).",
 );
 pub const VLAN_INNER: KeyField = f("vlan_inner", 76, 12, "VLAN id of the second tag.");
 pub const VLAN_COUNT: KeyField = f("vlan_count", 88, 2, "Number of VLAN tags (0-2).");
@@ -39,11 +44,35 @@ pub const IP_VERSION: KeyField = f(
     "ip_version",
     92,
     4,
-    "4 or 6 for a parsed IP header, else 0.",
+    "4 or 6 for a parsed IP header (directly, under MPLS or in a PPPoE session), else 0.",
 );
-pub const IP_PROTO: KeyField = f("ip_proto", 96, 8, "IPv4 protocol / IPv6 next header.");
-pub const OAM_OPCODE: KeyField = f("oam_opcode", 104, 8, "Ethernet OAM (0x8902) opcode.");
-pub const OAM_LEVEL: KeyField = f("oam_level", 112, 3, "Ethernet OAM MEG level (MEL).");
+pub const IP_PROTO: KeyField = f(
+    "ip_proto",
+    96,
+    8,
+    "IPv4 protocol / IPv6 next header after the extension headers followed.",
+);
+pub const OAM_OPCODE: KeyField = f(
+    "oam_opcode",
+    104,
+    8,
+    "Ethernet OAM (0x8902) opcode. Shares its bits with `mpls_label`.",
+);
+pub const OAM_LEVEL: KeyField = f(
+    "oam_level",
+    112,
+    3,
+    "Ethernet OAM MEG level (MEL). Shares its bits with `mpls_label`.",
+);
+/// The top label shares bits 123:104 with the OAM fields: they are set only under ethertype
+/// 0x8902, the label only under 0x8847/0x8848, so a filter on either also names the
+/// ethertype.
+pub const MPLS_LABEL: KeyField = f(
+    "mpls_label",
+    104,
+    20,
+    "Top (first) MPLS label, under ethertype 0x8847/0x8848; shares bits 123:104 with the OAM fields (0 unless ethertype 0x8902).",
+);
 pub const L4_SRC: KeyField = f("l4_src", 128, 16, "UDP/TCP source port; ICMP type.");
 pub const L4_DST: KeyField = f("l4_dst", 144, 16, "UDP/TCP destination port; ICMP code.");
 pub const SRC_IP: KeyField = f(
@@ -67,8 +96,12 @@ pub const KEY_WORDS: u32 = KEY_BITS / 32;
 /// Every key field, in bit order.
 pub const FIELDS: &[KeyField] = &[
     DST_MAC, ETHERTYPE, VLAN_OUTER, VLAN_INNER, VLAN_COUNT, IP_VERSION, IP_PROTO, OAM_OPCODE,
-    OAM_LEVEL, L4_SRC, L4_DST, SRC_IP, DST_IP,
+    MPLS_LABEL, OAM_LEVEL, L4_SRC, L4_DST, SRC_IP, DST_IP,
 ];
+
+/// The pairs of fields that share bits: the parser sets at most one of each pair in a key
+/// (which one follows from the ethertype).
+pub const SHARED: &[(KeyField, KeyField)] = &[(OAM_OPCODE, MPLS_LABEL), (OAM_LEVEL, MPLS_LABEL)];
 
 /// A key or a mask as plain bits: `u128` limbs, limb 0 holding bits 127:0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -167,17 +200,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fields_do_not_overlap_and_fit() {
-        let mut used = KeyBits::default();
-        for k in FIELDS {
-            assert!(k.lsb + k.width <= KEY_BITS, "{}", k.name);
-            let m = KeyBits::mask_of(&[*k]);
-            assert!(
-                (0..4).all(|i| used.0[i] & m.0[i] == 0),
-                "{} overlaps",
-                k.name
-            );
-            (0..4).for_each(|i| used.0[i] |= m.0[i]);
+    fn fields_do_not_overlap_but_where_shared_and_fit() {
+        for (i, a) in FIELDS.iter().enumerate() {
+            assert!(a.lsb + a.width <= KEY_BITS, "{}", a.name);
+            for b in &FIELDS[i + 1..] {
+                let m = KeyBits::mask_of(&[*a]) & KeyBits::mask_of(&[*b]);
+                let shared = SHARED.contains(&(*a, *b)) || SHARED.contains(&(*b, *a));
+                assert_eq!(
+                    m != KeyBits::default(),
+                    shared,
+                    "{} and {}: overlap only where documented",
+                    a.name,
+                    b.name
+                );
+            }
         }
     }
 

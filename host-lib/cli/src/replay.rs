@@ -84,6 +84,9 @@ pub struct KeyView {
     pub l4_dst: u16,
     pub oam_level: u8,
     pub oam_opcode: u8,
+    /// The top MPLS label (its bits are the OAM fields': one of the two means something, by
+    /// the ethertype).
+    pub mpls_label: u32,
 }
 
 impl KeyView {
@@ -107,6 +110,7 @@ impl KeyView {
             l4_dst: k.get(key::L4_DST) as u16,
             oam_level: k.get(key::OAM_LEVEL) as u8,
             oam_opcode: k.get(key::OAM_OPCODE) as u8,
+            mpls_label: k.get(key::MPLS_LABEL) as u32,
         }
     }
 
@@ -142,6 +146,7 @@ impl KeyView {
             "l4_dst": self.l4_dst,
             "oam_level": self.oam_level,
             "oam_opcode": self.oam_opcode,
+            "mpls_label": self.mpls_label,
         })
     }
 }
@@ -154,6 +159,9 @@ impl std::fmt::Display for KeyView {
             if self.vlan_count > 1 {
                 write!(f, "/{}", self.vlan_inner)?;
             }
+        }
+        if matches!(self.ethertype, 0x8847 | 0x8848) {
+            write!(f, " mpls {}", self.mpls_label)?;
         }
         if self.ip_version != 0 {
             write!(

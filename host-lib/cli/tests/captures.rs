@@ -319,3 +319,118 @@ fn frames_beyond_65535_bytes_are_judged_at_the_saturated_count() {
     // is delivered.
     assert!(l[0]["drop_reason"].is_null(), "{}", l[0]);
 }
+
+/// `fields` of every frame of the capture at `path`, as tshark prints them (None: no tshark).
+fn tshark_fields(path: &std::path::Path, fields: &[&str]) -> Option<Vec<Vec<String>>> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(path).args(["-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().ok()?;
+    let text = String::from_utf8(out.stdout).unwrap();
+    Some(
+        text.lines()
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect(),
+    )
+}
+
+#[test]
+fn mpls_qinq_pppoe_and_ipv6_extension_headers_give_the_inner_fields() {
+    let udp4 = |port: u16| {
+        let mut f = Vec::new();
+        etherparse::PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(1000, port)
+            .write(&mut f, &[0xab; 30])
+            .unwrap();
+        f
+    };
+    let eth = |l2: &[u8], rest: &[u8]| {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        f.extend_from_slice(l2);
+        f.extend_from_slice(rest);
+        f
+    };
+    // QinQ: outer TPID 0x9100 (vlan 100), inner 0x8100 (vlan 7).
+    let qinq = eth(
+        &[0x91, 0x00, 0x00, 100, 0x81, 0x00, 0x00, 7, 0x08, 0x00],
+        &udp4(31),
+    );
+    // Two MPLS labels, 16 then 17 (bottom of stack), TTL 64.
+    let mut stack = vec![0x00, 0x01, 0x00, 64, 0x00, 0x01, 0x11, 64];
+    stack.extend_from_slice(&udp4(32));
+    let mpls = eth(&[0x88, 0x47], &stack);
+    // A PPPoE session carrying IPv4.
+    let ip = udp4(33);
+    let mut ppp = vec![0x11, 0x00, 0x00, 0x2a];
+    ppp.extend_from_slice(&(ip.len() as u16 + 2).to_be_bytes());
+    ppp.extend_from_slice(&[0x00, 0x21]);
+    ppp.extend_from_slice(&ip);
+    let pppoe = eth(&[0x88, 0x64], &ppp);
+    // IPv6 with a hop-by-hop header (8 bytes) before UDP.
+    let mut v6 = Vec::new();
+    etherparse::PacketBuilder::ipv6([0x20; 16], [0x30; 16], 64)
+        .udp(1000, 34)
+        .write(&mut v6, &[0xcd; 30])
+        .unwrap();
+    let nh = v6[6];
+    v6[6] = 0;
+    let pl = u16::from_be_bytes([v6[4], v6[5]]) + 8;
+    v6[4..6].copy_from_slice(&pl.to_be_bytes());
+    v6.splice(40..40, [nh, 0, 1, 4, 0, 0, 0, 0]);
+    let hbh = eth(&[0x86, 0xdd], &v6);
+
+    let frames = [qinq, mpls, pppoe, hbh];
+    let mut f = PcapFile::new(false, false, 65_535, ETHERNET);
+    for (i, fr) in frames.iter().enumerate() {
+        f.record(i as u32 + 1, 0, fr.len() as u32, fr);
+    }
+    let path = tmp("encaps-tshark.pcap");
+    std::fs::write(&path, &f.bytes).unwrap();
+    let t = tshark_fields(&path, &["udp.dstport", "mpls.label", "vlan.id"]);
+    std::fs::remove_file(&path).unwrap();
+    let (l, _) = replay("encaps.pcap", &f.bytes, &[]);
+    assert_eq!(l.len(), 4);
+    for (i, line) in l.iter().enumerate() {
+        assert!(flags(line).is_empty(), "{line}");
+        assert_eq!(line["key"]["l4_dst"], 31 + i, "{line}");
+    }
+    let k = |i: usize, f: &str| l[i]["key"][f].clone();
+    assert_eq!(
+        (k(0, "vlan_count"), k(0, "vlan_outer"), k(0, "vlan_inner")),
+        (2.into(), 100.into(), 7.into())
+    );
+    assert_eq!(
+        (k(0, "ethertype"), k(0, "ip_version")),
+        (0x0800.into(), 4.into())
+    );
+    assert_eq!(
+        (k(1, "ethertype"), k(1, "mpls_label")),
+        (0x8847.into(), 16.into())
+    );
+    assert_eq!(
+        (k(1, "ip_version"), k(1, "dst_ip")),
+        (4.into(), "10.0.0.2".into())
+    );
+    assert_eq!(
+        (k(2, "ethertype"), k(2, "ip_version")),
+        (0x8864.into(), 4.into())
+    );
+    assert_eq!(
+        (k(3, "ip_version"), k(3, "ip_proto")),
+        (6.into(), 17.into())
+    );
+    // tshark reads the same ports, the top label and the tags.
+    match t {
+        Some(t) => {
+            assert_eq!(t.len(), 4);
+            for (i, row) in t.iter().enumerate() {
+                assert_eq!(row[0], (31 + i).to_string(), "tshark frame {i}: {row:?}");
+            }
+            assert_eq!(t[1][1].split(',').next(), Some("16"));
+            assert_eq!(t[0][2], "100,7");
+        }
+        None => eprintln!("tshark not installed: the encapsulations not compared with it"),
+    }
+}

@@ -3,8 +3,10 @@
 //! truncated frame gets the FCS of what is left), so tests of the CRC block can reuse it.
 
 use crate::parse::{
-    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_OAM, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TPID_8021AD,
-    TPID_8021Q,
+    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS, ETHERTYPE_MPLS_MC, ETHERTYPE_OAM,
+    ETHERTYPE_PPPOE, EXT_BYTES, EXT_DEST_OPTS, EXT_FRAGMENT, EXT_HEADERS, EXT_HOP_BY_HOP,
+    EXT_ROUTING, MPLS_LABELS, PPP_IPV4, PPP_IPV6, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TPID_8021AD,
+    TPID_8021Q, TPID_QINQ,
 };
 use etherparse::{IpHeaders, IpNumber, Ipv4Header, Ipv4Options, Ipv6Header, PacketBuilder};
 use rand::seq::SliceRandom;
@@ -45,6 +47,18 @@ impl FrameKind {
     ];
 }
 
+/// What carries the L3 packet between the Ethernet header (and tags) and the IP header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encap {
+    /// The ethertype names the packet.
+    None,
+    /// An MPLS stack of this many labels (more than [`MPLS_LABELS`]: deeper than the parser
+    /// follows).
+    Mpls(usize),
+    /// A PPPoE session header and PPP protocol (IP kinds only).
+    Pppoe,
+}
+
 /// What was done to a well-formed frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mutation {
@@ -78,6 +92,11 @@ pub struct GenFrame {
     pub mutation: Mutation,
     /// VLAN tags in the well-formed frame.
     pub vlans: usize,
+    pub encap: Encap,
+    /// Where the L3 header (IP, OAM) starts.
+    pub l3: usize,
+    /// IPv6 extension headers between the IPv6 header and L4: (type, bytes) each.
+    pub exts: Vec<(u8, usize)>,
     /// Where the headers the parser reads end in the well-formed frame (L2, tags, L3 header,
     /// the parser's L4 header length): a frame cut before this is truncated.
     pub headers_end: usize,
@@ -150,8 +169,80 @@ impl FrameGen {
         b
     }
 
-    /// A well-formed frame of `kind` with `vlans` tags (0-2).
+    /// A well-formed frame of `kind` with `vlans` tags (0-2), right after the ethertype.
     pub fn well_formed(&mut self, kind: FrameKind, vlans: usize) -> GenFrame {
+        self.well_formed_in(kind, vlans, Encap::None, false)
+    }
+
+    /// A chain of IPv6 extension headers: mostly what the parser follows (one or two within
+    /// 64 bytes, a first fragment), sometimes what it does not (three, longer, a later
+    /// fragment).
+    fn ext_chain(&mut self) -> Vec<(u8, usize)> {
+        let n = [1, 1, 1, 2, 2, 3][self.rng.gen_range(0..6)];
+        (0..n)
+            .map(|_| {
+                let t = *[EXT_HOP_BY_HOP, EXT_ROUTING, EXT_FRAGMENT, EXT_DEST_OPTS]
+                    .choose(&mut self.rng)
+                    .unwrap();
+                let len = if t == EXT_FRAGMENT {
+                    8
+                } else if self.rng.gen_bool(0.9) {
+                    8 * self.rng.gen_range(1..=4)
+                } else {
+                    8 * self.rng.gen_range(5..=12)
+                };
+                (t, len)
+            })
+            .collect()
+    }
+
+    /// Bytes of the extension headers `exts` (in order, the last one's next header `last`).
+    fn ext_bytes(&mut self, exts: &[(u8, usize)], last: u8) -> Vec<u8> {
+        let mut out = vec![];
+        for (i, &(t, len)) in exts.iter().enumerate() {
+            let nh = exts.get(i + 1).map_or(last, |e| e.0);
+            let mut h = vec![nh, (len / 8 - 1) as u8];
+            if t == EXT_FRAGMENT {
+                h[1] = 0;
+                // Offset 0 (a first fragment, or an atomic one) most of the time.
+                let off: u16 = if self.rng.gen_bool(0.7) {
+                    0
+                } else {
+                    self.rng.gen_range(1..0x2000)
+                };
+                let v = off << 3 | u16::from(self.rng.gen_bool(0.5));
+                h.extend_from_slice(&v.to_be_bytes());
+            }
+            h.extend((h.len()..len).map(|_| self.rng.gen::<u8>()));
+            out.extend_from_slice(&h);
+        }
+        out
+    }
+
+    /// A well-formed frame of `kind` with `vlans` tags (0-2), its packet in `encap` (ignored
+    /// for OAM frames; PPPoE only carries IP kinds), with IPv6 extension headers when `exts`
+    /// (IPv6 kinds only).
+    pub fn well_formed_in(
+        &mut self,
+        kind: FrameKind,
+        vlans: usize,
+        encap: Encap,
+        exts: bool,
+    ) -> GenFrame {
+        let encap = match (kind, encap) {
+            (FrameKind::Oam, _) => Encap::None,
+            (FrameKind::Raw, Encap::Pppoe) => Encap::None,
+            _ => encap,
+        };
+        let is6 = matches!(
+            kind,
+            FrameKind::Ipv6Udp | FrameKind::Ipv6Tcp | FrameKind::Ipv6Icmp | FrameKind::Ipv6Other
+        );
+        let chain = if exts && is6 {
+            self.ext_chain()
+        } else {
+            vec![]
+        };
         let mut data = Vec::new();
         let dst: [u8; 6] = self.bytes();
         let src: [u8; 6] = self.bytes();
@@ -159,11 +250,11 @@ impl FrameGen {
         data.extend_from_slice(&src);
         for i in 0..vlans {
             let tpid = if i == 0 && self.rng.gen_bool(0.5) {
-                TPID_8021AD
-            } else if self.rng.gen_bool(0.9) {
+                *[TPID_8021AD, TPID_QINQ].choose(&mut self.rng).unwrap()
+            } else if self.rng.gen_bool(0.8) {
                 TPID_8021Q
             } else {
-                TPID_8021AD
+                *[TPID_8021AD, TPID_QINQ].choose(&mut self.rng).unwrap()
             };
             data.extend_from_slice(&tpid.to_be_bytes());
             data.extend_from_slice(&self.rng.gen::<u16>().to_be_bytes());
@@ -180,7 +271,10 @@ impl FrameGen {
                     ETHERTYPE_OAM,
                     TPID_8021Q,
                     TPID_8021AD,
-                    0x9100,
+                    TPID_QINQ,
+                    ETHERTYPE_MPLS,
+                    ETHERTYPE_MPLS_MC,
+                    ETHERTYPE_PPPOE,
                 ]
                 .contains(&et)
                 {
@@ -309,17 +403,89 @@ impl FrameGen {
                     r.expect("etherparse builds the packet");
                     l4
                 };
+                // Extension headers between the IPv6 header and its payload.
+                if !chain.is_empty() {
+                    let ext = self.ext_bytes(&chain, out[6]);
+                    out[6] = chain[0].0;
+                    let pl = u16::from_be_bytes([out[4], out[5]]) + ext.len() as u16;
+                    out[4..6].copy_from_slice(&pl.to_be_bytes());
+                    out.splice(40..40, ext);
+                }
                 (ETHERTYPE_IPV6, out, 40, l4)
             }
         };
+        // The encapsulation: its ethertype and header, and what the parser reads of it when it
+        // does not reach the packet.
+        let mut shim = vec![];
+        let (ethertype, deep) = match encap {
+            Encap::None => (ethertype, None),
+            Encap::Mpls(n) => {
+                for i in 0..n {
+                    let label = self.rng.gen_range(0..1u32 << 20);
+                    let w = label << 12
+                        | u32::from(self.rng.gen_range(0..8u8)) << 9
+                        | u32::from(i + 1 == n) << 8
+                        | u32::from(self.rng.gen::<u8>());
+                    shim.extend_from_slice(&w.to_be_bytes());
+                }
+                let et = if self.rng.gen_bool(0.8) {
+                    ETHERTYPE_MPLS
+                } else {
+                    ETHERTYPE_MPLS_MC
+                };
+                // A stack the parser does not follow to its end: it reads 4 labels.
+                (et, (n > MPLS_LABELS).then_some(4 * MPLS_LABELS))
+            }
+            Encap::Pppoe => {
+                shim.extend_from_slice(&[0x11, 0x00]);
+                shim.extend_from_slice(&self.rng.gen::<u16>().to_be_bytes());
+                shim.extend_from_slice(&(body.len() as u16 + 2).to_be_bytes());
+                let proto = if ethertype == ETHERTYPE_IPV4 {
+                    PPP_IPV4
+                } else {
+                    PPP_IPV6
+                };
+                shim.extend_from_slice(&proto.to_be_bytes());
+                (ETHERTYPE_PPPOE, None)
+            }
+        };
+        let mut body = body;
+        // A raw payload under MPLS: a pseudowire control word (nibble 0), not an IP packet.
+        if kind == FrameKind::Raw && encap != Encap::None {
+            match body.first_mut() {
+                Some(b) => *b &= 0x0f,
+                None => body.push(0),
+            }
+        }
         data.extend_from_slice(&ethertype.to_be_bytes());
-        let l3 = l3 + 2;
+        let l2 = l3 + 2;
+        let l3 = l2 + shim.len();
+        data.extend_from_slice(&shim);
         data.extend_from_slice(&body);
         // MACs pad short frames to 60 data bytes; some test frames stay short.
         if data.len() < 60 && self.rng.gen_bool(0.8) {
             data.resize(60, 0);
         }
-        let headers_end = l3 + l3_hdr + l4_hdr;
+        // The extension headers the parser walks; a chain it does not walk to its end leaves
+        // the L4 header unread (the first 8 bytes of the first header are always read).
+        let mut off = 0;
+        let mut walked = true;
+        for (i, &(t, len)) in chain.iter().enumerate() {
+            let at = l3 + 40 + off;
+            let nonfirst =
+                t == EXT_FRAGMENT && (data[at + 2] as usize) << 8 | data[at + 3] as usize >= 8;
+            if i >= EXT_HEADERS || off + len > EXT_BYTES || nonfirst {
+                walked = false;
+                break;
+            }
+            off += len;
+        }
+        let headers_end = match deep {
+            Some(n) => l2 + n,
+            None if kind == FrameKind::Raw && encap != Encap::None => l3 + 1,
+            None if !walked => l3 + 40 + 8,
+            None => l3 + l3_hdr + off + l4_hdr,
+        };
         let f = fcs(&data);
         data.extend_from_slice(&f);
         GenFrame {
@@ -328,29 +494,49 @@ impl FrameGen {
             kind,
             mutation: Mutation::None,
             vlans,
+            encap,
+            l3,
+            exts: chain,
             headers_end,
         }
     }
 
-    /// A random well-formed frame.
+    /// A random well-formed frame: one in four in an MPLS stack (1 to 5 labels) or a PPPoE
+    /// session, and one in three IPv6 packets with extension headers.
     pub fn random_well_formed(&mut self) -> GenFrame {
         let kind = *FrameKind::ALL.choose(&mut self.rng).unwrap();
         let vlans = [0, 0, 1, 2][self.rng.gen_range(0..4)];
-        self.well_formed(kind, vlans)
+        let encap = match self.rng.gen_range(0..8) {
+            0 => Encap::Mpls(self.rng.gen_range(1..=MPLS_LABELS + 1)),
+            1 => Encap::Pppoe,
+            _ => Encap::None,
+        };
+        let exts = self.rng.gen_bool(1.0 / 3.0);
+        self.well_formed_in(kind, vlans, encap, exts)
     }
 
     /// Applies `m` to `f` (a mutation that does not apply to the frame's kind leaves it as is
     /// and records [`Mutation::None`]).
     pub fn mutate(&mut self, mut f: GenFrame, m: Mutation) -> GenFrame {
-        let l3 = 14 + 4 * f.vlans;
-        let is4 = matches!(
-            f.kind,
-            FrameKind::Ipv4Udp | FrameKind::Ipv4Tcp | FrameKind::Ipv4Icmp | FrameKind::Ipv4Other
-        );
-        let is6 = matches!(
-            f.kind,
-            FrameKind::Ipv6Udp | FrameKind::Ipv6Tcp | FrameKind::Ipv6Icmp | FrameKind::Ipv6Other
-        );
+        let l3 = f.l3;
+        // The IP mutations apply where the parser reaches the IP header.
+        let reached = !matches!(f.encap, Encap::Mpls(n) if n > MPLS_LABELS);
+        let is4 = reached
+            && matches!(
+                f.kind,
+                FrameKind::Ipv4Udp
+                    | FrameKind::Ipv4Tcp
+                    | FrameKind::Ipv4Icmp
+                    | FrameKind::Ipv4Other
+            );
+        let is6 = reached
+            && matches!(
+                f.kind,
+                FrameKind::Ipv6Udp
+                    | FrameKind::Ipv6Tcp
+                    | FrameKind::Ipv6Icmp
+                    | FrameKind::Ipv6Other
+            );
         let mut data = f.bytes[..f.bytes.len() - 4].to_vec();
         let applied = match m {
             Mutation::None => Mutation::None,
