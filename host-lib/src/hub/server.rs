@@ -476,8 +476,11 @@ impl HubServer {
 
     fn detach(&self, s: &mut Session, v: u32) {
         if s.attached.remove(&v) {
-            self.core.unregister(v);
+            // The device side lets go of the doorbell page before the waker, which keeps the
+            // page mapped, is dropped (the other order let the device thread read an unmapped
+            // page: a segfault of the hub under load).
             self.dev().detach_doorbells(v);
+            self.core.unregister(v);
         }
     }
 
