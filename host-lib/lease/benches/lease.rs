@@ -93,7 +93,6 @@ impl Unguarded {
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Lease,
-    LeaseCoarse,
     Std,
     Futex,
 }
@@ -102,7 +101,6 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Lease => "lease lock",
-            Kind::LeaseCoarse => "lease lock, coarse clock",
             Kind::Std => "std::sync::Mutex",
             Kind::Futex => "plain futex lock",
         }
@@ -127,12 +125,11 @@ fn run(kind: Kind, threads: usize, per_thread: u64, yield_inside: bool) -> Run {
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let coarse = PartyOptions::default().with_coarse_clock(kind == Kind::LeaseCoarse);
-                let mut party = shared.party_with(coarse).unwrap();
+                let mut party = shared.party().unwrap();
                 barrier.wait();
                 for _ in 0..per_thread {
                     match kind {
-                        Kind::Lease | Kind::LeaseCoarse => {
+                        Kind::Lease => {
                             let lease = party.acquire(LEASE, Priority::LOWEST).unwrap();
                             counter.bump(yield_inside);
                             drop(black_box(lease));
@@ -163,7 +160,7 @@ fn run(kind: Kind, threads: usize, per_thread: u64, yield_inside: bool) -> Run {
         kind.name()
     );
     let futex_per_op = match kind {
-        Kind::Lease | Kind::LeaseCoarse => Some(futex_calls.load(Relaxed) as f64 / ops as f64),
+        Kind::Lease => Some(futex_calls.load(Relaxed) as f64 / ops as f64),
         Kind::Futex => Some(futex.futex_calls.load(Relaxed) as f64 / ops as f64),
         Kind::Std => None,
     };
@@ -179,7 +176,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn contention_table() {
-    const KINDS: [Kind; 4] = [Kind::Lease, Kind::LeaseCoarse, Kind::Std, Kind::Futex];
+    const KINDS: [Kind; 3] = [Kind::Lease, Kind::Std, Kind::Futex];
     // (threads, acquisitions per thread, yield inside)
     let configs = [
         (1usize, 2_000_000u64, false),
@@ -250,7 +247,7 @@ fn contention_table() {
         "| ratio | 1 thread | 2 threads | 4 threads | 2 threads, handoff | 4 threads, handoff |"
     );
     println!("| --- | --- | --- | --- | --- | --- |");
-    for (a, b) in [(0, 2), (0, 3), (1, 2), (1, 3)] {
+    for (a, b) in [(0, 1), (0, 2)] {
         let ratios: Vec<String> = results
             .iter()
             .map(|r| format!("{:.2}", r[a].0 / r[b].0))

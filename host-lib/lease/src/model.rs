@@ -76,10 +76,6 @@ pub(crate) fn now_ns(cell: &LockCell) -> u64 {
     cell.model.clock.load(SeqCst)
 }
 
-pub(crate) fn coarse_now_ns(cell: &LockCell) -> u64 {
-    now_ns(cell)
-}
-
 pub(crate) fn futex_wait(cell: &LockCell, expected: u32, bitset: u32, until_ns: u64) {
     let model = &cell.model;
     let mut q = model.queue.lock().unwrap();

@@ -11,14 +11,12 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartyOptions {
     liveness_interval: Duration,
-    coarse_clock: bool,
 }
 
 impl Default for PartyOptions {
     fn default() -> Self {
         PartyOptions {
             liveness_interval: Duration::from_millis(1),
-            coarse_clock: false,
         }
     }
 }
@@ -31,16 +29,6 @@ impl PartyOptions {
     /// `/proc/PID/stat`).
     pub fn with_liveness_interval(mut self, interval: Duration) -> Self {
         self.liveness_interval = interval;
-        self
-    }
-
-    /// Dates this party's deadlines (at acquisition and renewal) from CLOCK_MONOTONIC_COARSE,
-    /// which is cheaper to read than CLOCK_MONOTONIC (the time of the last clock tick), plus
-    /// one tick, so that a lease still lasts at least its duration; it may last up to two ticks
-    /// longer (the tick is 1 to 10 ms, by the kernel's HZ). Waiters always use the precise
-    /// clock.
-    pub fn with_coarse_clock(mut self, coarse: bool) -> Self {
-        self.coarse_clock = coarse;
         self
     }
 }
@@ -101,7 +89,6 @@ pub struct Party<'c> {
     /// The free word the next acquisition expects: the one this party last left or saw.
     guess: Word,
     liveness_ns: u64,
-    coarse_clock: bool,
     watch: Watch,
     stats: PartyStats,
 }
@@ -116,7 +103,6 @@ impl<'c> Party<'c> {
             fork_generation: platform::fork_generation(),
             guess: if seen.held() { Word(0) } else { seen },
             liveness_ns: duration_ns(options.liveness_interval),
-            coarse_clock: options.coarse_clock,
             watch: Watch {
                 holder: 0,
                 next_check_ns: 0,
@@ -143,11 +129,7 @@ impl<'c> Party<'c> {
 
     /// The time leases are dated from.
     fn lease_clock(&self) -> u64 {
-        if self.coarse_clock {
-            platform::coarse_now_ns(self.cell)
-        } else {
-            platform::now_ns(self.cell)
-        }
+        platform::now_ns(self.cell)
     }
 
     fn forked(&self) -> bool {
@@ -157,8 +139,7 @@ impl<'c> Party<'c> {
     /// Takes the lock for `lease`, waiting as long as it takes. Past its deadline, a holder of
     /// lower priority than `priority` is terminated; a holder whose process has exited is
     /// recovered from. The fast path (the lock is free) is one compare-and-swap on the lock
-    /// word and a read of the vDSO clock (CLOCK_MONOTONIC, or its coarse variant with
-    /// [`PartyOptions::with_coarse_clock`]): no system call.
+    /// word and a read of the vDSO clock (CLOCK_MONOTONIC): no system call.
     pub fn acquire(&mut self, lease: Duration, priority: Priority) -> Result<Lease<'_, 'c>, Error> {
         self.acquire_with(lease, priority, Wait::Forever)
     }

@@ -12,14 +12,6 @@ pub(crate) fn now_ns(_cell: &LockCell) -> u64 {
     read_clock(libc::CLOCK_MONOTONIC, false)
 }
 
-/// A time no earlier than CLOCK_MONOTONIC's now, from CLOCK_MONOTONIC_COARSE (cheaper to read:
-/// the time at the last clock tick) plus its resolution (one tick): at most one tick late.
-pub(crate) fn coarse_now_ns(_cell: &LockCell) -> u64 {
-    static RESOLUTION_NS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let res = *RESOLUTION_NS.get_or_init(|| read_clock(libc::CLOCK_MONOTONIC_COARSE, true));
-    read_clock(libc::CLOCK_MONOTONIC_COARSE, false) + res
-}
-
 fn read_clock(clock: libc::clockid_t, resolution: bool) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

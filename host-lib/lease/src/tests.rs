@@ -93,9 +93,7 @@ fn try_acquire_and_timeout_give_up_on_a_live_holder() {
 
 #[test]
 fn higher_priority_terminates_an_expired_holder() {
-    for coarse in [false, true] {
-        terminate_an_expired_holder(PartyOptions::default().with_coarse_clock(coarse));
-    }
+    terminate_an_expired_holder(PartyOptions::default());
 }
 
 fn terminate_an_expired_holder(holder_options: PartyOptions) {

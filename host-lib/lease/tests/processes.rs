@@ -6,9 +6,7 @@
 //! lock lies at another address in each process.
 #![cfg(not(loom))]
 
-use evnic_lease::{
-    Acquired, Error, Party, PartyOptions, Priority, SharedLock, Terminated, MAX_PARTIES,
-};
+use evnic_lease::{Acquired, Error, Party, Priority, SharedLock, Terminated, MAX_PARTIES};
 use std::cell::UnsafeCell;
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -381,8 +379,7 @@ fn without_system_calls(
     assert!(pid >= 0);
     if pid == 0 {
         let mut a = lock.party().unwrap();
-        let coarse = PartyOptions::default().with_coarse_clock(true);
-        let mut b = lock.party_with(coarse).unwrap();
+        let mut b = lock.party().unwrap();
         forbid_system_calls();
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut a, &mut b)));
         // SAFETY: exit_group, the one system call allowed.
@@ -398,8 +395,7 @@ fn without_system_calls(
 fn uncontended_leases_make_no_system_call() {
     let lock = new_lock("syscalls");
     // 100,000 rounds of acquire, check, renew and release, alternating two parties (so both
-    // the one-swap path and the retry after another party's use run; one dates its leases
-    // from the coarse clock), under a filter that kills the process at its first system call.
+    // the one-swap path and the retry after another party's use run), under a filter that kills the process at its first system call.
     let status = without_system_calls(&lock, |a, b| {
         for _ in 0..50_000 {
             for party in [&mut *a, &mut *b] {
