@@ -3,11 +3,15 @@
 //! asserted.
 
 use evnic_proto::filter as pf;
-use evnic_regs::event::{Event, EventType};
+use evnic_regs::event::EventType;
 use evnic_regs::key::{self, KeyBits};
 use evnic_regs::map::filter as fr;
 use evnic_regs::map::{global as g, global_reg, vi, vi_reg};
 use evnic_sim::{SimConfig, SimDevice};
+
+#[path = "common/rx_host.rs"]
+mod rx_host;
+use rx_host::{frame_to, RxHost};
 use std::time::Instant;
 
 /// CPU time of this thread in seconds: the model's speed on a shared machine, where wall time
@@ -37,17 +41,6 @@ const EVQ_LOG2: u32 = 12;
 const RING_LOG2: u32 = 10;
 const BUF: usize = 2048;
 
-/// A 64-byte frame (FCS included) of ethertype 0x88B5, the loaded run's filter key.
-fn frame64(i: usize) -> Vec<u8> {
-    let mut f: Vec<u8> = (0..64).map(|j| (i + j) as u8).collect();
-    f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-    f[12] = 0x88;
-    f[13] = 0xb5;
-    let c = evnic_proto::fcs::fcs(&f[..60]);
-    f[60..].copy_from_slice(&c);
-    f
-}
-
 /// Model speed under line-rate 64-byte traffic: `n` cycles with a 64-byte frame entering the
 /// receive port every 8 cycles (0.125 frames/cycle, the 64-bit stream never idle), a ternary
 /// filter on the ethertype delivering each to VI `LOADED_VI`, whose host keeps its receive
@@ -55,88 +48,51 @@ fn frame64(i: usize) -> Vec<u8> {
 /// their bus cycles from the same run). Returns (cycles per wall second, frames delivered by
 /// the device, frames offered).
 fn loaded_speed(n: u64) -> (String, u32, u64) {
-    let mut d = SimDevice::new(SimConfig::default()).expect("model");
-    let (nev, nring) = (1usize << EVQ_LOG2, 1usize << RING_LOG2);
-    let mut events = vec![0u64; nev * 2].into_boxed_slice();
-    let mut descs = vec![0u64; nring * 2].into_boxed_slice();
-    let mut bufs = vec![0u64; nring * BUF / 8].into_boxed_slice();
-    let (evq, ring, buf) = (0x1_0000_0000u64, 0x2_0000_0000u64, 0x3_0000_0000u64);
-    for i in 0..nring {
-        descs[2 * i] = buf + (i * BUF) as u64;
-        descs[2 * i + 1] = BUF as u64;
-    }
-    // SAFETY: the buffers outlive `d` (dropped at the end of this function, before them).
-    unsafe {
-        d.memory
-            .map(evq, events.as_mut_ptr() as *mut u8, nev * 16)
-            .unwrap();
-        d.memory
-            .map(ring, descs.as_mut_ptr() as *mut u8, nring * 16)
-            .unwrap();
-        d.memory
-            .map(buf, bufs.as_mut_ptr() as *mut u8, nring * BUF)
-            .unwrap();
-    }
-    let v = u32::from(LOADED_VI);
-    let w = |d: &mut SimDevice, off: u32, val: u32| d.write32(off, val).unwrap();
-    w(&mut d, vi_reg(v, &vi::EVQ_BASE_LO), evq as u32);
-    w(&mut d, vi_reg(v, &vi::EVQ_BASE_HI), (evq >> 32) as u32);
-    w(&mut d, vi_reg(v, &vi::EVQ_SIZE), EVQ_LOG2);
-    w(&mut d, vi_reg(v, &vi::RXQ_BASE_LO), ring as u32);
-    w(&mut d, vi_reg(v, &vi::RXQ_BASE_HI), (ring >> 32) as u32);
-    w(&mut d, vi_reg(v, &vi::RXQ_SIZE), RING_LOG2);
-    w(&mut d, vi_reg(v, &vi::RXQ_WPTR), nring as u32);
+    let mut host = RxHost::new(u32::from(LOADED_VI), EVQ_LOG2, RING_LOG2, BUF);
+    let nring = 1u32 << RING_LOG2;
     let entry = pf::Entry {
         value: KeyBits::of_fields(&[(key::ETHERTYPE, 0x88b5)]),
         mask: KeyBits::mask_of(&[key::ETHERTYPE]),
         action: fr::action_vi(LOADED_VI),
         enabled: true,
     };
-    pf::write_entry(&mut d, 0, &entry).unwrap();
-    w(&mut d, global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(1));
+    let (d, v) = (&mut host.d, u32::from(LOADED_VI));
+    pf::write_entry(d, 0, &entry).unwrap();
+    d.write32(global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(1))
+        .unwrap();
     d.run(300);
 
     let start = d.cycle();
     let end = start + n;
     let mut offered = 0u64;
-    let (mut seen, mut posted) = (0u32, nring as u32);
+    let mut posted = nring;
     let (t, cpu) = (Instant::now(), thread_cpu());
-    while d.cycle() < end {
+    while host.d.cycle() < end {
         // Keep the receive queue one frame ahead: a frame every 8 cycles from `start` on.
-        while d.rx_backlog() < 2 {
-            d.inject_frame(frame64(offered as usize), false).unwrap();
+        while host.d.rx_backlog() < 2 {
+            let f = frame_to(64, offered as usize, [2, 0, 0, 0, 0, 1]);
+            host.d.inject_frame(f, false).unwrap();
             offered += 1;
         }
-        d.step();
+        host.d.step();
         // The host: take the events written, then every 64 return the buffers and the space.
-        loop {
-            let i = seen as usize % nev;
-            // SAFETY: our own memory, read between device steps.
-            let w0 = unsafe { std::ptr::read_volatile(&events[2 * i]) };
-            let w1 = unsafe { std::ptr::read_volatile(&events[2 * i + 1]) };
-            let e = Event::decode([w0, w1]);
-            // The phase bit flips on every pass of the ring.
-            if e.phase != (seen as usize / nev).is_multiple_of(2) || e.event_type().is_none() {
-                break;
-            }
+        while let Some(e) = host.next_event() {
             assert_eq!(
                 e.event_type(),
                 Some(EventType::Rx),
                 "unexpected event {e:?}"
             );
-            seen += 1;
-            if seen.is_multiple_of(64) {
+            if host.seen.is_multiple_of(64) {
                 posted = posted.wrapping_add(64);
-                w(&mut d, vi_reg(v, &vi::RXQ_WPTR), posted);
-                w(&mut d, vi_reg(v, &vi::EVQ_RPTR), seen);
+                host.d.write32(vi_reg(v, &vi::RXQ_WPTR), posted).unwrap();
+                host.d.write32(vi_reg(v, &vi::EVQ_RPTR), host.seen).unwrap();
             }
         }
     }
     let (secs, cpu) = (t.elapsed().as_secs_f64(), thread_cpu() - cpu);
-    let cycles = d.cycle() - start;
-    let delivered = d.read32(fr::PAGE.at(0, &fr::RX_DELIVERED)).unwrap();
-    assert!(d.faults().is_empty(), "DMA faults");
-    drop(d);
+    let cycles = host.d.cycle() - start;
+    let delivered = host.d.read32(fr::PAGE.at(0, &fr::RX_DELIVERED)).unwrap();
+    assert!(host.d.faults().is_empty(), "DMA faults");
     (speed(cycles, secs, cpu), delivered, offered)
 }
 

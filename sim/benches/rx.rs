@@ -11,108 +11,49 @@
 //! host placement (profile 2 with the frames' destination MACs), each frame hitting its own
 //! exact entry; the lookup reads the same probes whatever the tables hold.
 
-use evnic_regs::event::{Event, EventType};
+use evnic_regs::event::EventType;
 use evnic_regs::map::filter as fr;
-use evnic_regs::map::{global as g, global_reg, vi, vi_reg};
-use evnic_sim::{SimConfig, SimDevice};
+use evnic_regs::map::{global as g, global_reg};
 
 const EVQ_LOG2: u32 = 14;
 const RING_LOG2: u32 = 12;
 /// Buffer bytes per descriptor: a 9,000-byte frame fits.
 const BUF: usize = 16384;
 
-struct Setup {
-    d: SimDevice,
-    events: Box<[u64]>,
-    _descs: Box<[u64]>,
-    _bufs: Box<[u64]>,
-    seen: u32,
-}
+#[path = "common/rx_host.rs"]
+mod rx_host;
+use rx_host::{frame_to, RxHost};
 
-fn setup() -> Setup {
-    let mut d = SimDevice::new(SimConfig::default()).expect("model");
-    let nev = 1usize << EVQ_LOG2;
-    let nring = 1usize << RING_LOG2;
-    let mut events = vec![0u64; nev * 2].into_boxed_slice();
-    let mut descs = vec![0u64; nring * 2].into_boxed_slice();
-    let mut bufs = vec![0u64; nring * BUF / 8].into_boxed_slice();
-    let (evq, ring, buf) = (0x1_0000_0000u64, 0x2_0000_0000u64, 0x3_0000_0000u64);
-    for i in 0..nring {
-        descs[2 * i] = buf + (i * BUF) as u64;
-        descs[2 * i + 1] = BUF as u64;
-    }
-    unsafe {
-        d.memory
-            .map(evq, events.as_mut_ptr() as *mut u8, nev * 16)
-            .unwrap();
-        d.memory
-            .map(ring, descs.as_mut_ptr() as *mut u8, nring * 16)
-            .unwrap();
-        d.memory
-            .map(buf, bufs.as_mut_ptr() as *mut u8, nring * BUF)
-            .unwrap();
-    }
-    let w = |d: &mut SimDevice, off: u32, v: u32| d.write32(off, v).unwrap();
-    w(&mut d, vi_reg(0, &vi::EVQ_BASE_LO), evq as u32);
-    w(&mut d, vi_reg(0, &vi::EVQ_BASE_HI), (evq >> 32) as u32);
-    w(&mut d, vi_reg(0, &vi::EVQ_SIZE), EVQ_LOG2);
-    w(&mut d, vi_reg(0, &vi::RXQ_BASE_LO), ring as u32);
-    w(&mut d, vi_reg(0, &vi::RXQ_BASE_HI), (ring >> 32) as u32);
-    w(&mut d, vi_reg(0, &vi::RXQ_SIZE), RING_LOG2);
-    w(&mut d, vi_reg(0, &vi::RXQ_WPTR), nring as u32);
-    w(
-        &mut d,
-        fr::PAGE.at(0, &fr::DEFAULT_ACTION),
-        fr::action_vi(0) as u32,
-    );
-    w(&mut d, fr::PAGE.at(0, &fr::MAX_LEN), 9022);
-    w(&mut d, global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(1));
+fn setup() -> RxHost {
+    let mut s = RxHost::new(0, EVQ_LOG2, RING_LOG2, BUF);
+    let d = &mut s.d;
+    d.write32(fr::PAGE.at(0, &fr::DEFAULT_ACTION), fr::action_vi(0) as u32)
+        .unwrap();
+    d.write32(fr::PAGE.at(0, &fr::MAX_LEN), 9022).unwrap();
+    d.write32(global_reg(&g::CONTROL), g::CONTROL_ENABLE.put(1))
+        .unwrap();
     d.run(300);
-    Setup {
-        d,
-        events,
-        _descs: descs,
-        _bufs: bufs,
-        seen: 0,
-    }
+    s
 }
 
-impl Setup {
-    /// True when the next RX event is in memory (and takes it).
-    fn take_event(&mut self) -> bool {
-        self.take_event_from().is_some()
-    }
-    /// The next RX event's source, when it is in memory (and takes it).
-    fn take_event_from(&mut self) -> Option<u16> {
-        let i = (self.seen as usize) % (1 << EVQ_LOG2);
-        // SAFETY: our own memory, read between device steps.
-        let w0 = unsafe { std::ptr::read_volatile(&self.events[2 * i]) };
-        let w1 = unsafe { std::ptr::read_volatile(&self.events[2 * i + 1]) };
-        let e = Event::decode([w0, w1]);
-        if e.phase && e.event_type() == Some(EventType::Rx) {
-            self.seen += 1;
-            Some(e.source)
-        } else {
-            None
-        }
-    }
-    fn counter(&mut self, r: &evnic_regs::Reg) -> u32 {
-        self.d.read32(fr::PAGE.at(0, r)).unwrap()
-    }
+/// The next RX event's source, when it is in memory (and takes it); every event here is RX.
+fn take_rx(s: &mut RxHost) -> Option<u16> {
+    s.next_event().map(|e| {
+        assert_eq!(
+            e.event_type(),
+            Some(EventType::Rx),
+            "unexpected event {e:?}"
+        );
+        e.source
+    })
+}
+
+fn rx_delivered(s: &mut RxHost) -> u32 {
+    s.d.read32(fr::PAGE.at(0, &fr::RX_DELIVERED)).unwrap()
 }
 
 fn frame(len: usize, i: usize) -> Vec<u8> {
     frame_to(len, i, [2, 0, 0, 0, 0, 1])
-}
-
-fn frame_to(len: usize, i: usize, dst: [u8; 6]) -> Vec<u8> {
-    let mut f: Vec<u8> = (0..len).map(|j| (i + j) as u8).collect();
-    f[..6].copy_from_slice(&dst);
-    f[12] = 0x88;
-    f[13] = 0xb5;
-    let c = evnic_proto::fcs::fcs(&f[..len - 4]);
-    f[len - 4..].copy_from_slice(&c);
-    f
 }
 
 /// Frames of `len` bytes back to back: (frames per cycle, line rate, delivered, max latency).
@@ -131,13 +72,13 @@ fn back_to_back(len: usize, n: usize) -> (f64, f64, u32, u64) {
         if s.d.rx_frames_sent() != sent {
             last_byte.push(s.d.cycle() - 1);
         }
-        while s.take_event() {
+        while take_rx(&mut s).is_some() {
             let k = s.seen as usize - 1;
             max_latency = max_latency.max(s.d.cycle() - 1 - last_byte[k]);
             end = s.d.cycle();
         }
     }
-    let delivered = s.counter(&fr::RX_DELIVERED);
+    let delivered = rx_delivered(&mut s);
     assert!(s.d.faults().is_empty(), "DMA faults");
     // Frames per cycle over the whole run, from the first beat to the last event.
     let fpc = s.seen as f64 / (end - start) as f64;
@@ -155,7 +96,7 @@ fn alone(len: usize) -> u64 {
         if s.d.rx_frames_sent() != sent {
             last = s.d.cycle() - 1;
         }
-        if s.take_event() {
+        if take_rx(&mut s).is_some() {
             return s.d.cycle() - 1 - last;
         }
         assert!(s.d.cycle() < 100_000, "no event");
@@ -170,7 +111,7 @@ fn mac_of(i: usize) -> [u8; 6] {
 /// Fills every exact-match profile to 90 % through the host placement, all entries to VI 0:
 /// profile 2 (mask: destination MAC) with `mac_of(0..)`, the others with random keys under
 /// their typical masks.
-fn fill_exact(s: &mut Setup) -> usize {
+fn fill_exact(s: &mut RxHost) -> usize {
     use evnic_regs::exact::{masked_words, typical_masks, Placement, SlotWrite, PROFILES};
     use evnic_regs::key::{self, KeyBits};
     let mut rng = 0x2545_f491_4f6c_dd1du64;
@@ -237,14 +178,14 @@ fn back_to_back_full_tables(len: usize, n: usize) -> (f64, u32, usize, u64) {
         if s.d.rx_frames_sent() != sent {
             last_byte.push(s.d.cycle() - 1);
         }
-        while let Some(source) = s.take_event_from() {
+        while let Some(source) = take_rx(&mut s) {
             let k = s.seen as usize - 1;
             max_latency = max_latency.max(s.d.cycle() - 1 - last_byte[k]);
             exact += usize::from(source & fr::EXACT_INDEX_FLAG != 0 && source != 0xffff);
             end = s.d.cycle();
         }
     }
-    let delivered = s.counter(&fr::RX_DELIVERED);
+    let delivered = rx_delivered(&mut s);
     assert!(s.d.faults().is_empty(), "DMA faults");
     (
         s.seen as f64 / (end - start) as f64,
