@@ -72,10 +72,7 @@ impl EventFd {
     }
     /// Makes the fd readable.
     pub(crate) fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a valid u64 to our eventfd. It can only fail when the
-        // counter would overflow, in which case it is readable already.
-        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        evnic_proto::doorbell::signal_eventfd(self.0.as_fd());
     }
     /// Makes the fd unreadable again (reads and discards its count).
     pub(crate) fn clear(&self) {

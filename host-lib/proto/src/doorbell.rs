@@ -23,6 +23,7 @@
 //! page are applied in the order they were reserved.
 
 use evnic_regs::map::vi;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -38,6 +39,15 @@ pub const DOORBELLS: [&evnic_regs::Reg; 5] = [
 /// True when the register at word `word` of a VI page is one of [`DOORBELLS`].
 pub fn is_doorbell(word: u32) -> bool {
     DOORBELLS.iter().any(|r| r.word() == word)
+}
+
+/// Adds one to the eventfd `fd`, making it readable: the wake-up of a sleeping device side.
+/// It cannot fail for a valid eventfd but when its counter would overflow, and then the fd is
+/// readable already, so the result is not looked at.
+pub fn signal_eventfd(fd: BorrowedFd<'_>) {
+    let one = 1u64;
+    // SAFETY: 8 bytes from a live u64 to a descriptor the caller keeps open for the call.
+    unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
 }
 
 /// The BAR0 offset of the register at word `word` of VI `vi`'s page: where a record of VI
@@ -123,6 +133,25 @@ impl DoorbellPage {
     pub fn ring_wakes(&self) -> bool {
         std::sync::atomic::fence(Ordering::SeqCst);
         self.asleep().load(Ordering::SeqCst) != 0
+    }
+
+    /// Records a write like [`DoorbellPage::ring`] and, when the device side sleeps
+    /// ([`DoorbellPage::ring_wakes`]), wakes it through `wake` (its eventfd; `None` when the
+    /// device side never sleeps). This is what a producer of doorbell records does.
+    pub fn ring_and_wake(
+        &self,
+        word: u32,
+        value: u32,
+        patience: u32,
+        wake: Option<BorrowedFd<'_>>,
+    ) -> Result<(), DoorbellFull> {
+        self.ring(word, value, patience)?;
+        if let Some(fd) = wake {
+            if self.ring_wakes() {
+                signal_eventfd(fd);
+            }
+        }
+        Ok(())
     }
 
     /// Records a write of `value` to the register at word `word` of the VI page. Spins while the
@@ -483,5 +512,52 @@ mod tests {
         assert!(pb.ring_wakes());
         set.woke();
         assert!(!pa.ring_wakes() && !pb.ring_wakes());
+    }
+
+    /// Reads an eventfd's count without blocking: 0 when it is not readable.
+    fn take_count(fd: &std::os::fd::OwnedFd) -> u64 {
+        use std::os::fd::AsRawFd;
+        let mut n = 0u64;
+        // SAFETY: 8 bytes into a live u64 from a non-blocking eventfd we own.
+        let got = unsafe { libc::read(fd.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
+        if got == 8 {
+            n
+        } else {
+            0
+        }
+    }
+
+    #[test]
+    fn ring_and_wake_signals_the_eventfd_only_while_the_device_side_sleeps() {
+        use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+        // SAFETY: a fresh eventfd, owned below.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        assert!(raw >= 0, "eventfd: {}", std::io::Error::last_os_error());
+        // SAFETY: raw is valid and owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut a = page();
+        // SAFETY: as above.
+        let pa = unsafe { DoorbellPage::new(a.0.as_mut_ptr()) };
+        let set = PageSet::new();
+        // SAFETY: as above.
+        unsafe { set.attach(1, pa) };
+        pa.ring_and_wake(vi::EVQ_RPTR.word(), 1, 0, Some(fd.as_fd()))
+            .unwrap();
+        assert_eq!(take_count(&fd), 0, "an awake device side is not woken");
+        let mut ready = Vec::new();
+        set.begin(&mut ready).unwrap().apply(|_, _, _| ());
+        assert!(!set.prepare_sleep());
+        pa.ring_and_wake(vi::EVQ_RPTR.word(), 2, 0, Some(fd.as_fd()))
+            .unwrap();
+        pa.ring_and_wake(vi::EVQ_RPTR.word(), 3, 0, Some(fd.as_fd()))
+            .unwrap();
+        assert_eq!(
+            take_count(&fd),
+            2,
+            "each record stored while it sleeps signals"
+        );
+        set.woke();
+        pa.ring_and_wake(vi::EVQ_RPTR.word(), 4, 0, None).unwrap();
+        assert_eq!(pa.ready(), 3, "every record is stored, woken or not");
     }
 }

@@ -10,7 +10,7 @@
 //! call per doorbell, and the hub pays one core only while some client is ringing.
 
 use evnic_proto::doorbell::{self, DoorbellPage, PageSet};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -35,9 +35,7 @@ struct Shared {
 
 impl Shared {
     fn wake(&self) {
-        let one = 1u64;
-        // SAFETY: 8 bytes from a live u64 to an eventfd this value owns.
-        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        doorbell::signal_eventfd(self.wake.as_fd());
     }
 }
 
@@ -188,12 +186,8 @@ mod tests {
 
     /// Rings `p` and wakes the relay when the page says it sleeps, as a hub client does.
     fn ring(p: &DoorbellPage, relay: &DoorbellRelay, word: u32, value: u32) {
-        p.ring(word, value, u32::MAX).unwrap();
-        if p.ring_wakes() {
-            let one = 1u64;
-            // SAFETY: 8 bytes to the relay's eventfd.
-            unsafe { libc::write(relay.wake_fd(), (&one as *const u64).cast(), 8) };
-        }
+        p.ring_and_wake(word, value, u32::MAX, Some(relay.shared.wake.as_fd()))
+            .unwrap();
     }
 
     fn recv_n(rx: &mpsc::Receiver<(u32, u32)>, n: usize) -> Vec<(u32, u32)> {

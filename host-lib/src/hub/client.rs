@@ -9,7 +9,7 @@ use evnic_lease::SharedMap;
 use evnic_proto::doorbell::{self, DoorbellPage};
 use evnic_regs::map::vi as vimap;
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -502,16 +502,10 @@ impl Backend for HubBackend {
             if self.conn.gone.load(Ordering::Acquire) {
                 return Err(self.conn.gone_error().into());
             }
-            return match a.page.ring(word, value, DOORBELL_PATIENCE) {
+            let wake = a.wake.as_ref().map(|w| w.as_fd());
+            return match a.page.ring_and_wake(word, value, DOORBELL_PATIENCE, wake) {
                 Ok(()) => {
                     self.doorbell_stores.fetch_add(1, Ordering::Relaxed);
-                    if a.page.ring_wakes() {
-                        if let Some(w) = &a.wake {
-                            let one: u64 = 1;
-                            // SAFETY: 8 bytes from a live u64 to the hub's wake eventfd.
-                            unsafe { libc::write(w.as_raw_fd(), (&one as *const u64).cast(), 8) };
-                        }
-                    }
                     Ok(())
                 }
                 Err(doorbell::DoorbellFull::Stalled) => Err(self
