@@ -51,8 +51,8 @@
 //! A verdict shown in cycle V asks for the descriptor in V; with it prefetched, the first data
 //! beat is offered in V+2 (when its word is in the frame buffer). Beats follow one per cycle
 //! while words are there. The event is offered (`ev_valid`) the cycle after both the last
-//! beat was taken and the end record (`h_e2`, cycle N+3 after the last MAC beat at edge N) is
-//! known, so at N+4 for a frame whose verdict came early enough. A frame's outcome takes one
+//! beat was taken and the end record (`h_e2`, cycle N+4 after the last MAC beat at edge N,
+//! the parser's latency) is known, so at N+5 for a frame whose verdict came early enough. A frame's outcome takes one
 //! cycle; the next frame's records show one cycle after it. Ghosts (frames without a slot) take
 //! one cycle each.
 
