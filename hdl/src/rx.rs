@@ -76,10 +76,11 @@
 //! with the descriptor prefetched, data beats start 2 cycles after the verdict and follow the
 //! MAC (16 bytes per beat, the MAC brings 8 per cycle). With the last MAC beat at edge N, the
 //! end record is known in cycle N+4 and the event is offered (`ev_valid`) in cycle N+5 when
-//! the data was all written by then, else 2 cycles after the last data beat. 64-byte frames of
-//! an unparsed ethertype: key at N-1, verdict at N+6, data beats N+8..N+11, event at N+13;
-//! 128 bytes: event at N+9; from about 200 bytes on (the data beats have caught up with the
-//! MAC) at N+5. (Before the 4-cycle parser and the 7-cycle filter: N+15, N+11 and N+6.)
+//! the data was all written by then, else in the cycle after the last data beat. 64-byte
+//! frames of an unparsed ethertype: key at N-1, verdict at N+6, data beats N+8..N+11, event at
+//! N+12; 128 bytes: event at N+8; from about 200 bytes on (the data beats have caught up with
+//! the MAC) at N+5. (Before the 4-cycle parser, the 7-cycle filter and the event in the cycle
+//! after the last data beat instead of two: N+15, N+11 and N+6.)
 //! Frames are taken at line rate for every size from 64 bytes (a key per 8 cycles at most on
 //! average; the key queue absorbs a burst of early keys).
 //!
@@ -861,7 +862,7 @@ mod tests {
                 b.first_beats[i] + CYCLE_OFFSET,
                 "frame {i}: first-beat timestamp"
             );
-            // The event comes LATENCY + 1 cycles after the last MAC beat, or 2 after the last
+            // The event comes LATENCY + 1 cycles after the last MAC beat, or 1 after the last
             // data beat when the data was still being written (a verdict late in a short frame: the
             // filter answers `filter::LATENCY` (7) cycles after the key). `sim/benches/rx.rs`
             // prints the figures.
@@ -874,7 +875,7 @@ mod tests {
             let last_write = *frame_writes.last().unwrap();
             assert_eq!(
                 cycle,
-                (b.last_beats[i] + LATENCY as u64 + 1).max(last_write + 2),
+                (b.last_beats[i] + LATENCY as u64 + 1).max(last_write + 1),
                 "frame {i} ({} bytes): last beat at {}, writes {frame_writes:?}",
                 f.len(),
                 b.last_beats[i]
