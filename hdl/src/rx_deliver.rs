@@ -55,8 +55,10 @@
 //! the last MAC beat at edge N, the parser's latency) shows, so at N+5 for a frame whose
 //! verdict came early enough, else the cycle after its last data beat (the outcome is decided
 //! in the cycle that beat is taken; before, one finish cycle came between, and it still does
-//! for a frame cut to its buffer, of 65,535 bytes or more, or not delivered). A frame's outcome takes one
-//! cycle; the next frame's records show one cycle after it. Ghosts (frames without a slot) take
+//! when fewer than 32 bytes of the buffer were left before that beat, for a frame of 65,535
+//! bytes or more, one not delivered, or when the ring does not take the descriptor's use in
+//! that cycle). A frame's outcome takes one cycle; the next frame's records show one cycle
+//! after it. Ghosts (frames without a slot) take
 //! one cycle each.
 
 use crate::konst;
@@ -236,7 +238,7 @@ pub struct RxDeliver<const VB: usize> {
     to_deliver: Signal<Local, Bit>,
     need_op: Signal<Local, Bit>,
     fin_go: Signal<Local, Bit>,
-    /// The frame's last word is taken in this cycle, uncut, and everything else for its event
+    /// The frame's last word is taken in this cycle, with room for it, and everything else for its event
     /// is in: the outcome is decided in this cycle (no finish cycle) if the ring takes the
     /// descriptor's use now (`d_ready`).
     fin_fast: Signal<Local, Bit>,
@@ -721,9 +723,10 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
         self.need_op.next = (self.to_deliver.val() & self.c_store.q.val())
             | (self.final_reason.val() == self.r_no_buffer.val())
             | (self.final_reason.val() == self.r_bad_desc.val());
-        // The fast finish: in the streaming state, the beat taken now is the frame's last word
-        // whole (not cut by the buffer: then the bytes written are the frame's length) of a
-        // frame to be delivered, whose end record, timestamp and ghosts are in, with no event
+        // The fast finish: in the streaming state, the beat taken now is the frame's last word,
+        // with room for a whole word left before it (so nothing was cut: the bytes written
+        // are the frame's length; the room is a register, for timing), of a frame to be
+        // delivered, whose end record, timestamp and ghosts are in, with no event
         // waiting and the ring ready for the descriptor's use.
         self.bplus.next = self.bptr.q.val() + 1;
         self.fin_fast.next = (self.state.q.val() == 3)
@@ -731,7 +734,7 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
             & self.h_e1_valid.val()
             & (self.bplus.val() == self.h_e1_end.val())
             & !self.trunc.q.val()
-            & !(self.room_small.val() & (self.room_lo.val() < self.word_lo.val()))
+            & (self.room.q.val().get_bits::<11>(5) != 0)
             & (self.h_e1_len.val() != 0xffff)
             & self.h_e2_valid.val()
             & self.h_ts_valid.val()
