@@ -33,9 +33,11 @@
 //!
 //! # Timing (cycles)
 //!
-//! * A request taken in cycle 0 is answered in cycle [`LATENCY`] (8): the key is registered
-//!   (0), hashed and the exact tables start (1), the ternary columns are read (2) and decided
-//!   (3-4), the exact probes read (2-5) and compared (3-6), the results merged (7).
+//! * A request taken in cycle 0 is answered in cycle [`LATENCY`] (7): the key is hashed and
+//!   the exact tables start in the request's cycle (0, from `lk_key` itself) while the key is
+//!   registered for the ternary table, the ternary columns are read (1) and decided (2-3), the
+//!   exact probes read (1-4) and compared (2-5), the results merged (6). (It was 8: the exact
+//!   tables started from the registered key, in cycle 1.)
 //! * Throughput: one lookup per [`SPACING`] (5) cycles: `lk_ready` is high in a cycle at least
 //!   5 after the last request taken. Back-to-back runt frames (a key per cycle) must be queued
 //!   by the receive path, which counts an overrun when its queue is full.
@@ -53,7 +55,7 @@
 //! are now columns of block RAM, the staged entry a small RAM, hit counters RAM behind a
 //! read-modify-write sequencer (reads wait a few cycles on the bus), and hashed exact-match
 //! tables were added. A COMMIT became a BUSY operation, the lookup latency went from 2 to 8
-//! cycles with back-pressure (`lk_ready`), and `res_index` from 5 to 16 bits.
+//! cycles (now 7) with back-pressure (`lk_ready`), and `res_index` from 5 to 16 bits.
 
 use crate::exact::ExactTable;
 use crate::hit_counters::HitCounters;
@@ -83,7 +85,7 @@ pub const SLOTS: usize = evnic_regs::params::EXACT_SLOTS_LOG2 as usize;
 /// Exact-match profiles.
 pub const PROFILE_COUNT: usize = evnic_regs::params::NUM_EXACT_PROFILES as usize;
 /// Cycles from a request taken to its answer.
-pub const LATENCY: usize = 8;
+pub const LATENCY: usize = 7;
 /// Minimum cycles between two requests taken.
 pub const SPACING: usize = crate::exact::SPACING;
 
@@ -166,7 +168,6 @@ pub struct Filter {
     v4: DFF<Bit>,
     v5: DFF<Bit>,
     v6: DFF<Bit>,
-    v7: DFF<Bit>,
     t_hit: DFF<Bit>,
     t_idx: DFF<Bits<8>>,
     t_act: DFF<Bits<16>>,
@@ -316,7 +317,6 @@ impl Default for Filter {
             v4: Default::default(),
             v5: Default::default(),
             v6: Default::default(),
-            v7: Default::default(),
             t_hit: Default::default(),
             t_idx: Default::default(),
             t_act: Default::default(),
@@ -421,7 +421,7 @@ impl Logic for Filter {
         dff_setup!(
             self, clock, entry, hit_sel, cstate, ccount, c_load, c_load_idx, c_kind, c_index,
             c_entry, c_started, b_pend, b_issued, b_write, k_key, since, v1, v2, v3, v4, v5, v6,
-            v7, t_hit, t_idx, t_act, r_valid, r_hit, r_index, r_action, r_table, r_slot
+            t_hit, t_idx, t_act, r_valid, r_hit, r_index, r_action, r_table, r_slot
         );
         for w in 0..KW {
             self.ev[w].clock.next = self.clock.val();
@@ -492,28 +492,28 @@ impl Logic for Filter {
         self.v4.d.next = self.v3.q.val();
         self.v5.d.next = self.v4.q.val();
         self.v6.d.next = self.v5.q.val();
-        self.v7.d.next = self.v6.q.val();
-        // Cycle 1: the exact tables hash and start; cycle 2: the ternary columns are read.
-        self.ex0.lk_start.next = self.v1.q.val();
-        self.ex0.lk_key.next = self.k_key.q.val();
-        self.ex1.lk_start.next = self.v1.q.val();
-        self.ex1.lk_key.next = self.k_key.q.val();
-        self.ex2.lk_start.next = self.v1.q.val();
-        self.ex2.lk_key.next = self.k_key.q.val();
-        self.ex3.lk_start.next = self.v1.q.val();
-        self.ex3.lk_key.next = self.k_key.q.val();
-        self.tcam.lk_soon.next = self.v1.q.val();
-        self.tcam.lk_valid.next = self.v2.q.val();
+        // Cycle 0: the exact tables hash the request's key and start (they register what they
+        // need); cycle 1: the ternary columns are read with the registered key.
+        self.ex0.lk_start.next = self.accept.val();
+        self.ex0.lk_key.next = self.lk_key.val();
+        self.ex1.lk_start.next = self.accept.val();
+        self.ex1.lk_key.next = self.lk_key.val();
+        self.ex2.lk_start.next = self.accept.val();
+        self.ex2.lk_key.next = self.lk_key.val();
+        self.ex3.lk_start.next = self.accept.val();
+        self.ex3.lk_key.next = self.lk_key.val();
+        self.tcam.lk_soon.next = self.accept.val();
+        self.tcam.lk_valid.next = self.v1.q.val();
         self.tcam.lk_key.next = self.k_key.q.val();
-        // Cycle 5: the ternary answer, kept until the merge.
+        // Cycle 4: the ternary answer, kept until the merge.
         if self.tcam.res_valid.val() {
             self.t_hit.d.next = self.tcam.res_hit.val();
             self.t_idx.d.next = self.tcam.res_index.val();
             self.t_act.d.next = self.tcam.res_action.val();
         }
-        // Cycle 7: the exact answers; the lowest profile that hits, else the ternary entry.
-        self.r_valid.d.next = self.v7.q.val();
-        if self.v7.q.val() {
+        // Cycle 6: the exact answers; the lowest profile that hits, else the ternary entry.
+        self.r_valid.d.next = self.v6.q.val();
+        if self.v6.q.val() {
             self.r_hit.d.next = true;
             if self.ex0.res_hit.val() {
                 self.r_index.d.next =
@@ -551,7 +551,7 @@ impl Logic for Filter {
         self.res_hit.next = self.r_valid.q.val() & self.r_hit.q.val();
         self.res_index.next = self.r_index.q.val();
         self.res_action.next = self.r_action.q.val();
-        // Cycle 8: count the hit.
+        // Cycle 7: count the hit.
         self.hits0.inc.next =
             self.r_valid.q.val() & self.r_hit.q.val() & (self.r_table.q.val() == 0);
         self.hits1.inc.next =
@@ -906,7 +906,6 @@ impl Logic for Filter {
             self.v4.d.next = false;
             self.v5.d.next = false;
             self.v6.d.next = false;
-            self.v7.d.next = false;
             self.r_valid.d.next = false;
         }
     }

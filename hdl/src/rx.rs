@@ -67,19 +67,20 @@
 //! (with `dbg_hit`). A frame that got no slot shows flags 0, length 0 and no hit.
 //!
 //! # Timing (cycles)
-//! The key of a frame is known [`crate::parser::LATENCY`] = 5 cycles after the beat that
+//! The key of a frame is known [`crate::parser::LATENCY`] = 4 cycles after the beat that
 //! completes the headers it depends on (see [`Parser`]: the 3rd beat for an unparsed
 //! ethertype, the 6th for UDP/IPv4, ...) or
 //! after its last beat; it enters the filter in that cycle when the filter takes a key then
 //! (`lk_ready`: one key per [`crate::filter::SPACING`] = 5 cycles) and no key waits in the key
-//! queue (8 keys), and the verdict comes [`crate::filter::LATENCY`] = 8 cycles later. Then,
+//! queue (8 keys), and the verdict comes [`crate::filter::LATENCY`] = 7 cycles later. Then,
 //! with the descriptor prefetched, data beats start 2 cycles after the verdict and follow the
 //! MAC (16 bytes per beat, the MAC brings 8 per cycle). With the last MAC beat at edge N, the
-//! end record is known in cycle N+5 and the event is offered (`ev_valid`) in cycle N+6 when
-//! the data was all written by then, else 2 cycles after the last data beat. 64-byte frames of
-//! an unparsed ethertype: key at N, verdict at N+8, data beats N+10..N+13, event at N+15;
-//! 128 bytes: event at N+11, 200 bytes: N+7; from about 300 bytes on (the data beats have
-//! caught up with the MAC) at N+6.
+//! end record is known in cycle N+4 and the event is offered (`ev_valid`) in cycle N+5 when
+//! the data was all written by then, else in the cycle after the last data beat. 64-byte
+//! frames of an unparsed ethertype: key at N-1, verdict at N+6, data beats N+8..N+11, event at
+//! N+12; 128 bytes: event at N+8; from about 200 bytes on (the data beats have caught up with
+//! the MAC) at N+5. (Before the 4-cycle parser, the 7-cycle filter and the event in the cycle
+//! after the last data beat instead of two: N+15, N+11 and N+6.)
 //! Frames are taken at line rate for every size from 64 bytes (a key per 8 cycles at most on
 //! average; the key queue absorbs a burst of early keys).
 //!
@@ -861,9 +862,10 @@ mod tests {
                 b.first_beats[i] + CYCLE_OFFSET,
                 "frame {i}: first-beat timestamp"
             );
-            // The event comes LATENCY + 1 cycles after the last MAC beat, or 2 after the last
+            // The event comes LATENCY + 1 cycles after the last MAC beat, or 1 after the last
             // data beat when the data was still being written (a verdict late in a short frame: the
-            // filter answers 8 cycles after the key). `sim/benches/rx.rs` prints the figures.
+            // filter answers `filter::LATENCY` (7) cycles after the key). `sim/benches/rx.rs`
+            // prints the figures.
             let frame_writes: Vec<u64> = b
                 .writes
                 .iter()
@@ -873,7 +875,7 @@ mod tests {
             let last_write = *frame_writes.last().unwrap();
             assert_eq!(
                 cycle,
-                (b.last_beats[i] + LATENCY as u64 + 1).max(last_write + 2),
+                (b.last_beats[i] + LATENCY as u64 + 1).max(last_write + 1),
                 "frame {i} ({} bytes): last beat at {}, writes {frame_writes:?}",
                 f.len(),
                 b.last_beats[i]

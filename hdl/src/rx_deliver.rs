@@ -50,10 +50,15 @@
 //! # Timing (cycles)
 //! A verdict shown in cycle V asks for the descriptor in V; with it prefetched, the first data
 //! beat is offered in V+2 (when its word is in the frame buffer). Beats follow one per cycle
-//! while words are there. The event is offered (`ev_valid`) the cycle after both the last
-//! beat was taken and the end record (`h_e2`, cycle N+3 after the last MAC beat at edge N) is
-//! known, so at N+4 for a frame whose verdict came early enough. A frame's outcome takes one
-//! cycle; the next frame's records show one cycle after it. Ghosts (frames without a slot) take
+//! while words are there. The event is offered (`ev_valid`) in the cycle after the later of
+//! the cycle its last data beat is taken and the cycle its end record (`h_e2`, cycle N+4 after
+//! the last MAC beat at edge N, the parser's latency) shows, so at N+5 for a frame whose
+//! verdict came early enough, else the cycle after its last data beat (the outcome is decided
+//! in the cycle that beat is taken; before, one finish cycle came between, and it still does
+//! when fewer than 32 bytes of the buffer were left before that beat, for a frame of 65,535
+//! bytes or more, one not delivered, or when the ring does not take the descriptor's use in
+//! that cycle). A frame's outcome takes one cycle; the next frame's records show one cycle
+//! after it. Ghosts (frames without a slot) take
 //! one cycle each.
 
 use crate::konst;
@@ -233,6 +238,12 @@ pub struct RxDeliver<const VB: usize> {
     to_deliver: Signal<Local, Bit>,
     need_op: Signal<Local, Bit>,
     fin_go: Signal<Local, Bit>,
+    /// The frame's last word is taken in this cycle, with room for it, and everything else for its event
+    /// is in: the outcome is decided in this cycle (no finish cycle) if the ring takes the
+    /// descriptor's use now (`d_ready`).
+    fin_fast: Signal<Local, Bit>,
+    /// The word count after the word at `bptr`.
+    bplus: Signal<Local, Bits<11>>,
     dec_class: Signal<Local, Bit>,
     fl_parser: Signal<Local, Bits<8>>,
     fl_event: Signal<Local, Bits<8>>,
@@ -401,6 +412,8 @@ impl<const VB: usize> Default for RxDeliver<VB> {
             to_deliver: Default::default(),
             need_op: Default::default(),
             fin_go: Default::default(),
+            fin_fast: Default::default(),
+            bplus: Default::default(),
             dec_class: Default::default(),
             fl_parser: Default::default(),
             fl_event: Default::default(),
@@ -710,9 +723,32 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
         self.need_op.next = (self.to_deliver.val() & self.c_store.q.val())
             | (self.final_reason.val() == self.r_no_buffer.val())
             | (self.final_reason.val() == self.r_bad_desc.val());
-        if self.fin_ready.val()
+        // The fast finish: in the streaming state, the beat taken now is the frame's last word,
+        // with room for a whole word left before it (so nothing was cut: the bytes written
+        // are the frame's length; the room is a register, for timing), of a frame to be
+        // delivered, whose end record, timestamp and ghosts are in, with no event
+        // waiting and the ring ready for the descriptor's use.
+        self.bplus.next = self.bptr.q.val() + 1;
+        self.fin_fast.next = (self.state.q.val() == 3)
+            & self.took.val()
+            & self.h_e1_valid.val()
+            & (self.bplus.val() == self.h_e1_end.val())
+            & !self.trunc.q.val()
+            & (self.room.q.val().get_bits::<11>(5) != 0)
+            & (self.h_e1_len.val() != 0xffff)
+            & self.h_e2_valid.val()
+            & self.h_ts_valid.val()
+            & self.gh_loaded.q.val()
+            & (self.gh_left.q.val() == 0)
+            & self.to_deliver.val()
+            & self.c_store.q.val()
+            & !self.ev_pend.q.val();
+        // (It asks the ring for the descriptor's use; `d_ready` follows `d_valid` in the rings,
+        // so the finish is taken only with it, and otherwise comes in the finish state.)
+        if (self.fin_ready.val()
             & (!self.to_deliver.val() | !self.ev_pend.q.val())
-            & self.need_op.val()
+            & self.need_op.val())
+            | self.fin_fast.val()
         {
             self.d_valid.next = true;
             self.d_op.next = 2.into();
@@ -722,9 +758,10 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
                 self.d_op.next = 1.into();
             }
         }
-        self.fin_go.next = self.fin_ready.val()
+        self.fin_go.next = (self.fin_ready.val()
             & (!self.to_deliver.val() | !self.ev_pend.q.val())
-            & (!self.need_op.val() | self.d_ready.val());
+            & (!self.need_op.val() | self.d_ready.val()))
+            | (self.fin_fast.val() & self.d_ready.val());
         self.fl_parser.next = self.h_e2_flags.val();
         if self.h_e2_fcs.val() {
             self.fl_parser.next = self.h_e2_flags.val() | self.f_fcs_bad.val();
@@ -776,6 +813,10 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
                     self.ev_payload_q.d.next = bit_cast::<32, 16>(self.rptr.q.val())
                         | (bit_cast::<32, VB>(self.c_ring.q.val()) << 16);
                     self.ev_aux_q.d.next = self.wlen.q.val();
+                    if self.fin_fast.val() {
+                        // Its last word is being written: every byte of the frame.
+                        self.ev_aux_q.d.next = self.h_e1_len.val();
+                    }
                 }
                 self.ev_ts_q.d.next = self.h_ts.val();
             }

@@ -40,9 +40,9 @@
 //!
 //! # Timing (cycles)
 //! The beat transferring at edge t is in the buffer from edge t (its word, when complete: two
-//! beats a word, or the last beat). The parser's outputs of cycle t+5 belong to the frame of
+//! beats a word, or the last beat). The parser's outputs of cycle t+4 belong to the frame of
 //! the beat of edge t (its latency, [`crate::parser::LATENCY`]); the FCS result of cycle N+1
-//! goes with the end result of cycle N+5. For the head slot: `h_v` and `h_e2` show in the cycle
+//! goes with the end result of cycle N+4. For the head slot: `h_v` and `h_e2` show in the cycle
 //! they are written (bypass), `h_e1` the cycle after the last beat (N+1, with `h_ended`),
 //! `h_ts` two cycles after the slot becomes the head or is allocated; after `h_next` the
 //! records of the next slot show one cycle later at the earliest.
@@ -50,8 +50,8 @@
 use crate::ram::Ram;
 use rust_hdl::prelude::*;
 
-// The delay lines t1..t5 and fcs1..fcs4 are the parser's latency.
-const _: () = assert!(crate::parser::LATENCY == 5);
+// The delay lines t1..t4 and fcs1..fcs3 are the parser's latency.
+const _: () = assert!(crate::parser::LATENCY == 4);
 
 /// Bits of a verdict record (its layout is the delivery's, [`crate::rx_deliver`]).
 pub const VERDICT_BITS: usize = 38;
@@ -143,12 +143,9 @@ pub struct RxFrames<const F: usize, const SB: usize> {
     t3_slot: DFF<Bits<SB>>,
     t4_admit: DFF<Bit>,
     t4_slot: DFF<Bits<SB>>,
-    t5_admit: DFF<Bit>,
-    t5_slot: DFF<Bits<SB>>,
     fcs1: DFF<Bit>,
     fcs2: DFF<Bit>,
     fcs3: DFF<Bit>,
-    fcs4: DFF<Bit>,
     // What the head's RAM outputs hold.
     v_have: DFF<Bit>,
     v_byp: DFF<Bit>,
@@ -273,12 +270,9 @@ impl<const F: usize, const SB: usize> Default for RxFrames<F, SB> {
             t3_slot: Default::default(),
             t4_admit: Default::default(),
             t4_slot: Default::default(),
-            t5_admit: Default::default(),
-            t5_slot: Default::default(),
             fcs1: Default::default(),
             fcs2: Default::default(),
             fcs3: Default::default(),
-            fcs4: Default::default(),
             v_have: Default::default(),
             v_byp: Default::default(),
             v_byp_data: Default::default(),
@@ -356,12 +350,9 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             t3_slot,
             t4_admit,
             t4_slot,
-            t5_admit,
-            t5_slot,
             fcs1,
             fcs2,
             fcs3,
-            fcs4,
             v_have,
             v_byp,
             v_byp_data,
@@ -514,19 +505,16 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
         self.t3_slot.d.next = self.t2_slot.q.val();
         self.t4_admit.d.next = self.t3_admit.q.val();
         self.t4_slot.d.next = self.t3_slot.q.val();
-        self.t5_admit.d.next = self.t4_admit.q.val();
-        self.t5_slot.d.next = self.t4_slot.q.val();
         self.fcs1.d.next = self.fcs_valid.val() & self.fcs_bad.val();
         self.fcs2.d.next = self.fcs1.q.val();
         self.fcs3.d.next = self.fcs2.q.val();
-        self.fcs4.d.next = self.fcs3.q.val();
-        self.key_valid.next = self.p_key_valid.val() & self.t5_admit.q.val();
-        self.key_slot.next = self.t5_slot.q.val();
-        self.e2_wr.next = self.p_end_valid.val() & self.t5_admit.q.val();
+        self.key_valid.next = self.p_key_valid.val() & self.t4_admit.q.val();
+        self.key_slot.next = self.t4_slot.q.val();
+        self.e2_wr.next = self.p_end_valid.val() & self.t4_admit.q.val();
         self.e2_data.next = bit_cast::<9, 8>(self.p_end_flags.val())
-            | (bit_cast::<9, 1>(self.fcs4.q.val().into()) << 8);
+            | (bit_cast::<9, 1>(self.fcs3.q.val().into()) << 8);
         self.e2_ram.wr_en.next = self.e2_wr.val();
-        self.e2_ram.wr_addr.next = self.t5_slot.q.val();
+        self.e2_ram.wr_addr.next = self.t4_slot.q.val();
         self.e2_ram.wr_data.next = self.e2_data.val();
         if self.e2_wr.val() {
             self.e2_done.d.next = self.e2_done.q.val() + 1;
@@ -558,7 +546,7 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
         self.h_exists.next = self.used_slots.val() != 0;
         self.h_ended.next = self.e1_done.q.val() != self.head.q.val();
         self.v_now.next = self.v_wr.val() & (self.v_slot.val() == self.hslot.val());
-        self.e2_now.next = self.e2_wr.val() & (self.t5_slot.q.val() == self.hslot.val());
+        self.e2_now.next = self.e2_wr.val() & (self.t4_slot.q.val() == self.hslot.val());
         // A record is read once its slot says it is written (at an earlier edge).
         self.v_rd.next = !self.v_have.q.val()
             & !self.v_byp.q.val()
@@ -678,11 +666,9 @@ impl<const F: usize, const SB: usize> Logic for RxFrames<F, SB> {
             self.t2_admit.d.next = false;
             self.t3_admit.d.next = false;
             self.t4_admit.d.next = false;
-            self.t5_admit.d.next = false;
             self.fcs1.d.next = false;
             self.fcs2.d.next = false;
             self.fcs3.d.next = false;
-            self.fcs4.d.next = false;
             self.v_have.d.next = false;
             self.v_byp.d.next = false;
             self.e1_have.d.next = false;
