@@ -82,8 +82,8 @@ lint: deps verilog
 	@echo "lint: verilator --lint-only clean"
 
 ## The open ECP5 flow: YoWASP Yosys and nextpnr, pinned in bitstreams/fpga-requirements.txt, in a
-## venv under target/ made on first use (and again when the pins change).
-FPGA_VENV := target/fpga-venv
+## venv under target/ made on first use (and again when the pins change); FPGA_VENV=DIR uses another.
+FPGA_VENV ?= target/fpga-venv
 FPGA_STAMP := $(FPGA_VENV)/.installed
 # Board builds: BOARD names a top of hdl/src/board (gen-verilog --top) and its constraints.
 BOARD ?= ecp5-evn-regs
