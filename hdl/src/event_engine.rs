@@ -1,7 +1,7 @@
 //! `EventEngine<QB, AB>`: writes events into the VIs' event queues in host memory, one 16-byte
 //! DMA beat per cycle, and does interrupt indirection. Every queue's state is one word of block
-//! RAM (2^`QB` words, see [`crate::evq`]), read, updated and written back by a two-stage
-//! pipeline that does one operation per cycle.
+//! RAM (2^`QB` words, see [`crate::evq`]), read, registered, updated and written back by a
+//! three-stage pipeline (issue, register, update) that does one operation per cycle.
 //!
 //! # Ports
 //! - `cycles` in: the cycle counter (timestamps of the events made here, the watchdog clock)
@@ -44,7 +44,7 @@
 //! counted (per queue in `EVQ_DROPS`, reported by OVERFLOW; in total in `EVENTS_DROPPED`; an
 //! event for a queue number `>= num_queues` in the total only). The wake FIFO cannot overflow:
 //! an operation that may wake a queue is taken only while the FIFO has room for it and for the
-//! operation ahead of it.
+//! two operations ahead of it.
 //!
 //! A watchdog that expires at cycle T wakes its queue at the next operation on that queue:
 //! within `num_queues` scrubs of T, i.e. within `num_queues` idle cycles, and under full load
@@ -52,21 +52,25 @@
 //! The forced scrubs cost one input cycle in [`SCRUB_MAX_GAP`] under full load.
 //!
 //! # Timing
-//! An operation taken in cycle t reads the state RAM at the end of t and is done in t+1: its
-//! state is written back at the end of t+1 and its event, if any, is on the DMA port from
-//! t+2 (before: t+1). An operation on the queue written at the end of t+1 (the common case of
-//! a burst into one queue) takes that word from a bypass register instead of the RAM, so one
-//! event per cycle is sustained into one queue or into many. `in_ready` is high in cycles
-//! where the pipeline takes an input (not for a register access, a queued wake-up, a forced
-//! scrub, DMA back-pressure, or a nearly full wake FIFO).
+//! An operation taken in cycle t reads the state RAM at the end of t; in t+1 (stage 1) its
+//! word is registered, and in t+2 (stage 2) it is updated and written back at the end of t+2;
+//! its event, if any, is on the DMA port from t+3 (before: one stage, the update in t+1, the
+//! beat from t+2; the update now runs from a register, not from the RAM's output, for timing).
+//! Hazards on one queue (the common case of a burst into one queue): an operation in stage 1
+//! whose queue stage 2 is updating takes stage 2's new word (forwarding), and one taken in the
+//! cycle its queue is written skips the RAM read (never read an address in the cycle it is
+//! written) and takes the written word from a bypass register; so one event per cycle is
+//! sustained into one queue or into many. `in_ready` is high in cycles where the pipeline
+//! takes an input (not for a register access, a queued wake-up, a forced scrub, DMA
+//! back-pressure, or a nearly full wake FIFO).
 //! - `EVQ_*` register accesses: issued in the strobe cycle s (or as soon as the pipeline
-//!   accepts), answered with `ack` or `nak` (and `rdata`) in s+2 (before: s); global-page
+//!   accepts), answered with `ack` or `nak` (and `rdata`) in s+3 (before: s+2); global-page
 //!   registers are in flip-flops and answer in s. An `EVQ_*` access the pipeline cannot
 //!   answer within the bus timeout (DMA back-pressure held it) gets no answer, and the bus
 //!   counts an error; such a write may or may not have taken effect.
-//! - A wake found by an operation done in cycle t+1 is pushed into the wake FIFO at the end of
-//!   t+1 and its WAKEUP taken in t+2 at the earliest: its beat is on the port from t+4, two
-//!   cycles after the event that caused it (before: one). The interrupt for a WAKEUP whose
+//! - A wake found by an operation done in cycle t+2 is pushed into the wake FIFO at the end of
+//!   t+2 and its WAKEUP taken in t+3 at the earliest: its beat is on the port from t+6, three
+//!   cycles after the event that caused it (before: two). The interrupt for a WAKEUP whose
 //!   beat is on the port from cycle u pulses in u+1 (unless held off), after the beat is taken.
 
 use crate::event_pack::EventPack;
@@ -138,8 +142,18 @@ pub struct EventEngine<const QB: usize, const AB: usize> {
     s1_wdata: DFF<Bits<32>>,
     s1_record: DFF<Bits<128>>,
     s1_bypass: DFF<Bit>,
-    /// The word written at the last write: stage 1's state when it names the same queue.
+    /// The word written at the last write: stage 1's state when its read was skipped.
     written: DFF<Bits<STATE_BITS>>,
+    // Stage 2: the operation whose state word is updated and written back.
+    s2_valid: DFF<Bit>,
+    s2_op: DFF<Bits<3>>,
+    s2_q: DFF<Bits<QB>>,
+    s2_qvalid: DFF<Bit>,
+    s2_wakeup: DFF<Bit>,
+    s2_word: DFF<Bits<10>>,
+    s2_wdata: DFF<Bits<32>>,
+    s2_record: DFF<Bits<128>>,
+    s2_state: DFF<Bits<STATE_BITS>>,
     // Register access waiting for the pipeline, and the answer.
     reg_pending: DFF<Bit>,
     reg_pending_write: DFF<Bit>,
@@ -186,14 +200,19 @@ pub struct EventEngine<const QB: usize, const AB: usize> {
     iss_qvalid: Signal<Local, Bit>,
     iss_wakeup: Signal<Local, Bit>,
     iss_record: Signal<Local, Bits<128>>,
-    /// Stage 1 is done with an operation on a valid queue: its word is written back.
+    /// Stage 1's state word: forwarded from stage 2, the bypass, or the RAM.
+    s1_state: Signal<Local, Bits<STATE_BITS>>,
+    /// Stage 2 holds an operation on stage 1's queue: its new word is stage 1's state.
+    s1_fwd: Signal<Local, Bit>,
+    /// Stage 2 is done with an operation on a valid queue: its word is written back.
     write_now: Signal<Local, Bit>,
     /// The word written back: the update's when it changes the state, else the state as read.
     wb_state: Signal<Local, Bits<STATE_BITS>>,
     done: Signal<Local, Bit>,
     s1_is_reg: Signal<Local, Bit>,
+    s2_is_reg: Signal<Local, Bit>,
     answer: Signal<Local, Bit>,
-    s1_is_irqq: Signal<Local, Bit>,
+    s2_is_irqq: Signal<Local, Bit>,
     fire: Signal<Local, Bit>,
     own_page: Signal<Local, Bit>,
     own_claim: Signal<Local, Bit>,
@@ -280,6 +299,15 @@ impl<const QB: usize, const AB: usize> EventEngine<QB, AB> {
             s1_record: Default::default(),
             s1_bypass: Default::default(),
             written: Default::default(),
+            s2_valid: Default::default(),
+            s2_op: Default::default(),
+            s2_q: Default::default(),
+            s2_qvalid: Default::default(),
+            s2_wakeup: Default::default(),
+            s2_word: Default::default(),
+            s2_wdata: Default::default(),
+            s2_record: Default::default(),
+            s2_state: Default::default(),
             reg_pending: Default::default(),
             reg_pending_write: Default::default(),
             reg_age: Default::default(),
@@ -321,12 +349,15 @@ impl<const QB: usize, const AB: usize> EventEngine<QB, AB> {
             iss_qvalid: Default::default(),
             iss_wakeup: Default::default(),
             iss_record: Default::default(),
+            s1_state: Default::default(),
+            s1_fwd: Default::default(),
             write_now: Default::default(),
             wb_state: Default::default(),
             done: Default::default(),
             s1_is_reg: Default::default(),
+            s2_is_reg: Default::default(),
             answer: Default::default(),
-            s1_is_irqq: Default::default(),
+            s2_is_irqq: Default::default(),
             fire: Default::default(),
             own_page: Default::default(),
             own_claim: Default::default(),
@@ -338,12 +369,13 @@ impl<const QB: usize, const AB: usize> EventEngine<QB, AB> {
             global_page: Constant::new(((GLOBAL_PAGE_BASE >> 12) as u64).into()),
             evq_first: Constant::new((first as u64).into()),
             evq_span: Constant::new(((last - first) as u64).into()),
-            // Room for the operation ahead and for the one taken now.
-            fifo_room: Constant::new(((WAKE_FIFO_DEPTH - 1) as u64).into()),
+            // Room for the two operations ahead and for the one taken now.
+            fifo_room: Constant::new(((WAKE_FIFO_DEPTH - 2) as u64).into()),
             gap_max: Constant::new((SCRUB_MAX_GAP - 1).into()),
             // An access of age a (a + 1 cycles after its strobe) done in that cycle is answered
-            // in the next; the bus takes answers up to ACK_TIMEOUT - 1 cycles after the strobe.
-            issue_age_max: Constant::new((ACK_TIMEOUT - 4).into()),
+            // in the next; the bus takes answers up to ACK_TIMEOUT - 1 cycles after the strobe;
+            // one issued at age a is done at age a + 2.
+            issue_age_max: Constant::new((ACK_TIMEOUT - 5).into()),
             answer_age_max: Constant::new((ACK_TIMEOUT - 3).into()),
             k_none: Constant::new(op::NONE.into()),
             k_push: Constant::new(op::PUSH.into()),
@@ -385,6 +417,15 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
             s1_record,
             s1_bypass,
             written,
+            s2_valid,
+            s2_op,
+            s2_q,
+            s2_qvalid,
+            s2_wakeup,
+            s2_word,
+            s2_wdata,
+            s2_record,
+            s2_state,
             reg_pending,
             reg_pending_write,
             reg_age,
@@ -495,10 +536,15 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
         self.s1_is_reg.next = self.s1_valid.q.val()
             & ((self.s1_op.q.val() == self.k_read.val())
                 | (self.s1_op.q.val() == self.k_write.val()));
+        self.s2_is_reg.next = self.s2_valid.q.val()
+            & ((self.s2_op.q.val() == self.k_read.val())
+                | (self.s2_op.q.val() == self.k_write.val()));
         if self.reg_hit.val() {
             self.reg_age.d.next = 0.into();
             self.reg_pending_write.d.next = self.wr.val();
-        } else if (self.reg_pending.q.val() | self.s1_is_reg.val()) & !self.reg_age.q.val().all() {
+        } else if (self.reg_pending.q.val() | self.s1_is_reg.val() | self.s2_is_reg.val())
+            & !self.reg_age.q.val().all()
+        {
             self.reg_age.d.next = self.reg_age.q.val() + 1;
         }
         if self.reg_hit.val() & self.ram.ready.val() & !self.take_reg.val() {
@@ -510,38 +556,48 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
             self.reg_pending.d.next = false;
         }
 
-        // Stage 1: the state word (from the RAM, or the word just written), the update.
-        self.done.next = self.advance.val() & self.s1_valid.q.val();
-        self.upd.state.next = self.ram.rd_data.val();
-        if self.s1_bypass.q.val() {
-            self.upd.state.next = self.written.q.val();
-        }
-
+        // Stage 2: the update of the word registered by stage 1.
+        self.done.next = self.advance.val() & self.s2_valid.q.val();
+        self.upd.state.next = self.s2_state.q.val();
         self.upd.op.next = self.k_none.val();
-        if self.s1_valid.q.val() & self.s1_qvalid.q.val() {
-            self.upd.op.next = self.s1_op.q.val();
+        if self.s2_valid.q.val() & self.s2_qvalid.q.val() {
+            self.upd.op.next = self.s2_op.q.val();
         }
-        self.upd.word.next = self.s1_word.q.val();
-        self.upd.wdata.next = self.s1_wdata.q.val();
-        self.upd.record.next = self.s1_record.q.val();
-        self.upd.queue.next = bit_cast::<16, QB>(self.s1_q.q.val());
+        self.upd.word.next = self.s2_word.q.val();
+        self.upd.wdata.next = self.s2_wdata.q.val();
+        self.upd.record.next = self.s2_record.q.val();
+        self.upd.queue.next = bit_cast::<16, QB>(self.s2_q.q.val());
         self.upd.cycles.next = self.cycles.val();
         // Every operation done on a valid queue writes its word back, changed or not, so that
         // the RAM's write enable and the read of the next operation (below) do not wait for
-        // the update's result (for timing: the update is stage 1's whole cycle).
-        self.write_now.next = self.done.val() & self.s1_qvalid.q.val();
-        // (`new_state` is the state as read whenever the update does not change it.)
+        // the update's result. (`new_state` is the state as read whenever the update does not
+        // change it.)
+        self.write_now.next = self.done.val() & self.s2_qvalid.q.val();
         self.wb_state.next = self.upd.new_state.val();
 
-        // The state RAM: stage 1 writes back; the operation taken now reads, unless it names
+        // Stage 1: its word is the one stage 2 writes now when both name the same queue (the
+        // RAM was read before that write), else the word written when its read was skipped
+        // (the bypass), else the RAM's.
+        self.s1_fwd.next = self.s2_valid.q.val()
+            & self.s2_qvalid.q.val()
+            & (self.s2_q.q.val() == self.s1_q.q.val());
+        self.s1_state.next = self.ram.rd_data.val();
+        if self.s1_bypass.q.val() {
+            self.s1_state.next = self.written.q.val();
+        }
+        if self.s1_fwd.val() {
+            self.s1_state.next = self.wb_state.val();
+        }
+
+        // The state RAM: stage 2 writes back; the operation taken now reads, unless it names
         // the queue being written (then it takes the written word from the bypass).
         self.ram.wr_en.next = self.write_now.val();
-        self.ram.wr_addr.next = self.s1_q.q.val();
+        self.ram.wr_addr.next = self.s2_q.q.val();
         self.ram.wr_data.next = self.wb_state.val();
         self.ram.rd_addr.next = self.iss_q.val();
         self.ram.rd_en.next = self.iss_valid.val()
             & self.iss_qvalid.val()
-            & !(self.write_now.val() & (self.s1_q.q.val() == self.iss_q.val()));
+            & !(self.write_now.val() & (self.s2_q.q.val() == self.iss_q.val()));
         if self.write_now.val() {
             self.written.d.next = self.wb_state.val();
         }
@@ -554,12 +610,21 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
             self.s1_word.d.next = self.word.val();
             self.s1_wdata.d.next = self.wdata.val();
             self.s1_record.d.next = self.iss_record.val();
-            self.s1_bypass.d.next = self.write_now.val() & (self.s1_q.q.val() == self.iss_q.val());
+            self.s1_bypass.d.next = self.write_now.val() & (self.s2_q.q.val() == self.iss_q.val());
+            self.s2_valid.d.next = self.s1_valid.q.val();
+            self.s2_op.d.next = self.s1_op.q.val();
+            self.s2_q.d.next = self.s1_q.q.val();
+            self.s2_qvalid.d.next = self.s1_qvalid.q.val();
+            self.s2_wakeup.d.next = self.s1_wakeup.q.val();
+            self.s2_word.d.next = self.s1_word.q.val();
+            self.s2_wdata.d.next = self.s1_wdata.q.val();
+            self.s2_record.d.next = self.s1_record.q.val();
+            self.s2_state.d.next = self.s1_state.val();
         }
 
-        // Stage 1 done: the DMA beat, the register answer, the counters, the wake.
+        // Stage 2 done: the DMA beat, the register answer, the counters, the wake.
         if self.advance.val() {
-            self.out_valid.d.next = self.s1_valid.q.val() & self.upd.beat.val();
+            self.out_valid.d.next = self.s2_valid.q.val() & self.upd.beat.val();
             self.out_addr.d.next = self.upd.beat_addr.val();
             self.out_data.d.next = self.upd.beat_data.val();
         }
@@ -578,23 +643,23 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
 
         if self.done.val() & self.upd.beat.val() {
             self.events_written.d.next = self.events_written.q.val() + 1;
-            if self.s1_wakeup.q.val() {
+            if self.s2_wakeup.q.val() {
                 self.wakeup_count.d.next = self.wakeup_count.q.val() + 1;
             }
         }
         if self.done.val()
             & (self.upd.dropped.val()
-                | (!self.s1_qvalid.q.val() & (self.s1_op.q.val() == self.k_push.val())))
+                | (!self.s2_qvalid.q.val() & (self.s2_op.q.val() == self.k_push.val())))
         {
             self.events_dropped.d.next = self.events_dropped.q.val() + 1;
         }
 
-        self.s1_is_irqq.next = bit_cast::<8, QB>(self.s1_q.q.val()) == self.irq_vi.q.val();
+        self.s2_is_irqq.next = bit_cast::<8, QB>(self.s2_q.q.val()) == self.irq_vi.q.val();
         self.fifo.push.next = false;
-        self.fifo.data.next = bit_cast::<9, QB>(self.s1_q.q.val())
+        self.fifo.data.next = bit_cast::<9, QB>(self.s2_q.q.val())
             | (bit_cast::<9, 1>(self.upd.wake_watchdog.val().into()) << 8);
         if self.done.val() & self.upd.wake.val() & self.irq_enable.q.val() {
-            if self.s1_is_irqq.val() {
+            if self.s2_is_irqq.val() {
                 self.irq_pending.d.next = true;
             } else {
                 self.fifo.push.next = true;
@@ -623,7 +688,7 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
             self.irq_pending.d.next = self.done.val()
                 & self.upd.wake.val()
                 & self.irq_enable.q.val()
-                & self.s1_is_irqq.val();
+                & self.s2_is_irqq.val();
             self.holdoff_left.d.next = self.holdoff.q.val();
             self.irq_count.d.next = self.irq_count.q.val() + 1;
         }
@@ -682,6 +747,7 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
 
         if self.reset.val() {
             self.s1_valid.d.next = false;
+            self.s2_valid.d.next = false;
             self.reg_pending.d.next = false;
             self.ack_q.d.next = false;
             self.nak_q.d.next = false;
@@ -1639,7 +1705,7 @@ mod tests {
         );
         assert_eq!(s.beats.len(), 300 + 256);
         for (t, (c, _, _)) in s.taken.iter().zip(&s.beats) {
-            assert_eq!(*c, t + 2, "beat 2 cycles after the event was taken");
+            assert_eq!(*c, t + 3, "beat 3 cycles after the event was taken");
         }
         // The burst into queue 0: consecutive slots, phase 1 on the first pass.
         for (k, (_, addr, e)) in s.beats[..300].iter().enumerate() {
@@ -1653,14 +1719,14 @@ mod tests {
             );
         }
         println!(
-            "sustained: 300 events into 1 queue in {} cycles, 256 into 256 queues in {} cycles; event taken to DMA beat: 2 cycles",
+            "sustained: 300 events into 1 queue in {} cycles, 256 into 256 queues in {} cycles; event taken to DMA beat: 3 cycles",
             one.last().unwrap() - one[0] + 1,
             all.last().unwrap() - all[0] + 1
         );
     }
 
     #[test]
-    fn registers_answer_two_cycles_after_the_strobe_and_lying_doorbells_are_refused() {
+    fn registers_answer_three_cycles_after_the_strobe_and_lying_doorbells_are_refused() {
         let mut steps = queue(5, 4);
         steps.push(Step::Events(vec![5; 3]));
         steps.push(Step::Idle(4));
@@ -1683,16 +1749,16 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (2, true, 3),
-                (2, false, 0),
-                (2, true, 0),
-                (2, false, 0),
-                (2, true, 2),
-                (2, false, 0),
-                (2, false, 0),
-                (2, true, 4),
-                (2, false, 0),
-                (2, false, 0),
+                (3, true, 3),
+                (3, false, 0),
+                (3, true, 0),
+                (3, false, 0),
+                (3, true, 2),
+                (3, false, 0),
+                (3, false, 0),
+                (3, true, 4),
+                (3, false, 0),
+                (3, false, 0),
                 (0, true, 3),
             ]
         );
@@ -1753,7 +1819,7 @@ mod tests {
             },
             1000,
         );
-        assert_eq!(e.answers, vec![(10, false, true), (302, true, false)]);
+        assert_eq!(e.answers, vec![(10, false, true), (303, true, false)]);
     }
 
     #[test]
@@ -1838,20 +1904,20 @@ mod tests {
             .map(|b| (b.0, b.2.event_type(), b.2.source))
             .collect();
         let t = s.taken[0];
-        // The WAKEUP is taken in the cycle after the first event's state was written, ahead of
-        // the third input.
+        // The WAKEUP is taken in the cycle after the first event's state was written (t + 2),
+        // after the third input (taken at t + 2).
         assert_eq!(
             kinds,
             vec![
-                (t + 2, Some(EventType::Indication), 1),
                 (t + 3, Some(EventType::Indication), 1),
-                (t + 4, Some(EventType::Wakeup), 2),
+                (t + 4, Some(EventType::Indication), 1),
                 (t + 5, Some(EventType::Indication), 1),
+                (t + 6, Some(EventType::Wakeup), 2),
             ]
         );
         assert_eq!(
             s.irqs,
-            vec![t + 5],
+            vec![t + 7],
             "the interrupt a cycle after the WAKEUP's beat"
         );
     }
