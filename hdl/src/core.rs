@@ -21,7 +21,8 @@
 //!   unconnected, and optimised away, on a board)
 //!
 //! # Timing
-//! See each block. Register accesses complete in 2 cycles, 4 for registers held in RAM (see
+//! See each block. Register accesses complete in 2 cycles, 4 for registers held in RAM (5 for
+//! the event queues' `EVQ_*`, see
 //! [`crate::regbus`] and each block). After a reset, software waits for `STATUS.READY`.
 
 use crate::event_engine::CoreEventEngine;

@@ -23,7 +23,7 @@
 //!   VI completed (TX_DONE or ERROR posted): `TXQ_RPTR` advances, and with `complete_error`
 //!   `TXQ_ERRORS` too. Taken in a cycle with `complete_ready`, a register: completions wait in
 //!   a two-entry queue for stage A (register accesses go first, at most every other cycle), so
-//!   it is low only while two wait, and while the valid map clears after reset.
+//!   it is low only while two wait, and while the state RAM clears after reset.
 //! - `ram_collision` out: OR of the RAMs' collision outputs (see [`crate::ram`]); always 0.
 //!
 //! # Contract
