@@ -530,10 +530,8 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
         // the RAM's write enable and the read of the next operation (below) do not wait for
         // the update's result (for timing: the update is stage 1's whole cycle).
         self.write_now.next = self.done.val() & self.s1_qvalid.q.val();
-        self.wb_state.next = self.upd.state.val();
-        if self.upd.write.val() {
-            self.wb_state.next = self.upd.new_state.val();
-        }
+        // (`new_state` is the state as read whenever the update does not change it.)
+        self.wb_state.next = self.upd.new_state.val();
 
         // The state RAM: stage 1 writes back; the operation taken now reads, unless it names
         // the queue being written (then it takes the written word from the bypass).

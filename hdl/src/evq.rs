@@ -12,7 +12,8 @@
 //! - `record` in: the event to push, phase 0; `queue` in: the queue's number (the source of its
 //!   OVERFLOW events); `cycles` in: the cycle counter (OVERFLOW timestamps, the watchdog clock)
 //! - `new_state` out: the new word; `write` out: it differs from `state` in a way that matters
-//!   (the engine writes `new_state` back only then, else `state` as it was)
+//!   (when `write` is low `new_state` is `state` unchanged, so the engine writes `new_state`
+//!   back after every operation without looking at `write`)
 //! - `beat`, `beat_addr`, `beat_data` out: one 16-byte event to write at the queue's next slot
 //!   (the pushed record, or the OVERFLOW a doorbell made due), its phase bit set
 //! - `dropped` out: the pushed record was not written (queue full or disabled) and is counted
@@ -47,8 +48,16 @@
 //! - A wake (either cause) disarms the queue and marks its watchdog fired, so a queue wakes at
 //!   most once per prime and its watchdog at most once per doorbell.
 //!
+//! - The fill (`EVQ_WPTR - EVQ_RPTR`) of a word this block wrote never exceeds the size (pushes
+//!   stop there, doorbells only lower it, `EVQ_SIZE` restarts at 0); the space check relies on
+//!   it (it compares the fill's low 17 bits, the size being at most 2^16).
+//!
 //! # Timing
-//! Combinational: the engine reads the word in one cycle and writes `next` back in the next.
+//! Combinational: the engine reads the word in one cycle and writes `new_state` back in the
+//! next. For timing the checks are flat: the space check is two 17-bit equalities (not an add
+//! and a compare in series), and the wake check's "unread" and "watchdog expired" for the new
+//! state are derived from the old state per operation, in parallel with the update, instead of
+//! from the new pointers (same results).
 
 use crate::event_pack::EventPack;
 use crate::regbus::word;
@@ -173,6 +182,13 @@ pub struct EvqUpdate {
     n_unread: Signal<Local, Bit>,
     armed_wake: Signal<Local, Bit>,
     wd_due: Signal<Local, Bit>,
+    // Flat derivations of the checks (for timing, see the update).
+    fill17: Signal<Local, Bits<17>>,
+    size17: Signal<Local, Bits<17>>,
+    unread: Signal<Local, Bit>,
+    elapsed: Signal<Local, Bits<32>>,
+    n_expired: Signal<Local, Bit>,
+    n_limit_nz: Signal<Local, Bit>,
 
     f_base: Constant<Bits<8>>,
     f_wptr: Constant<Bits<8>>,
@@ -262,6 +278,12 @@ impl Default for EvqUpdate {
             n_unread: Default::default(),
             armed_wake: Default::default(),
             wd_due: Default::default(),
+            fill17: Default::default(),
+            size17: Default::default(),
+            unread: Default::default(),
+            elapsed: Default::default(),
+            n_expired: Default::default(),
+            n_limit_nz: Default::default(),
             f_base: pos(field::BASE),
             f_wptr: pos(field::WPTR),
             f_rptr: pos(field::RPTR),
@@ -325,8 +347,17 @@ impl Logic for EvqUpdate {
         self.enabled.next = self.size_log2.val() != 0;
         self.size.next = bits::<32>(1) << self.size_log2.val();
         self.fill.next = self.wptr.val() - self.rptr.val();
+        // `fill + ovf < size` without an adder and a compare in series: the fill never
+        // exceeds the size (pushes stop there, doorbells only lower it, `EVQ_SIZE` restarts
+        // at 0) and the size is at most 2^16, so its low 17 bits are the fill, and the test is
+        // "not full, and not one short of full while an OVERFLOW is owed" (two equalities).
+        self.fill17.next = self.wptr.val().get_bits::<17>(0) - self.rptr.val().get_bits::<17>(0);
+        self.size17.next = bits::<17>(1) << self.size_log2.val();
         self.space_ok.next = self.enabled.val()
-            & ((self.fill.val() + bit_cast::<32, 1>(self.ovf.val().into())) < self.size.val());
+            & (self.fill17.val() != self.size17.val())
+            & !(self.ovf.val() & (self.fill17.val() == (self.size17.val() - 1)));
+        self.unread.next = self.wptr.val() != self.rptr.val();
+        self.elapsed.next = self.now.val() - self.wd_start.val();
         self.fill_new.next = self.wptr.val() - self.wdata.val();
         self.doorbell_ok.next = self.fill_new.val() <= self.fill.val();
         self.size_ok.next = (self.wdata.val() == 0)
@@ -366,6 +397,12 @@ impl Logic for EvqUpdate {
         self.n_ovf.next = self.ovf.val();
         self.n_armed.next = self.armed.val();
         self.n_wd_fired.next = self.wd_fired.val();
+        // The wake check's inputs for the new state, per operation below (an operation that
+        // restarts the watchdog at `now` leaves it not expired: its limit is non-zero when it
+        // counts).
+        self.n_unread.next = self.unread.val();
+        self.n_expired.next = self.elapsed.val() >= self.wd_limit.val();
+        self.n_limit_nz.next = self.wd_limit.val() != 0;
         self.write.next = false;
         self.detect.next = false;
         self.beat.next = false;
@@ -380,8 +417,10 @@ impl Logic for EvqUpdate {
             if self.space_ok.val() {
                 self.beat.next = true;
                 self.n_wptr.next = self.wptr.val() + 1;
-                if self.fill.val() == 0 {
+                self.n_unread.next = true;
+                if !self.unread.val() {
                     self.n_wd_start.next = self.now.val();
+                    self.n_expired.next = false;
                 }
             } else {
                 self.dropped.next = true;
@@ -436,6 +475,7 @@ impl Logic for EvqUpdate {
                     self.n_ovf.next = false;
                     self.n_armed.next = false;
                     self.n_wd_fired.next = false;
+                    self.n_unread.next = false;
                 } else {
                     self.ack.next = false;
                     self.nak.next = true;
@@ -447,6 +487,8 @@ impl Logic for EvqUpdate {
                     self.n_rptr.next = self.wdata.val();
                     self.n_wd_start.next = self.now.val();
                     self.n_wd_fired.next = false;
+                    self.n_expired.next = false;
+                    self.n_unread.next = self.wptr.val() != self.wdata.val();
                     if self.word.val() == self.w_prime.val() {
                         self.n_armed.next = true;
                     }
@@ -457,6 +499,7 @@ impl Logic for EvqUpdate {
                         self.n_wptr.next = self.wptr.val() + 1;
                         self.n_ovf.next = false;
                         self.n_drops.next = 0.into();
+                        self.n_unread.next = true;
                     }
                 } else {
                     self.ack.next = false;
@@ -464,6 +507,8 @@ impl Logic for EvqUpdate {
                 }
             } else if self.word.val() == self.w_watchdog.val() {
                 self.n_wd_limit.next = self.wdata.val();
+                self.n_expired.next = self.elapsed.val() >= self.wdata.val();
+                self.n_limit_nz.next = self.wdata.val() != 0;
             } else if (self.word.val() == self.w_wptr.val())
                 | (self.word.val() == self.w_drops.val())
                 | (self.word.val() == self.w_status.val())
@@ -482,12 +527,13 @@ impl Logic for EvqUpdate {
         }
 
         // Wake check on the new state.
-        self.n_unread.next = self.n_wptr.val() != self.n_rptr.val();
+        // (`n_unread` is `n_wptr != n_rptr`, `n_expired` is `now - n_wd_start >= n_wd_limit`
+        // where it matters, both derived from the old state in parallel with the update.)
         self.armed_wake.next = self.n_armed.val() & self.n_unread.val();
-        self.wd_due.next = (self.n_wd_limit.val() != 0)
+        self.wd_due.next = self.n_limit_nz.val()
             & !self.n_wd_fired.val()
             & self.n_unread.val()
-            & ((self.now.val() - self.n_wd_start.val()) >= self.n_wd_limit.val());
+            & self.n_expired.val();
         self.wake.next = self.detect.val() & (self.armed_wake.val() | self.wd_due.val());
         self.wake_watchdog.next = self.wake.val() & !self.armed_wake.val();
         if self.wake.val() {

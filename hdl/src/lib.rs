@@ -112,9 +112,7 @@ pub fn block_verilog(name: &str) -> Option<String> {
         "rx_rings" => block_top::<rx_ring::RxRings<NV, VI_BITS, CACHE_BITS>>(),
         "rx_deliver" => block_top::<rx_deliver::RxDeliver<VI_BITS>>(),
         "tx" => block_top::<tx::TxPath>(),
-        "tx_rings" => block_top::<
-            tx_ring::TxRings<{ regbus::ADDR_BITS }, { tx::VI_BITS }, { tx::MAP_BITS }>,
-        >(),
+        "tx_rings" => block_top::<tx_ring::TxRings<{ regbus::ADDR_BITS }, { tx::VI_BITS }>>(),
         "tx_stream" => block_top::<tx_stream::TxStream>(),
         "event_engine" => block_top::<event_engine::CoreEventEngine>(),
         "evq" => block_top::<evq::EvqUpdate>(),

@@ -219,6 +219,10 @@ pub struct RxRings<const NV: usize, const VB: usize, const CB: usize> {
     n_db: Signal<Local, Bit>,
     n_queued: Signal<Local, Bit>,
     n_needs: Signal<Local, Bit>,
+    /// `n_used + n_req_ahead != n_wptr`, chosen per operation from values of the old word.
+    n_posted: Signal<Local, Bit>,
+    req1: Signal<Local, Bits<32>>,
+    used32: Signal<Local, Bits<32>>,
     n_word: Signal<Local, Bits<STATE_BITS>>,
     issue_go: Signal<Local, Bit>,
     status: Signal<Local, Bits<2>>,
@@ -327,6 +331,9 @@ impl<const NV: usize, const VB: usize, const CB: usize> Default for RxRings<NV, 
             n_db: Default::default(),
             n_queued: Default::default(),
             n_needs: Default::default(),
+            n_posted: Default::default(),
+            req1: Default::default(),
+            used32: Default::default(),
             n_word: Default::default(),
             issue_go: Default::default(),
             status: Default::default(),
@@ -467,6 +474,12 @@ impl<const NV: usize, const VB: usize, const CB: usize> Logic for RxRings<NV, VB
             & (self.discard.val() == 0)
             & (self.req.val() != self.wptr.val())
             & !self.req_ahead.val().get_bit(4);
+        // For the prefetch decision after the operation (below): "a posted descriptor not yet
+        // requested" of the new word, from the old one in parallel with the update (for
+        // timing: not an adder and a compare after the update's muxes).
+        self.req1.next = self.used.val() + bit_cast::<32, 5>(self.req_ahead.val() + 1);
+        self.used32.next = self.used.val() + 32;
+        self.n_posted.next = self.req.val() != self.wptr.val();
 
         self.n_base.next = self.base.val();
         self.n_size_log2.next = self.size_log2.val();
@@ -536,12 +549,14 @@ impl<const NV: usize, const VB: usize, const CB: usize> Logic for RxRings<NV, VB
                         self.n_db.next = false;
                         self.n_discard.next = self.discard.val()
                             + bit_cast::<7, 5>(self.req_ahead.val() - self.fet_ahead.val());
+                        self.n_posted.next = false;
                     }
                 } else if self.s1_sel.q.val() == 3 {
                     if self.wptr_ok.val() {
                         self.ack.next = true;
                         self.nak.next = false;
                         self.n_wptr.next = self.s1_wdata.q.val();
+                        self.n_posted.next = self.req.val() != self.s1_wdata.q.val();
                     }
                 }
             } else if self.s1_kind.q.val() == 3 {
@@ -563,6 +578,10 @@ impl<const NV: usize, const VB: usize, const CB: usize> Logic for RxRings<NV, VB
                     self.n_used.next = self.used.val() + 1;
                     self.n_req_ahead.next = self.req_ahead.val() - 1;
                     self.n_fet_ahead.next = self.fet_ahead.val() - 1;
+                    // used + 1 + (req_ahead - 1 mod 32): `req`, or used + 32 from 0.
+                    if self.req_ahead.val() == 0 {
+                        self.n_posted.next = self.used32.val() != self.wptr.val();
+                    }
                     if self.s1_dop.q.val() == 2 {
                         self.n_db.next = false;
                     }
@@ -572,6 +591,7 @@ impl<const NV: usize, const VB: usize, const CB: usize> Logic for RxRings<NV, VB
                 if self.needs.val() {
                     self.issue_go.next = true;
                     self.n_req_ahead.next = self.req_ahead.val() + 1;
+                    self.n_posted.next = self.req1.val() != self.wptr.val();
                 }
             }
         }
@@ -579,8 +599,7 @@ impl<const NV: usize, const VB: usize, const CB: usize> Logic for RxRings<NV, VB
         // from it by a request goes back to its tail).
         self.n_needs.next = (self.n_size_log2.val() != 0)
             & (self.n_discard.val() == 0)
-            & ((self.n_used.val() + bit_cast::<32, 5>(self.n_req_ahead.val()))
-                != self.n_wptr.val())
+            & self.n_posted.val()
             & !self.n_req_ahead.val().get_bit(4);
         self.fetchq.push.next = false;
         self.fetchq.push_data.next = self.s1_vi.q.val();

@@ -73,8 +73,11 @@
 //!   `ceil((P + 4) / 8)` beats; no idle cycle between back-to-back frames, with or without
 //!   CRC-32C (64-byte frames at line rate with the simulated 64-cycle DMA latency:
 //!   `back_to_back_line_rate`). An ERROR completion takes one cycle of its own.
-//! * Registers: `ack` 1 cycle after the strobe (up to `2^MB` + 1 while the rings clear after
-//!   a reset); `nak` (a write to `TXQ_RPTR` or `TXQ_ERRORS`) in the strobe cycle.
+//! * Registers: `ack` 1 cycle after the strobe; `nak` (a write to `TXQ_RPTR` or
+//!   `TXQ_ERRORS`, or any access in the 2^VB cycles after a reset while the rings' state RAM
+//!   clears; before: such an access waited up to 2^MB + 1 cycles for a valid map) in the
+//!   strobe cycle. The event engine's state RAM, as deep, clears in the same cycles, so an
+//!   access after `STATUS.READY` is never refused for this.
 //!
 //! # Changed from the flip-flop version
 //!
@@ -99,16 +102,14 @@ const DESC_BITS: usize = 114;
 
 /// log2 of the default number of VIs.
 pub const VI_BITS: usize = evnic_regs::params::NUM_VIS.trailing_zeros() as usize;
-/// Address bits of the default valid map of [`TxRings`] (32 VIs per word, at least 2 words).
-pub const MAP_BITS: usize = if VI_BITS > 6 { VI_BITS - 5 } else { 1 };
 
 /// The transmit path at the device's parameters.
-pub type TxPath = TxPathN<ADDR_BITS, VI_BITS, MAP_BITS>;
+pub type TxPath = TxPathN<ADDR_BITS, VI_BITS>;
 
-/// The transmit path for `2^VB` VIs decoded from `A`-bit register addresses (`MB`: see
-/// [`TxRings`]). See the module documentation.
+/// The transmit path for `2^VB` VIs decoded from `A`-bit register addresses. See the module
+/// documentation.
 #[derive(LogicBlock)]
-pub struct TxPathN<const A: usize, const VB: usize, const MB: usize> {
+pub struct TxPathN<const A: usize, const VB: usize> {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
     pub enable: Signal<In, Bit>,
@@ -143,7 +144,7 @@ pub struct TxPathN<const A: usize, const VB: usize, const MB: usize> {
     pub ev_timestamp: Signal<Out, Bits<40>>,
     pub ram_collision: Signal<Out, Bit>,
 
-    rings: TxRings<A, VB, MB>,
+    rings: TxRings<A, VB>,
     stream: TxStream,
 
     // DMA request register.
@@ -188,7 +189,7 @@ pub struct TxPathN<const A: usize, const VB: usize, const MB: usize> {
     alloc_ptr: DFF<Bits<PW>>,
 }
 
-impl<const A: usize, const VB: usize, const MB: usize> Default for TxPathN<A, VB, MB> {
+impl<const A: usize, const VB: usize> Default for TxPathN<A, VB> {
     fn default() -> Self {
         assert!(VB <= 8, "VI numbers travel in 8-bit event fields");
         assert_eq!(desc::DESC_BYTES, 16);
@@ -270,7 +271,7 @@ impl<const A: usize, const VB: usize, const MB: usize> Default for TxPathN<A, VB
     }
 }
 
-impl<const A: usize, const VB: usize, const MB: usize> Logic for TxPathN<A, VB, MB> {
+impl<const A: usize, const VB: usize> Logic for TxPathN<A, VB> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
@@ -478,10 +479,10 @@ mod tests {
     const TS_MASK: u64 = (1 << 40) - 1;
 
     /// The transmit path at 256 VIs (21 register address bits, 8 valid-map words).
-    type TxPath256 = TxPathN<21, 8, 3>;
+    type TxPath256 = TxPathN<21, 8>;
     /// Benches at the device's parameters and at 256 VIs.
-    type Dflt = Bench<ADDR_BITS, VI_BITS, MAP_BITS>;
-    type B256 = Bench<21, 8, 3>;
+    type Dflt = Bench<ADDR_BITS, VI_BITS>;
+    type B256 = Bench<21, 8>;
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     struct Ev {
@@ -494,8 +495,8 @@ mod tests {
         seen: u64,
     }
 
-    struct Bench<const A: usize, const VB: usize, const MB: usize> {
-        uut: TxPathN<A, VB, MB>,
+    struct Bench<const A: usize, const VB: usize> {
+        uut: TxPathN<A, VB>,
         rng: ChaCha8Rng,
         mem: Vec<u8>,
         /// Responses due: (cycle, tag, data, err).
@@ -515,9 +516,9 @@ mod tests {
         alloc: usize,
     }
 
-    impl<const A: usize, const VB: usize, const MB: usize> Bench<A, VB, MB> {
+    impl<const A: usize, const VB: usize> Bench<A, VB> {
         fn new(seed: u64, p_stall: f64) -> Self {
-            let mut uut = TxPathN::<A, VB, MB>::default();
+            let mut uut = TxPathN::<A, VB>::default();
             uut.connect_all();
             let mut b = Bench {
                 uut,
@@ -540,7 +541,16 @@ mod tests {
             b.uut.reset.next = true;
             b.step();
             b.uut.reset.next = false;
+            b.wait_clear();
             b
+        }
+
+        /// The 2^VB + 1 cycles after a reset in which the rings' state RAM clears (register
+        /// accesses are refused meanwhile).
+        fn wait_clear(&mut self) {
+            for _ in 0..(1usize << VB) + 1 {
+                self.step();
+            }
         }
 
         fn settle(&mut self) {
@@ -647,7 +657,7 @@ mod tests {
         /// A register access as the bus makes it (a one-cycle strobe, the address and data
         /// held until the answer; traffic goes on): `Some(Ok(rdata))` for an `ack`,
         /// `Some(Err(()))` for a `nak`, `None` without an answer within the bus timeout.
-        /// Checks the latency: 1 cycle, or up to `2^MB` + 1 while the rings clear.
+        /// Checks the latency: 1 cycle (`nak`: in the strobe cycle).
         fn reg(&mut self, write: bool, addr: u32, data: u32) -> Option<Result<u32, ()>> {
             let u = &mut self.uut;
             u.rd.next = !write;
@@ -663,10 +673,7 @@ mod tests {
                     assert_eq!(wait, 0, "nak in the strobe cycle");
                     answer = Some(Err(()));
                 } else if ack {
-                    assert!(
-                        wait == 1 || wait <= (1 << MB) + 2,
-                        "ack after {wait} cycles"
-                    );
+                    assert_eq!(wait, 1, "ack one cycle after the strobe");
                     answer = Some(Ok(self.uut.rdata.val().to_u64() as u32));
                 } else {
                     assert_eq!(self.uut.rdata.val().to_u64(), 0, "rdata 0 without ack");
@@ -779,11 +786,7 @@ mod tests {
     }
 
     /// Posts `cases` (descriptors already built) by writing the doorbells.
-    fn post<const A: usize, const VB: usize, const MB: usize>(
-        b: &mut Bench<A, VB, MB>,
-        log2: u32,
-        cases: &[Case],
-    ) {
+    fn post<const A: usize, const VB: usize>(b: &mut Bench<A, VB>, log2: u32, cases: &[Case]) {
         let mut wptr = std::collections::BTreeMap::new();
         for c in cases {
             b.put_desc(c.vi, log2, c.index, &c.d);
@@ -794,8 +797,8 @@ mod tests {
         }
     }
 
-    fn good<const A: usize, const VB: usize, const MB: usize>(
-        b: &mut Bench<A, VB, MB>,
+    fn good<const A: usize, const VB: usize>(
+        b: &mut Bench<A, VB>,
         vi: u32,
         index: u32,
         data: &[u8],
@@ -834,10 +837,7 @@ mod tests {
     /// Checks events and frames against `cases`: per VI in order; frames in event order;
     /// TX_DONE timestamps against the cycle the frame's first beat left, ERROR timestamps
     /// against the cycle the event was posted (the one before it was first offered).
-    fn check<const A: usize, const VB: usize, const MB: usize>(
-        b: &Bench<A, VB, MB>,
-        cases: &[Case],
-    ) {
+    fn check<const A: usize, const VB: usize>(b: &Bench<A, VB>, cases: &[Case]) {
         assert_eq!(b.events.len(), cases.len());
         let mut frames = b.frames.iter().zip(&b.frame_cycles);
         let mut next_of_vi: std::collections::HashMap<u32, usize> = Default::default();
@@ -1094,7 +1094,8 @@ mod tests {
     }
 
     /// Every register of every one of 256 VIs holds its own value (the state RAM and the
-    /// valid map at full depth), and a reset clears them all within 2^MB + 1 cycles.
+    /// at full depth), and a reset clears them all within 2^VB + 1 cycles (refusing
+    /// accesses meanwhile).
     #[test]
     fn registers_of_256_vis() {
         let mut b = B256::new(15, 0.0);
@@ -1117,6 +1118,8 @@ mod tests {
         b.uut.reset.next = true;
         b.step();
         b.uut.reset.next = false;
+        assert_eq!(b.reg(false, vi_reg(0, &vi::TXQ_BASE_LO), 0), Some(Err(())));
+        b.wait_clear();
         for v in [255u32, 0, 31, 32, 128] {
             assert_eq!(b.read(vi_reg(v, &vi::TXQ_BASE_LO)), 0, "vi {v} after reset");
             assert_eq!(b.read(vi_reg(v, &vi::TXQ_BASE_HI)), 0, "vi {v} after reset");
@@ -1151,6 +1154,7 @@ mod tests {
         b.pending.clear();
         b.cur.clear();
         b.ev_seen = None;
+        b.wait_clear();
         b.run(200);
         assert!(b.cur.is_empty() && b.frames.len() == 1 && b.events.len() == 1);
         for r in [
@@ -1245,12 +1249,8 @@ mod tests {
 
     /// Random mixes on three VIs with stalls everywhere: lengths 1..=600, CRC-32C spans,
     /// bad lengths, frames whose reads fault, between good frames prefetched around them.
-    fn random_mix<const A: usize, const VB: usize, const MB: usize>(
-        seed: u64,
-        stall: f64,
-        vis: [u32; 3],
-    ) {
-        let mut b = Bench::<A, VB, MB>::new(seed, stall);
+    fn random_mix<const A: usize, const VB: usize>(seed: u64, stall: f64, vis: [u32; 3]) {
+        let mut b = Bench::<A, VB>::new(seed, stall);
         for &v in &vis {
             b.setup_ring(v, 7);
         }
@@ -1304,13 +1304,13 @@ mod tests {
     #[test]
     fn random_mix_with_faults_and_stalls() {
         for (seed, stall) in [(11u64, 0.0), (12, 0.25), (13, 0.5)] {
-            random_mix::<ADDR_BITS, VI_BITS, MAP_BITS>(seed, stall, [2, 6, 15]);
+            random_mix::<ADDR_BITS, VI_BITS>(seed, stall, [2, 6, 15]);
         }
     }
 
     #[test]
     fn random_mix_at_256_vis() {
-        random_mix::<21, 8, 3>(14, 0.3, [0, 129, 255]);
+        random_mix::<21, 8>(14, 0.3, [0, 129, 255]);
     }
 
     /// At 256 VIs: 40 rings (the first and last VIs among them, and both sides of valid-map

@@ -12,8 +12,9 @@
 //!   reads and writes of the four writable ones are acknowledged one cycle after the strobe
 //!   (`rdata` with the `ack`, 0 otherwise); a write to `TXQ_RPTR` or `TXQ_ERRORS` is refused
 //!   with `nak` in the strobe cycle. Other addresses are not ours (no answer).
-//! - `ready` out: low while the valid map clears after reset (`2^MB` cycles); register accesses
-//!   in that time wait for it (at most `2^MB` + 1 cycles, well within the bus timeout).
+//! - `ready` out: low while the state RAM clears after reset (`2^VB` cycles); register
+//!   accesses in that time are refused with `nak` in the strobe cycle (before: they waited up
+//!   to `2^MB` + 1 cycles for a valid map of `2^MB` words).
 //! - `fetch_allow` in: a descriptor may be fetched (the path is enabled and has a free slot).
 //! - `req_valid`, `req_vi` (VB), `req_index` (32), `req_addr` (64) out; `req_take` in: a
 //!   descriptor to fetch: the ring's descriptor number `req_index` (its fetch count) at host
@@ -22,7 +23,7 @@
 //!   VI completed (TX_DONE or ERROR posted): `TXQ_RPTR` advances, and with `complete_error`
 //!   `TXQ_ERRORS` too. Taken in a cycle with `complete_ready`, a register: completions wait in
 //!   a two-entry queue for stage A (register accesses go first, at most every other cycle), so
-//!   it is low only while two wait, and while the valid map clears after reset.
+//!   it is low only while two wait, and while the state RAM clears after reset.
 //! - `ram_collision` out: OR of the RAMs' collision outputs (see [`crate::ram`]); always 0.
 //!
 //! # Contract
@@ -39,15 +40,16 @@
 //! inactive. Each VI is in the FIFO at most once, so `2^VB` entries never overflow.
 //!
 //! # Structure and timing (cycles)
-//! One state word per VI in [`Ram`] (base 64, size 4, write/fetch/read/error counts 4 x 32,
-//! active 1: 197 bits), a valid bit per VI in a [`ClearedRam`] of 32-bit words (cleared in
-//! `2^MB` cycles after reset; a word whose bit is clear reads as all zeros, which is how reset
-//! clears every ring without touching the state RAM), and the FIFO in a `2^VB`-word [`Ram`].
-//! Every operation (register access, completion, fetch) reads its VI's word and valid bit in
-//! stage A and writes them back in stage B, the next cycle: one operation per cycle, priority
-//! register access > completion > fetch. An operation in stage A on the VI (or valid-map word)
-//! that stage B writes takes the written value from a forwarding register instead of the RAM,
-//! so back-to-back operations on one VI need no stall. A fetch pops the FIFO (1 cycle: the
+//! One state word per VI in a [`ClearedRam`] (base 64, size 4, write/fetch/read/error counts
+//! 4 x 32, active 1: 197 bits; cleared to zeros in the `2^VB` cycles after reset), and the
+//! FIFO in a `2^VB`-word [`Ram`]. Every operation (register access, completion, fetch) reads
+//! its VI's word in stage A and writes it back in stage B, the next cycle: one operation per
+//! cycle, priority register access > completion > fetch. An operation in stage A on the VI
+//! that stage B writes takes the written word from a forwarding register instead of the RAM,
+//! so back-to-back operations on one VI need no stall. (Before, a valid bit per VI in a
+//! cleared map of `2^MB` 32-bit words zeroed the word read for a VI not written since reset:
+//! a bit select and a 197-bit mask in front of the update, its critical path, for timing
+//! replaced by clearing the state RAM itself.) A fetch pops the FIFO (1 cycle: the
 //! FIFO RAM's read), enters stage A when no register access or completion does, and in stage B
 //! sets `req_*` (3 cycles from the pop when uncontended); the next fetch starts after
 //! `req_take`, so fetches are at least 4 cycles apart.
@@ -71,10 +73,10 @@ const OP_REG: u64 = 0;
 const OP_COMPLETE: u64 = 1;
 const OP_FETCH: u64 = 2;
 
-/// The transmit rings of `2^VB` VIs, decoded from `A`-bit register addresses, with a valid
-/// map of `2^MB` 32-bit words (`2^(MB+5) >= 2^VB`). See the module documentation.
+/// The transmit rings of `2^VB` VIs, decoded from `A`-bit register addresses. See the module
+/// documentation.
 #[derive(LogicBlock)]
-pub struct TxRings<const A: usize, const VB: usize, const MB: usize> {
+pub struct TxRings<const A: usize, const VB: usize> {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
     pub rd: Signal<In, Bit>,
@@ -97,8 +99,7 @@ pub struct TxRings<const A: usize, const VB: usize, const MB: usize> {
     pub complete_ready: Signal<Out, Bit>,
     pub ram_collision: Signal<Out, Bit>,
 
-    state: Ram<Bits<STATE_BITS>, VB>,
-    valid_map: ClearedRam<32, MB>,
+    state: ClearedRam<STATE_BITS, VB>,
     fifo: Ram<Bits<VB>, VB>,
 
     // Register decode.
@@ -109,7 +110,6 @@ pub struct TxRings<const A: usize, const VB: usize, const MB: usize> {
     known: Signal<Local, Bit>,
     read_only: Signal<Local, Bit>,
     reg_strobe: Signal<Local, Bit>,
-    reg_pend: DFF<Bit>,
     reg_go: Signal<Local, Bit>,
     reg_is_wr: Signal<Local, Bit>,
     reg_wr_held: DFF<Bit>,
@@ -141,26 +141,19 @@ pub struct TxRings<const A: usize, const VB: usize, const MB: usize> {
     a_valid: Signal<Local, Bit>,
     a_op: Signal<Local, Bits<2>>,
     a_vi: Signal<Local, Bits<VB>>,
-    a_mi: Signal<Local, Bits<MB>>,
     a_fwd: Signal<Local, Bit>,
-    a_mfwd: Signal<Local, Bit>,
 
     // Stage B (registered from stage A).
     b_valid: DFF<Bit>,
     b_op: DFF<Bits<2>>,
     b_vi: DFF<Bits<VB>>,
-    b_mi: DFF<Bits<MB>>,
     b_word: DFF<Bits<10>>,
     b_write: DFF<Bit>,
     b_wdata: DFF<Bits<32>>,
     b_err: DFF<Bit>,
     b_fwd: DFF<Bit>,
-    b_mfwd: DFF<Bit>,
     lw_state: DFF<Bits<STATE_BITS>>,
-    lw_map: DFF<Bits<32>>,
     s_word: Signal<Local, Bits<STATE_BITS>>,
-    s_map: Signal<Local, Bits<32>>,
-    s_valid: Signal<Local, Bit>,
     base: Signal<Local, Bits<64>>,
     size: Signal<Local, Bits<4>>,
     wptr: Signal<Local, Bits<32>>,
@@ -176,7 +169,6 @@ pub struct TxRings<const A: usize, const VB: usize, const MB: usize> {
     n_errors: Signal<Local, Bits<32>>,
     n_active: Signal<Local, Bit>,
     n_word: Signal<Local, Bits<STATE_BITS>>,
-    n_map: Signal<Local, Bits<32>>,
     mask: Signal<Local, Bits<32>>,
     fetch_addr: Signal<Local, Bits<64>>,
     fptr_next: Signal<Local, Bits<32>>,
@@ -197,7 +189,7 @@ pub struct TxRings<const A: usize, const VB: usize, const MB: usize> {
     w_errors: Constant<Bits<10>>,
 }
 
-impl<const A: usize, const VB: usize, const MB: usize> Default for TxRings<A, VB, MB> {
+impl<const A: usize, const VB: usize> Default for TxRings<A, VB> {
     fn default() -> Self {
         // The page word index is addr[11:2]: the page must be 4 KiB.
         assert_eq!(map::PAGE_BYTES, 1 << 12);
@@ -207,7 +199,6 @@ impl<const A: usize, const VB: usize, const MB: usize> Default for TxRings<A, VB
             (first + (1 << VB)) << 12 <= 1u64 << A,
             "{A} address bits hold 2^{VB} VI pages"
         );
-        assert!(MB >= 1 && MB + 5 >= VB, "the valid map holds a bit per VI");
         assert!(VB <= 16);
         Self {
             clock: Default::default(),
@@ -232,7 +223,6 @@ impl<const A: usize, const VB: usize, const MB: usize> Default for TxRings<A, VB
             complete_ready: Default::default(),
             ram_collision: Default::default(),
             state: Default::default(),
-            valid_map: Default::default(),
             fifo: Default::default(),
             page: Default::default(),
             in_pages: Default::default(),
@@ -241,7 +231,6 @@ impl<const A: usize, const VB: usize, const MB: usize> Default for TxRings<A, VB
             known: Default::default(),
             read_only: Default::default(),
             reg_strobe: Default::default(),
-            reg_pend: Default::default(),
             reg_go: Default::default(),
             reg_is_wr: Default::default(),
             reg_wr_held: Default::default(),
@@ -267,24 +256,17 @@ impl<const A: usize, const VB: usize, const MB: usize> Default for TxRings<A, VB
             a_valid: Default::default(),
             a_op: Default::default(),
             a_vi: Default::default(),
-            a_mi: Default::default(),
             a_fwd: Default::default(),
-            a_mfwd: Default::default(),
             b_valid: Default::default(),
             b_op: Default::default(),
             b_vi: Default::default(),
-            b_mi: Default::default(),
             b_word: Default::default(),
             b_write: Default::default(),
             b_wdata: Default::default(),
             b_err: Default::default(),
             b_fwd: Default::default(),
-            b_mfwd: Default::default(),
             lw_state: Default::default(),
-            lw_map: Default::default(),
             s_word: Default::default(),
-            s_map: Default::default(),
-            s_valid: Default::default(),
             base: Default::default(),
             size: Default::default(),
             wptr: Default::default(),
@@ -300,7 +282,6 @@ impl<const A: usize, const VB: usize, const MB: usize> Default for TxRings<A, VB
             n_errors: Default::default(),
             n_active: Default::default(),
             n_word: Default::default(),
-            n_map: Default::default(),
             mask: Default::default(),
             fetch_addr: Default::default(),
             fptr_next: Default::default(),
@@ -322,13 +303,12 @@ impl<const A: usize, const VB: usize, const MB: usize> Default for TxRings<A, VB
     }
 }
 
-impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, MB> {
+impl<const A: usize, const VB: usize> Logic for TxRings<A, VB> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
             self,
             clock,
-            reg_pend,
             reg_wr_held,
             cp_valid,
             cp_vi,
@@ -348,21 +328,17 @@ impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, 
             b_valid,
             b_op,
             b_vi,
-            b_mi,
             b_word,
             b_write,
             b_wdata,
             b_err,
             b_fwd,
-            b_mfwd,
-            lw_state,
-            lw_map
+            lw_state
         );
         self.state.clock.next = self.clock.val();
-        self.valid_map.clock.next = self.clock.val();
-        self.valid_map.reset.next = self.reset.val();
+        self.state.reset.next = self.reset.val();
         self.fifo.clock.next = self.clock.val();
-        self.ready.next = self.valid_map.ready.val();
+        self.ready.next = self.state.ready.val();
 
         // ---- Register decode: one of our six words in a VI page.
         self.page.next = self.addr.val() >> 12;
@@ -380,9 +356,11 @@ impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, 
         self.reg_strobe.next = self.in_pages.val()
             & ((self.rd.val() & (self.known.val() | self.read_only.val()))
                 | (self.wr.val() & self.known.val()));
-        // Register accesses first; they wait only while the valid map clears.
-        self.reg_go.next = (self.reg_strobe.val() | self.reg_pend.q.val()) & self.ready.val();
-        self.reg_pend.d.next = (self.reg_strobe.val() | self.reg_pend.q.val()) & !self.ready.val();
+        // Register accesses first; refused at once while the state RAM clears.
+        self.reg_go.next = self.reg_strobe.val() & self.ready.val();
+        if self.reg_strobe.val() & !self.ready.val() {
+            self.nak.next = true;
+        }
 
         // ---- Completions: one waits in `cp` for stage A.
         self.cp_go.next = self.cp_valid.q.val() & !self.reg_go.val() & self.ready.val();
@@ -445,17 +423,12 @@ impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, 
             self.a_op.next = self.op_complete.val();
             self.a_vi.next = self.cp_vi.q.val();
         }
-        self.a_mi.next = bit_cast::<MB, VB>(self.a_vi.val() >> 5);
         self.a_fwd.next = self.b_valid.q.val() & (self.a_vi.val() == self.b_vi.q.val());
-        self.a_mfwd.next = self.b_valid.q.val() & (self.a_mi.val() == self.b_mi.q.val());
         self.state.rd_en.next = self.a_valid.val() & !self.a_fwd.val();
         self.state.rd_addr.next = self.a_vi.val();
-        self.valid_map.rd_en.next = self.a_valid.val() & !self.a_mfwd.val();
-        self.valid_map.rd_addr.next = self.a_mi.val();
         self.b_valid.d.next = self.a_valid.val();
         self.b_op.d.next = self.a_op.val();
         self.b_vi.d.next = self.a_vi.val();
-        self.b_mi.d.next = self.a_mi.val();
         self.b_word.d.next = self.reg_word.val();
         self.reg_is_wr.next = self.reg_wr_held.q.val();
         if self.reg_strobe.val() {
@@ -466,24 +439,12 @@ impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, 
         self.b_wdata.d.next = self.wdata.val();
         self.b_err.d.next = self.cp_err.q.val();
         self.b_fwd.d.next = self.a_fwd.val();
-        self.b_mfwd.d.next = self.a_mfwd.val();
 
         // ---- Stage B: the VI's state (zero unless its valid bit is set), the operation, the
         // write-back.
         self.s_word.next = self.state.rd_data.val();
         if self.b_fwd.q.val() {
             self.s_word.next = self.lw_state.q.val();
-        }
-        self.s_map.next = self.valid_map.rd_data.val();
-        if self.b_mfwd.q.val() {
-            self.s_map.next = self.lw_map.q.val();
-        }
-        self.s_valid.next = self
-            .s_map
-            .val()
-            .get_bit(bit_cast::<5, VB>(self.b_vi.q.val()).index());
-        if !self.s_valid.val() {
-            self.s_word.next = 0.into();
         }
         self.base.next = self.s_word.val().get_bits::<64>(0);
         self.size.next = self.s_word.val().get_bits::<4>(64);
@@ -582,16 +543,10 @@ impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, 
             | (bit_cast::<STATE_BITS, 32>(self.n_rptr.val()) << 132)
             | (bit_cast::<STATE_BITS, 32>(self.n_errors.val()) << 164)
             | (bit_cast::<STATE_BITS, 1>(self.n_active.val().into()) << 196);
-        self.n_map.next =
-            self.s_map.val() | (self.one32.val() << bit_cast::<5, VB>(self.b_vi.q.val()));
         self.state.wr_en.next = self.b_valid.q.val();
         self.state.wr_addr.next = self.b_vi.q.val();
         self.state.wr_data.next = self.n_word.val();
-        self.valid_map.wr_en.next = self.b_valid.q.val();
-        self.valid_map.wr_addr.next = self.b_mi.q.val();
-        self.valid_map.wr_data.next = self.n_map.val();
         self.lw_state.d.next = self.n_word.val();
-        self.lw_map.d.next = self.n_map.val();
 
         // The FIFO: pushes from stage B (one per cycle at most).
         self.fifo.wr_en.next = self.f_push.val();
@@ -602,11 +557,9 @@ impl<const A: usize, const VB: usize, const MB: usize> Logic for TxRings<A, VB, 
         }
         self.f_count.d.next = self.f_count.q.val() + bit_cast::<16, 1>(self.f_push.val().into())
             - bit_cast::<16, 1>(self.f_pop.val().into());
-        self.ram_collision.next =
-            self.state.collision.val() | self.valid_map.collision.val() | self.fifo.collision.val();
+        self.ram_collision.next = self.state.collision.val() | self.fifo.collision.val();
 
         if self.reset.val() {
-            self.reg_pend.d.next = false;
             self.cp_valid.d.next = false;
             self.cp2_valid.d.next = false;
             self.f_wr.d.next = 0.into();
@@ -640,8 +593,8 @@ mod tests {
         errors: u32,
     }
 
-    struct Bench<const A: usize, const VB: usize, const MB: usize> {
-        uut: TxRings<A, VB, MB>,
+    struct Bench<const A: usize, const VB: usize> {
+        uut: TxRings<A, VB>,
         rng: ChaCha8Rng,
         rings: Vec<Ring>,
         /// Descriptors fetched and not yet completed, per VI, in fetch order.
@@ -655,9 +608,9 @@ mod tests {
         cycle: u64,
     }
 
-    impl<const A: usize, const VB: usize, const MB: usize> Bench<A, VB, MB> {
+    impl<const A: usize, const VB: usize> Bench<A, VB> {
         fn new(seed: u64) -> Self {
-            let mut uut = TxRings::<A, VB, MB>::default();
+            let mut uut = TxRings::<A, VB>::default();
             uut.connect_all();
             let mut b = Bench {
                 uut,
@@ -673,6 +626,10 @@ mod tests {
             b.uut.reset.next = true;
             b.step();
             b.uut.reset.next = false;
+            // The state RAM clears: accesses are refused until `ready`.
+            while !b.uut.ready.val() {
+                b.step();
+            }
             b
         }
 
@@ -743,10 +700,7 @@ mod tests {
                     assert_eq!(wait, 0);
                     answer = Some(Err(()));
                 } else if u.ack.val() {
-                    assert!(
-                        wait == 1 || wait <= (1 << MB) + 2,
-                        "ack after {wait} cycles"
-                    );
+                    assert_eq!(wait, 1, "ack one cycle after the strobe");
                     answer = Some(Ok(u.rdata.val().to_u64() as u32));
                 }
                 self.step();
@@ -828,8 +782,8 @@ mod tests {
     /// Random register traffic, doorbells, fetches and completions on a few of `2^VB` rings,
     /// with the fetch side stalling; every fetch and register value checked against a model;
     /// at the end every posted descriptor has been fetched once, in order per ring.
-    fn random_traffic<const A: usize, const VB: usize, const MB: usize>(seed: u64) {
-        let mut b = Bench::<A, VB, MB>::new(seed);
+    fn random_traffic<const A: usize, const VB: usize>(seed: u64) {
+        let mut b = Bench::<A, VB>::new(seed);
         let n = 1u32 << VB;
         let mut vis: Vec<u32> = vec![0, n - 1];
         while vis.len() < 12.min(n as usize) {
@@ -903,19 +857,19 @@ mod tests {
 
     #[test]
     fn random_traffic_at_16_vis() {
-        random_traffic::<17, 4, 1>(1);
+        random_traffic::<17, 4>(1);
     }
 
     #[test]
     fn random_traffic_at_256_vis() {
-        random_traffic::<21, 8, 3>(2);
+        random_traffic::<21, 8>(2);
     }
 
     /// Rings that get work while others are being served join the back of the FIFO: with
     /// three rings always busy, any window of three fetches serves all three.
     #[test]
     fn busy_rings_are_served_in_turn() {
-        let mut b = Bench::<21, 8, 3>::new(3);
+        let mut b = Bench::<21, 8>::new(3);
         for v in [7u32, 200, 201] {
             b.write(v, &vi::TXQ_SIZE, 12);
         }
@@ -950,7 +904,7 @@ mod tests {
 
     #[test]
     fn verilog_lints_clean() {
-        let mut uut = TxRings::<21, 8, 3>::default();
+        let mut uut = TxRings::<21, 8>::default();
         uut.connect_all();
         verilator_lint("tx_rings", &generate_verilog(&uut));
     }
