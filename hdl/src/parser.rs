@@ -118,14 +118,11 @@ pub struct Parser {
     count: DFF<Bits<16>>,
     /// The stored beats, each byte-reversed so that byte 0 of the beat is its top byte.
     slots: [DFF<Bits<64>>; SLOTS],
-    /// A frame's last beat transfers in this cycle.
+    /// A frame's last beat transfers in this cycle (its length `newlen`, its error `in_err`).
     done: Signal<Local, Bit>,
-    done_len: Signal<Local, Bits<16>>,
-    done_err: Signal<Local, Bit>,
-    /// A beat that is not the last transfers in this cycle: evaluate the key with `probe_len`
+    /// A beat that is not the last transfers in this cycle: evaluate the key with `newlen`
     /// bytes seen.
     probe: Signal<Local, Bit>,
-    probe_len: Signal<Local, Bits<16>>,
 
     // Stage 1: Ethernet and VLAN tags, and the 128 bytes after them.
     s1_valid: DFF<Bit>,
@@ -377,10 +374,7 @@ impl Default for Parser {
             count: Default::default(),
             slots: core::array::from_fn(|_| Default::default()),
             done: Default::default(),
-            done_len: Default::default(),
-            done_err: Default::default(),
             probe: Default::default(),
-            probe_len: Default::default(),
             s1_valid: Default::default(),
             s1_probe: Default::default(),
             s1_short: Default::default(),
@@ -650,10 +644,7 @@ impl Logic for Parser {
             self.wslot.next = 0.into();
         }
         self.done.next = false;
-        self.done_len.next = self.newlen.val();
-        self.done_err.next = self.in_err.val();
         self.probe.next = false;
-        self.probe_len.next = self.newlen.val();
         if self.fire.val() {
             if !self.in_frame.q.val() {
                 self.beat.d.next = 1.into();
@@ -684,10 +675,10 @@ impl Logic for Parser {
             self.cat.next = (self.cat.val() << 64) | bit_cast::<1216, 64>(self.cur.val());
         }
         // Data bytes, without the FCS; for a probe, the fewest the frame can have: at least
-        // one byte follows the `probe_len` seen.
-        self.eval_len.next = self.done_len.val();
+        // one byte follows the `newlen` seen.
+        self.eval_len.next = self.newlen.val();
         if !self.done.val() {
-            self.eval_len.next = self.probe_len.val() + 1;
+            self.eval_len.next = self.newlen.val() + 1;
         }
         self.dlen.next = 0.into();
         if self.eval_len.val() >= 4 {
@@ -704,7 +695,7 @@ impl Logic for Parser {
         self.l2trunc.next = false;
         self.s1_valid.d.next = self.done.val();
         self.s1_probe.d.next = self.probe.val();
-        self.s1_len.d.next = self.done_len.val();
+        self.s1_len.d.next = self.newlen.val();
         self.s1_dst_mac.d.next = 0.into();
         self.s1_ethertype.d.next = 0.into();
         self.s1_vlan_count.d.next = 0.into();
@@ -748,13 +739,13 @@ impl Logic for Parser {
         if self.l2trunc.val() {
             self.flags1.next = self.flags1.val() | self.f_truncated.val();
         }
-        if self.done_len.val() < 64 {
+        if self.newlen.val() < 64 {
             self.flags1.next = self.flags1.val() | self.f_runt.val();
         }
-        if self.done_len.val() > self.max_len.val() {
+        if self.newlen.val() > self.max_len.val() {
             self.flags1.next = self.flags1.val() | self.f_oversize.val();
         }
-        if self.done_err.val() {
+        if self.in_err.val() {
             self.flags1.next = self.flags1.val() | self.f_mac_error.val();
         }
         self.s1_flags.d.next = self.flags1.val();

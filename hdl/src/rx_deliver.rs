@@ -238,6 +238,9 @@ pub struct RxDeliver<const VB: usize> {
     to_deliver: Signal<Local, Bit>,
     need_op: Signal<Local, Bit>,
     fin_go: Signal<Local, Bit>,
+    /// Everything a frame's event needs besides its data is in: its end records, its
+    /// timestamp and the ghosts before it.
+    records_in: Signal<Local, Bit>,
     /// The frame's last word is taken in this cycle, with room for it, and everything else for its event
     /// is in: the outcome is decided in this cycle (no finish cycle) if the ring takes the
     /// descriptor's use now (`d_ready`).
@@ -412,6 +415,7 @@ impl<const VB: usize> Default for RxDeliver<VB> {
             to_deliver: Default::default(),
             need_op: Default::default(),
             fin_go: Default::default(),
+            records_in: Default::default(),
             fin_fast: Default::default(),
             bplus: Default::default(),
             dec_class: Default::default(),
@@ -697,12 +701,12 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
         }
 
         // ---- Finish: the outcome, once the end record, timestamp and ghosts are in. ----
-        self.fin_ready.next = (self.state.q.val() == 5)
-            & self.h_e1_valid.val()
+        self.records_in.next = self.h_e1_valid.val()
             & self.h_e2_valid.val()
             & self.h_ts_valid.val()
             & self.gh_loaded.q.val()
             & (self.gh_left.q.val() == 0);
+        self.fin_ready.next = (self.state.q.val() == 5) & self.records_in.val();
         self.dec_class.next = true;
         self.final_reason.next = 0.into();
         if self.c_reason.q.val() == self.r_disabled.val() {
@@ -731,15 +735,11 @@ impl<const VB: usize> Logic for RxDeliver<VB> {
         self.bplus.next = self.bptr.q.val() + 1;
         self.fin_fast.next = (self.state.q.val() == 3)
             & self.took.val()
-            & self.h_e1_valid.val()
+            & self.records_in.val()
             & (self.bplus.val() == self.h_e1_end.val())
             & !self.trunc.q.val()
             & (self.room.q.val().get_bits::<11>(5) != 0)
             & (self.h_e1_len.val() != 0xffff)
-            & self.h_e2_valid.val()
-            & self.h_ts_valid.val()
-            & self.gh_loaded.q.val()
-            & (self.gh_left.q.val() == 0)
             & self.to_deliver.val()
             & self.c_store.q.val()
             & !self.ev_pend.q.val();

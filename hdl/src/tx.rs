@@ -23,6 +23,7 @@
 //! | `ev_valid`, `ev_ready` | out, in | 1 | event handshake; the event is held until taken |
 //! | `ev_vi`, `ev_kind`, `ev_flags`, `ev_payload`, `ev_aux`, `ev_timestamp` | out | 8, 4, 8, 32, 16, 40 | TX_DONE: payload = descriptor index, aux = frame length, timestamp = the cycle the frame's first beat left (`tx_valid && tx_ready`); ERROR: payload = `ErrorCode`, aux = index bits 15:0, timestamp = the cycle the event was posted; flags 0 |
 //! | `ram_collision` | out | 1 | OR of every RAM's collision output (see [`crate::ram`]); always 0 |
+//! | `ready` | out | 1 | low while the rings' state RAM clears after reset (`2^VB` cycles; `STATUS.READY` includes it) |
 //!
 //! # Tags
 //!
@@ -75,9 +76,9 @@
 //!   `back_to_back_line_rate`). An ERROR completion takes one cycle of its own.
 //! * Registers: `ack` 1 cycle after the strobe; `nak` (a write to `TXQ_RPTR` or
 //!   `TXQ_ERRORS`, or any access in the 2^VB cycles after a reset while the rings' state RAM
-//!   clears; before: such an access waited up to 2^MB + 1 cycles for a valid map) in the
-//!   strobe cycle. The event engine's state RAM, as deep, clears in the same cycles, so an
-//!   access after `STATUS.READY` is never refused for this.
+//!   clears, `ready` low; before: such an access waited up to 2^MB + 1 cycles for a valid
+//!   map) in the strobe cycle. `STATUS.READY` includes `ready`, so an access after it is
+//!   never refused for this.
 //!
 //! # Changed from the flip-flop version
 //!
@@ -143,6 +144,7 @@ pub struct TxPathN<const A: usize, const VB: usize> {
     pub ev_aux: Signal<Out, Bits<16>>,
     pub ev_timestamp: Signal<Out, Bits<40>>,
     pub ram_collision: Signal<Out, Bit>,
+    pub ready: Signal<Out, Bit>,
 
     rings: TxRings<A, VB>,
     stream: TxStream,
@@ -232,6 +234,7 @@ impl<const A: usize, const VB: usize> Default for TxPathN<A, VB> {
             ev_aux: Default::default(),
             ev_timestamp: Default::default(),
             ram_collision: Default::default(),
+            ready: Default::default(),
             rings: Default::default(),
             stream: Default::default(),
             rq_valid: Default::default(),
@@ -438,6 +441,7 @@ impl<const A: usize, const VB: usize> Logic for TxPathN<A, VB> {
         self.rings.complete_vi.next = bit_cast::<VB, 8>(self.stream.complete_vi.val());
         self.rings.complete_error.next = self.stream.complete_error.val();
         self.stream.complete_ready.next = self.rings.complete_ready.val();
+        self.ready.next = self.rings.ready.val();
         self.ram_collision.next = self.rings.ram_collision.val()
             | self.stream.ram_collision.val()
             | self.slot_meta.collision.val()
@@ -478,7 +482,7 @@ mod tests {
     const CYCLE_BASE: u64 = (1 << 40) - 20_000;
     const TS_MASK: u64 = (1 << 40) - 1;
 
-    /// The transmit path at 256 VIs (21 register address bits, 8 valid-map words).
+    /// The transmit path at 256 VIs (21 register address bits).
     type TxPath256 = TxPathN<21, 8>;
     /// Benches at the device's parameters and at 256 VIs.
     type Dflt = Bench<ADDR_BITS, VI_BITS>;
@@ -545,12 +549,19 @@ mod tests {
             b
         }
 
-        /// The 2^VB + 1 cycles after a reset in which the rings' state RAM clears (register
-        /// accesses are refused meanwhile).
+        /// Steps until the rings' state RAM has cleared after a reset (register accesses are
+        /// refused meanwhile), at most 2^VB + 1 cycles.
         fn wait_clear(&mut self) {
             for _ in 0..(1usize << VB) + 1 {
+                if self.uut.ready.val() {
+                    return;
+                }
                 self.step();
             }
+            assert!(
+                self.uut.ready.val(),
+                "the rings did not clear in 2^VB + 1 cycles"
+            );
         }
 
         fn settle(&mut self) {
@@ -1093,9 +1104,9 @@ mod tests {
         assert!(b.frames.is_empty() && b.events.is_empty());
     }
 
-    /// Every register of every one of 256 VIs holds its own value (the state RAM and the
-    /// at full depth), and a reset clears them all within 2^VB + 1 cycles (refusing
-    /// accesses meanwhile).
+    /// Every register of every one of 256 VIs holds its own value (the state RAM at full
+    /// depth), and a reset clears them all within 2^VB + 1 cycles (refusing accesses
+    /// meanwhile).
     #[test]
     fn registers_of_256_vis() {
         let mut b = B256::new(15, 0.0);
@@ -1313,8 +1324,8 @@ mod tests {
         random_mix::<21, 8>(14, 0.3, [0, 129, 255]);
     }
 
-    /// At 256 VIs: 40 rings (the first and last VIs among them, and both sides of valid-map
-    /// word boundaries) posted while the path is disabled, in a random doorbell order, with 1
+    /// At 256 VIs: 40 rings (the first and last VIs among them, and both sides of 32-VI
+    /// boundaries) posted while the path is disabled, in a random doorbell order, with 1
     /// to 4 descriptors each (some refused). Once enabled, descriptors are fetched, and so
     /// completed, round robin in doorbell order: every ring's first, then every second...
     #[test]

@@ -411,8 +411,8 @@ impl<const A: usize, const VB: usize> Logic for TxRings<A, VB> {
         self.req_index.next = self.r_index.q.val();
         self.req_addr.next = self.r_addr.q.val();
 
-        // ---- Stage A: choose the operation, read its state word and valid-map word (or
-        // forward them from stage B, which writes them this cycle).
+        // ---- Stage A: choose the operation, read its state word (or forward it from stage B,
+        // which writes it this cycle).
         self.a_valid.next = self.reg_go.val() | self.cp_go.val() | self.fx_go.val();
         self.a_op.next = self.op_fetch.val();
         self.a_vi.next = self.fifo.rd_data.val();
@@ -440,8 +440,7 @@ impl<const A: usize, const VB: usize> Logic for TxRings<A, VB> {
         self.b_err.d.next = self.cp_err.q.val();
         self.b_fwd.d.next = self.a_fwd.val();
 
-        // ---- Stage B: the VI's state (zero unless its valid bit is set), the operation, the
-        // write-back.
+        // ---- Stage B: the VI's state, the operation, the write-back.
         self.s_word.next = self.state.rd_data.val();
         if self.b_fwd.q.val() {
             self.s_word.next = self.lw_state.q.val();
