@@ -44,7 +44,12 @@
 //!   per cycle: an event for N queues occupies the output N cycles, and the next event follows
 //!   without a gap (the next group's first word is read while the last copy of the previous one
 //!   goes out).
-//! - An indication doorbell strobed in cycle t is offered at t+2 (its permission is read at t).
+//! - An indication doorbell strobed in cycle t into an empty indication queue is offered to
+//!   the arbiter at t, as if allowed (its permission is read at t and known at t+1): granted at
+//!   t, its first copy goes out at t+1. A refused one is cancelled at t+1 before any copy (no
+//!   member copy, device-port pulse or `NO_MEMBERS` count) and queued as refused. A doorbell
+//!   that is not granted at t, or finds the queue non-empty, is queued at t+1 and offered at
+//!   t+2, so doorbells keep their order.
 //! - Register accesses: counters and doorbells answer in the strobe cycle; `MEMBERS`, `PERMIT`,
 //!   `SUBSCRIBE`, `LISTEN` reads and `INDICATE_REFUSED` one cycle later (`LISTEN` writes at
 //!   once). They take the RAM ports before the fan-out, which pauses for those cycles. In the
@@ -54,8 +59,8 @@
 //! Member, permission and listener bitmaps, the refused counters and the indication queue
 //! moved to RAM; the register map grew to 256 groups (`MEMBERS`/`PERMIT` word arrays, `LISTEN`
 //! words); the permission of an indication is checked at the doorbell, not at the head of the
-//! queue; an indication reaches the engine one cycle later (t+2), a group whose lowest member is
-//! past VI 31 one cycle later too; register reads of the bitmaps answer one cycle later;
+//! queue; a group whose lowest member is past VI 31 reaches the engine one cycle later (t+2);
+//! register reads of the bitmaps answer one cycle later;
 //! refusals are `nak`s (at once) instead of timeouts.
 
 use crate::event_pack::EventPack;
@@ -196,6 +201,12 @@ pub struct Multicast<
     d1_group: DFF<Bits<8>>,
     d1_payload: DFF<Bits<24>>,
     d1_ts: DFF<Bits<40>>,
+    /// The doorbell in the stage was granted in its strobe cycle (the fast path): it is not
+    /// queued if allowed, and its fan-out is cancelled if refused.
+    d1_fast: DFF<Bit>,
+    /// `cancel` of the previous cycle: the refused fast doorbell's words still in the walker
+    /// and the emitter are dropped now.
+    cancel_q: DFF<Bit>,
     last_grant: DFF<Bits<3>>,
     /// The walker: the job whose member words are being read.
     w_valid: DFF<Bit>,
@@ -208,6 +219,8 @@ pub struct Multicast<
     w_spec0: DFF<Bit>,
     w_pending: DFF<Bits<WPG>>,
     w_record: DFF<Bits<128>>,
+    /// The walker's job is a fast doorbell's (cancelled if it turns out refused).
+    w_fast: DFF<Bit>,
     /// The emitter: one member word (the member RAM's output, or `e_saved`), its copies going
     /// out one per cycle.
     e_valid: DFF<Bit>,
@@ -216,6 +229,8 @@ pub struct Multicast<
     e_saved: DFF<Bits<32>>,
     e_done: DFF<Bits<32>>,
     e_record: DFF<Bits<128>>,
+    /// The emitter's word is a fast doorbell's.
+    e_fast: DFF<Bit>,
 
     pack: EventPack,
 
@@ -307,6 +322,17 @@ pub struct Multicast<
     h_payload: Signal<Local, Bits<24>>,
     h_ts: Signal<Local, Bits<40>>,
     h_allowed: Signal<Local, Bit>,
+    /// A doorbell in its strobe cycle that may go to the arbiter at once: the queue is empty
+    /// and its group exists (its permission is known only next cycle).
+    fast_req: Signal<Local, Bit>,
+    /// The fast doorbell granted in the previous cycle was refused: its copy is held off the
+    /// output and its device-port pulse and `NO_MEMBERS` count dropped in this cycle (the
+    /// job's first), its words dropped in the next (`cancel_q`), and it is queued as refused.
+    /// (Only the output is gated in this cycle, so the permission read does not reach the
+    /// fan-out control and the grant.)
+    cancel: Signal<Local, Bit>,
+    /// The emitter has a copy for the output (before the cancel gate).
+    e_has: Signal<Local, Bit>,
 
     // ---- Locals: arbiter.
     req: Signal<Local, Bits<5>>,
@@ -503,6 +529,8 @@ impl<
             d1_group: Default::default(),
             d1_payload: Default::default(),
             d1_ts: Default::default(),
+            d1_fast: Default::default(),
+            cancel_q: Default::default(),
             last_grant: Default::default(),
             w_valid: Default::default(),
             w_fresh: Default::default(),
@@ -512,12 +540,14 @@ impl<
             w_spec0: Default::default(),
             w_pending: Default::default(),
             w_record: Default::default(),
+            w_fast: Default::default(),
             e_valid: Default::default(),
             e_word: Default::default(),
             e_use_saved: Default::default(),
             e_saved: Default::default(),
             e_done: Default::default(),
             e_record: Default::default(),
+            e_fast: Default::default(),
             pack: Default::default(),
             page: Default::default(),
             word: Default::default(),
@@ -599,6 +629,9 @@ impl<
             h_payload: Default::default(),
             h_ts: Default::default(),
             h_allowed: Default::default(),
+            fast_req: Default::default(),
+            cancel: Default::default(),
+            e_has: Default::default(),
             req: Default::default(),
             masked: Default::default(),
             pick_from: Default::default(),
@@ -737,6 +770,8 @@ impl<
             d1_group,
             d1_payload,
             d1_ts,
+            d1_fast,
+            cancel_q,
             last_grant,
             w_valid,
             w_fresh,
@@ -746,12 +781,14 @@ impl<
             w_spec0,
             w_pending,
             w_record,
+            w_fast,
             e_valid,
             e_word,
             e_use_saved,
             e_saved,
             e_done,
-            e_record
+            e_record,
+            e_fast
         );
         self.mram.clock.next = self.clock.val();
         self.gsum.clock.next = self.clock.val();
@@ -1064,6 +1101,7 @@ impl<
         if self.d1_valid.q.val() {
             self.d1_valid.d.next = false;
         }
+        self.d1_fast.d.next = false;
         self.d1_vs_off.next =
             bit_cast::<16, 8>(self.d1_vi.q.val() & self.vs_lane_sel.val()) << self.c_vew_log2.val();
         self.d1_lane.next = self
@@ -1092,7 +1130,12 @@ impl<
             .val()
             .replace_bit(self.c_refused_flag.val().index(), true);
         self.iq_room.next = self.iq.count.val() != self.iq_depth.val();
-        self.d1_push.next = self.d1_valid.q.val() & self.iq_room.val();
+        // A doorbell granted in its strobe cycle and allowed is on its way already.
+        self.cancel.next = self.d1_fast.q.val() & !self.d1_allowed.val();
+        self.cancel_q.d.next = self.cancel.val();
+        self.d1_push.next = self.d1_valid.q.val()
+            & self.iq_room.val()
+            & !(self.d1_fast.q.val() & self.d1_allowed.val());
         if self.d1_valid.q.val() & !self.iq_room.val() {
             self.overruns.d.next = self.overruns.q.val() + 1;
         }
@@ -1118,10 +1161,26 @@ impl<
         self.h_payload.next = self.iq.head_data.val().get_bits::<24>(16);
         self.h_ts.next = self.iq.head_data.val().get_bits::<40>(40);
         self.h_allowed.next = self.iq.head_data.val().get_bit(80);
+        // The fast path: a doorbell strobed now, into an empty queue, offered to the arbiter
+        // in its strobe cycle as the queue's head would be, taken to be allowed.
+        self.fast_req.next = self.wr.val()
+            & self.is_indicate.val()
+            & self.ready.val()
+            & !self.op_wait.q.val()
+            & !self.d1_valid.q.val()
+            & (self.iq.count.val() == 0)
+            & (bit_cast::<9, 8>(self.wdata.val().get_bits::<8>(0)) < self.num_groups.val());
+        if self.fast_req.val() {
+            self.h_vi.next = self.vi_page_num.val();
+            self.h_group.next = self.wdata.val().get_bits::<8>(0);
+            self.h_payload.next = self.wdata.val().get_bits::<24>(8);
+            self.h_ts.next = self.cycles.val().get_bits::<40>(0);
+            self.h_allowed.next = true;
+        }
 
         // ================= Round robin over the producers: 0 indication, 1 device port,
         // 2 timer, 3 rx, 4 tx.
-        self.req.next = bit_cast::<5, 1>(self.iq.head_valid.val().into())
+        self.req.next = bit_cast::<5, 1>((self.iq.head_valid.val() | self.fast_req.val()).into())
             | (bit_cast::<5, 1>(self.dsi_valid.val().into()) << 1)
             | (bit_cast::<5, 1>(self.stimer_valid.val().into()) << 2)
             | (bit_cast::<5, 1>(self.srx_valid.val().into()) << 3)
@@ -1149,10 +1208,11 @@ impl<
         }
         // Word 0, read at the grant before the summary was known, counts only if the summary
         // says it holds members (the member RAM is not cleared after reset).
-        self.e_kill.next = self.w_valid.q.val()
+        self.e_kill.next = (self.w_valid.q.val()
             & self.w_fresh.q.val()
             & self.w_spec0.q.val()
-            & !self.w_summary.val().get_bit(0);
+            & !self.w_summary.val().get_bit(0))
+            | (self.cancel_q.q.val() & self.e_fast.q.val());
         self.e_bits.next = self.e_src.val() & !self.e_done.q.val();
         if self.e_kill.val() {
             self.e_bits.next = 0.into();
@@ -1166,11 +1226,13 @@ impl<
                 self.e_idx.next = self.e_idx.val().replace_bit(k, true);
             }
         }
-        self.out_valid.next = self.e_valid.q.val() & (self.e_bits.val() != 0);
+        self.e_has.next = self.e_valid.q.val() & (self.e_bits.val() != 0);
+        self.out_valid.next = self.e_has.val() & !(self.cancel.val() & self.e_fast.q.val());
         self.out_vi.next =
             (bit_cast::<8, WB>(self.e_word.q.val()) << 5) | bit_cast::<8, 5>(self.e_idx.val());
         self.out_record.next = self.e_record.q.val();
-        self.taking.next = self.out_valid.val() & self.out_ready.val();
+        // A copy held off by `cancel` counts as taken here: the word is dropped next cycle.
+        self.taking.next = self.e_has.val() & self.out_ready.val();
         self.e_free.next = !self.e_valid.q.val()
             | (self.e_bits.val() == 0)
             | (self.taking.val() & (self.e_rest.val() == 0));
@@ -1187,6 +1249,9 @@ impl<
             }
         } else {
             self.pend_now.next = self.w_pending.q.val();
+        }
+        if self.cancel_q.q.val() & self.w_fast.q.val() {
+            self.pend_now.next = 0.into();
         }
         self.pend_neg.next = !self.pend_now.val() + 1;
         self.pend_low.next = self.pend_now.val() & self.pend_neg.val();
@@ -1216,14 +1281,15 @@ impl<
         // Group summary at the job's first cycle: nobody, and the device port.
         self.dso_valid.next = false;
         if self.w_valid.q.val() & self.w_fresh.q.val() {
-            if self.w_summary.val() == 0 {
+            if (self.w_summary.val() == 0) & !self.cancel.val() {
                 self.no_members.d.next = self.no_members.q.val() + 1;
             }
-            self.dso_valid.next = self
-                .listen
-                .rd_data
-                .val()
-                .get_bit(bit_cast::<5, GB>(self.w_group.q.val()).index());
+            self.dso_valid.next = !self.cancel.val()
+                & self
+                    .listen
+                    .rd_data
+                    .val()
+                    .get_bit(bit_cast::<5, GB>(self.w_group.q.val()).index());
         }
         self.dso_kind.next = self
             .w_record
@@ -1336,7 +1402,10 @@ impl<
         self.stimer_ready.next = self.grant.val().get_bit(2);
         self.srx_ready.next = self.grant.val().get_bit(3);
         self.stx_ready.next = self.grant.val().get_bit(4);
-        self.iq.pop.next = self.grant.val().get_bit(0);
+        self.iq.pop.next = self.grant.val().get_bit(0) & !self.fast_req.val();
+        if self.grant.val().get_bit(0) & self.fast_req.val() {
+            self.d1_fast.d.next = true;
+        }
         if self.grant.val().get_bit(1) {
             self.port_events.d.next = self.port_events.q.val() + 1;
         }
@@ -1376,6 +1445,7 @@ impl<
                 self.w_group.d.next = self.sel_group.val();
                 self.w_spec0.d.next = self.spec.val();
                 self.w_record.d.next = self.sel_record.val();
+                self.w_fast.d.next = self.grant.val().get_bit(0) & self.fast_req.val();
                 self.gsum.rd_en.next = true;
                 self.gsum.rd_addr.next =
                     bit_cast::<4, 8>(self.sel_target.val() >> self.gs_word_shift.val());
@@ -1387,6 +1457,7 @@ impl<
                 self.w_vi_job.d.next = true;
                 self.w_vi.d.next = self.sel_target.val();
                 self.w_record.d.next = self.sel_record.val();
+                self.w_fast.d.next = false;
             }
         }
         if self.load.val() & self.sel_to_group.val() & !self.sel_in_range.val() {
@@ -1410,6 +1481,7 @@ impl<
             self.e_valid.d.next = true;
             self.e_done.d.next = 0.into();
             self.e_record.d.next = self.w_record.q.val();
+            self.e_fast.d.next = self.w_fast.q.val();
             if self.w_vi_job.q.val() {
                 self.e_use_saved.d.next = true;
                 self.e_saved.d.next = self.w_vi_bit.val();
@@ -1427,6 +1499,7 @@ impl<
             self.e_valid.d.next = true;
             self.e_done.d.next = 0.into();
             self.e_record.d.next = self.sel_record.val();
+            self.e_fast.d.next = self.grant.val().get_bit(0) & self.fast_req.val();
             self.e_use_saved.d.next = false;
             self.e_word.d.next = 0.into();
             self.mram.rd_en.next = true;
@@ -1436,6 +1509,7 @@ impl<
             self.e_valid.d.next = true;
             self.e_done.d.next = 0.into();
             self.e_record.d.next = self.sel_record.val();
+            self.e_fast.d.next = false;
             self.e_use_saved.d.next = true;
             self.e_saved.d.next = self.vi_bit.val();
             self.e_word.d.next = bit_cast::<WB, 3>(self.sel_target.val().get_bits::<3>(5));
@@ -1448,6 +1522,8 @@ impl<
             self.op_wait.d.next = false;
             self.op_p1.d.next = false;
             self.d1_valid.d.next = false;
+            self.d1_fast.d.next = false;
+            self.cancel_q.d.next = false;
             self.last_grant.d.next = 0.into();
             self.w_valid.d.next = false;
             self.e_valid.d.next = false;
