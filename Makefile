@@ -8,7 +8,7 @@ VERILOG := target/verilog/evnic.v
 # combinational loop between blocks wired both ways (valid/ready); it is a speed note, not a loop.
 LINT_FLAGS := -Wall -Wno-WIDTH -Wno-DECLFILENAME -Wno-UNUSEDSIGNAL -Wno-UNUSEDPARAM -Wno-UNOPTFLAT
 
-.PHONY: run test test-unit test-user test-loom test-vm test-pcie pcie-deps shell-verilog verilog lint fpga-tools synth timing bitstream synth-check bench docs check-docs deps fmt fmt-check clippy fuzz
+.PHONY: run test test-unit test-user test-loom test-vm test-pcie pcie-deps shell-verilog verilog lint fpga-tools synth timing bitstream synth-check bench profile-model docs check-docs deps fmt fmt-check clippy fuzz
 
 ## The main job: the demo on the simulated device (the captured frames go to target/demo.pcap).
 run: deps
@@ -139,6 +139,18 @@ bench: deps
 	$(CARGO) bench -p evnic --features sim,tokio --bench event_loops
 	$(CARGO) build --release -p evnic-cli
 	$(CARGO) bench -p evnic-e2e --bench hub
+
+## Host instructions per idle simulated cycle (callgrind over sim/profile/idle.cpp, linked with
+## the model the last release build of evnic-sim made).
+PROFILE_CYCLES ?= 20000
+profile-model: deps
+	@command -v valgrind >/dev/null || { echo "installing valgrind with apt-get"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; }
+	$(CARGO) build --release -q -p evnic-sim
+	@set -e; out=$$(ls -td target/release/build/evnic-sim-*/out | head -1); mkdir -p target/profile; \
+	  $(CXX) -O2 -I$$out sim/profile/idle.cpp $$out/libevnic_model.a $$out/libverilated_rt_*.a -lpthread -o target/profile/idle; \
+	  for n in 0 $(PROFILE_CYCLES); do valgrind --tool=callgrind --callgrind-out-file=target/profile/callgrind.$$n target/profile/idle $$n 2>&1 | sed -n 's/.*Collected : //p' > target/profile/ir.$$n; done; \
+	  echo "model, idle core: $$(( ($$(cat target/profile/ir.$(PROFILE_CYCLES)) - $$(cat target/profile/ir.0)) / $(PROFILE_CYCLES) )) host instructions per cycle (callgrind; target/profile/callgrind.$(PROFILE_CYCLES))"
 
 ## A longer differential run of the receive path (RTL against the reference model).
 fuzz: deps

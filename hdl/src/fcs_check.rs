@@ -33,7 +33,7 @@
 //! * `reset` at edge `N`: no `out_valid` in cycle `N+1`, and the next beat transferred
 //!   starts a new frame.
 
-use crate::crc::{raw_step, CRC32_POLY, CRC32_RESIDUE, CRC_INIT, CRC_XOROUT};
+use crate::crc::{map8_masks, raw_step, CRC32_POLY, CRC32_RESIDUE, CRC_INIT, CRC_XOROUT};
 use rust_hdl::prelude::*;
 
 /// Checks the FCS of each frame of a 64-bit stream. See the module documentation.
@@ -73,6 +73,9 @@ pub struct FcsCheck {
     /// The register this beat starts from, and its bytes (those at and above `n` zeroed).
     base: Signal<Local, Bits<32>>,
     d: Signal<Local, Bits<64>>,
+    /// `d` with `base` folded into its first four bytes (the map's one input, see
+    /// [`crate::crc::map8_masks`]).
+    x: Signal<Local, Bits<64>>,
     /// The register after the 8-byte map.
     r8: Signal<Local, Bits<32>>,
     /// The residue the register must hold after the last beat for its padding.
@@ -81,7 +84,6 @@ pub struct FcsCheck {
     keep_below: [Constant<Bits<64>>; 9],
     lane_count: [Constant<Bits<4>>; 9],
     pad_of: [Constant<Bits<3>>; 9],
-    state_mask: [Constant<Bits<32>>; 32],
     data_mask: [Constant<Bits<64>>; 32],
     /// `residue_at[k]`: the raw residue advanced by `k` zero bytes.
     residue_at: [Constant<Bits<32>>; 8],
@@ -90,22 +92,7 @@ pub struct FcsCheck {
 impl Default for FcsCheck {
     fn default() -> Self {
         let rpoly = CRC32_POLY.reverse_bits();
-        // Column i of the 8-byte map is its image of unit vector i; bit j of that column goes
-        // into row j's mask.
-        let mut smask = [0u32; 32];
-        let mut dmask = [0u64; 32];
-        for i in 0..32 {
-            let col = raw_step(1 << i, 0, 64, rpoly);
-            for (j, m) in smask.iter_mut().enumerate() {
-                *m |= ((col >> j) & 1) << i;
-            }
-        }
-        for i in 0..64 {
-            let col = raw_step(0, 1 << i, 64, rpoly);
-            for (j, m) in dmask.iter_mut().enumerate() {
-                *m |= ((col >> j) as u64 & 1) << i;
-            }
-        }
+        let dmask = map8_masks(rpoly);
         let raw_residue = CRC32_RESIDUE ^ CRC_XOROUT;
         Self {
             clock: Default::default(),
@@ -126,6 +113,7 @@ impl Default for FcsCheck {
             n: Default::default(),
             base: Default::default(),
             d: Default::default(),
+            x: Default::default(),
             r8: Default::default(),
             want: Default::default(),
             init: Constant::new((CRC_INIT as u64).into()),
@@ -134,7 +122,6 @@ impl Default for FcsCheck {
             }),
             lane_count: std::array::from_fn(|n| Constant::new((n as u64).into())),
             pad_of: std::array::from_fn(|n| Constant::new((((8 - n) % 8) as u64).into())),
-            state_mask: std::array::from_fn(|j| Constant::new((smask[j] as u64).into())),
             data_mask: std::array::from_fn(|j| Constant::new(dmask[j].into())),
             residue_at: std::array::from_fn(|k| {
                 Constant::new((raw_step(raw_residue, 0, 8 * k, rpoly) as u64).into())
@@ -166,13 +153,13 @@ impl Logic for FcsCheck {
                 self.d.next = self.in_data.val() & self.keep_below[len].val();
             }
         }
+        self.x.next = self.d.val() ^ bit_cast::<64, 32>(self.base.val());
         self.r8.next = 0.into();
         for j in 0..32 {
-            self.r8.next = self.r8.val().replace_bit(
-                j,
-                (self.base.val() & self.state_mask[j].val()).xor()
-                    ^ (self.d.val() & self.data_mask[j].val()).xor(),
-            );
+            self.r8.next = self
+                .r8
+                .val()
+                .replace_bit(j, (self.x.val() & self.data_mask[j].val()).xor());
         }
         self.done.d.next = false;
         if self.fire.val() {
