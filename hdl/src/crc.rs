@@ -53,21 +53,22 @@
 //! # Hardware
 //!
 //! The register holds the finished CRC, so power-up, reset and `crc` need no logic. A CRC is
-//! linear: after `k` bytes the raw register is `A_k * r ^ B_k * d` over GF(2). For 8 bytes the
-//! register enters exactly as the first 32 data bits do (in a reflected CRC it meets them in
-//! the feedback), so the map's one input is the data with the register XORed into its first
-//! four bytes, and each output bit is an XOR-reduction of that word & a mask computed in
-//! [`CrcEngine::new`] from the polynomial. Every beat goes through the one 8-byte map, with the
+//! linear: after `k` bytes the raw register is `A_k * r ^ B_k * d` over GF(2), each output bit
+//! an XOR-reduction of (register & mask) ^ (data & mask), masks computed in
+//! [`CrcEngine::new`] from the polynomial (for 8 bytes the register's mask is the low half of
+//! the data's: [`map8_masks`]). Every beat goes through the one 8-byte map, with the
 //! bytes at and above `n` zeroed; a beat of `n < 8` bytes has thereby absorbed `8 - n` zero
 //! bytes too many, which a cascade undoes: the register that `k` zero bytes take to a value is
 //! a fixed 32 x 32 linear map of it (`A_k^-1`), applied for 4, 2 and 1 bytes as the bits of
-//! `8 - n` say. So there is one map (rows of 29 to 32 inputs on average, at most 38, after one
-//! 2-input XOR per register bit; 44 to 47, at most 59, when register and data had masks of
-//! their own: in the Verilator model, which evaluates three engines every cycle, the fold took
-//! an idle cycle from 25.6k to 24.6k host instructions) and the tail stages are register-only
-//! maps of at most 23, 14 and 9 inputs, in series after the 8-byte map. (The previous engine
-//! had one map per last-beat length, eight in all, and no `skip`: a span that did not start a
-//! beat had to be realigned first.)
+//! `8 - n` say. So there is one map with data inputs (XOR trees of 44 to 47 inputs on average,
+//! at most 59) and the tail stages are register-only maps of at most 23, 14 and 9 inputs, in
+//! series after the 8-byte map. (The previous engine had one map per last-beat length, eight
+//! in all, and no `skip`: a span that did not start a beat had to be realigned first.)
+//!
+//! The register is not folded into the data before one reduction (`(d ^ r) & mask`, as
+//! [`crate::fcs_check`] does, 64 inputs per row instead of 96, fewer host instructions in the
+//! Verilator model): with the tail cascade in the loop, Yosys 0.70's ABC9 then ran for more
+//! than 24 CPU minutes on `tx_stream` without finishing, against 273 s with the terms apart.
 //!
 //! Area (Yosys 0.23 `synth_ecp5`, one CRC-32 engine alone): 2,746 LUT4 + 1,163 PFUMX + 624
 //! L6MUX21 with the default wide-LUT mapping, 1,123 LUT4 with `-nowidelut` (the 8-byte map
@@ -172,8 +173,6 @@ pub struct CrcEngine {
     base: Signal<Local, Bits<32>>,
     /// The beat's data with the bytes before a start offset zeroed.
     d: Signal<Local, Bits<64>>,
-    /// `d` with the start register folded into its first four bytes (the map's one input).
-    x: Signal<Local, Bits<64>>,
     /// The raw register after the beat with its bytes at and above `n` zeroed (8-byte map).
     r8: Signal<Local, Bits<32>>,
     /// Zero bytes the 8-byte map absorbed past the beat's end: `8 - n` (bits 2:0 used; 8 only
@@ -196,7 +195,9 @@ pub struct CrcEngine {
     /// `keep_below[n]`: lanes `0..n` set (the bytes of a beat of `n` bytes).
     keep_below: [Constant<Bits<64>>; 9],
     lane_count: [Constant<Bits<4>>; 9],
-    /// `data_mask[j]`: the bits of `x` that feed bit `j` after the 8-byte map.
+    /// `state_mask[j]`: the raw-register bits that feed bit `j` after the 8-byte map.
+    state_mask: [Constant<Bits<32>>; 32],
+    /// `data_mask[j]`: the data bits that feed bit `j` after the 8-byte map.
     data_mask: [Constant<Bits<64>>; 32],
     /// `tail_mask[t*32 + j]`: the register bits that feed bit `j` after taking back
     /// `TAIL_BYTES[t]` zero bytes.
@@ -234,7 +235,6 @@ impl CrcEngine {
             n: Default::default(),
             base: Default::default(),
             d: Default::default(),
-            x: Default::default(),
             r8: Default::default(),
             extra: Default::default(),
             u4: Default::default(),
@@ -252,6 +252,7 @@ impl CrcEngine {
                 Constant::new((((1u128 << (8 * n)) - 1) as u64).into())
             }),
             lane_count: std::array::from_fn(|n| Constant::new((n as u64).into())),
+            state_mask: std::array::from_fn(|n| Constant::new((dmask[n] & 0xffff_ffff).into())),
             data_mask: std::array::from_fn(|n| Constant::new(dmask[n].into())),
             tail_mask: std::array::from_fn(|n| Constant::new((tmask[n] as u64).into())),
         }
@@ -299,13 +300,13 @@ impl Logic for CrcEngine {
                 self.d.next = self.d.val() & self.keep_below[len].val();
             }
         }
-        self.x.next = self.d.val() ^ bit_cast::<64, 32>(self.base.val());
         self.r8.next = 0.into();
         for j in 0..32 {
-            self.r8.next = self
-                .r8
-                .val()
-                .replace_bit(j, (self.x.val() & self.data_mask[j].val()).xor());
+            self.r8.next = self.r8.val().replace_bit(
+                j,
+                (self.base.val() & self.state_mask[j].val()).xor()
+                    ^ (self.d.val() & self.data_mask[j].val()).xor(),
+            );
         }
         // The tail: take back the 8 - n zero bytes the map absorbed past the beat's end.
         self.extra.next = self.lane_count[8].val() - self.n.val();

@@ -75,7 +75,10 @@
 //! and error (or, for an earlier beat, a probe with the bytes seen); edge `N+1` the MPLS stack
 //! or PPPoE header and the 108 bytes from the L3 header on (a 5-way shift); edge `N+2` the
 //! IPv4 or IPv6 header fields, the first IPv6 extension header (at a fixed place) and the OAM
-//! fields; edge `N+3` the second extension header, the L4 fields, the flags and the key. (The
+//! fields, with the "does it fit" checks for every offset stage 4 can reach (the IPv6 walk
+//! moves in 8-byte words, at most 64 bytes: a few compares against constants); edge `N+3` the
+//! second extension header, the L4 fields, the flags and the key, selecting among those checks
+//! instead of adding and comparing 16-bit lengths behind the second header's length. (The
 //! bypass replaced a register stage between the slots and stage 1: one cycle less on every
 //! key and result, for about 1,100 LUT4 of slot multiplexers.)
 
@@ -184,11 +187,22 @@ pub struct Parser {
     s3_ext: DFF<Bits<544>>,
     /// IPv4: the 4 bytes after its header.
     s3_l4word: DFF<Bits<32>>,
-    /// IPv4: its header length.
-    s3_hlen: DFF<Bits<16>>,
-    /// IPv4 total length, or IPv6 payload length.
-    s3_room: DFF<Bits<16>>,
-    s3_avail: DFF<Bits<16>>,
+    /// Stage 4's length checks, compared here against every offset the IPv6 walk can reach (a
+    /// multiple of 8 bytes, at most 64: index `k` is offset `8k`) so that stage 4 only selects:
+    /// bit `k` of `s3_avail_lt` is "fewer than `40 + 8k` bytes" (the IPv6 header and `k` words;
+    /// 16 bits so that any 4-bit index selects a defined bit),
+    /// of `s3_avail_lt20` "fewer than `60 + 8k`" (a TCP header there).
+    s3_avail_lt: DFF<Bits<16>>,
+    /// IPv4: the header's eight partial checksums (18 bits each, `cs_part`), and whether the
+    /// checksum is to be checked.
+    s3_cs: DFF<Bits<144>>,
+    s3_csum_chk: DFF<Bit>,
+    s3_avail_lt20: DFF<Bits<9>>,
+    /// IPv6 payload length under `8k + 8` and `8k + 20` (a UDP or ICMPv6, a TCP header at `8k`).
+    s3_room_lt8: DFF<Bits<9>>,
+    s3_room_lt20: DFF<Bits<9>>,
+    /// IPv4: bytes under `hlen + 8`, `hlen + 20`; total length under `hlen + 8`, `hlen + 20`.
+    s3_v4_lt: DFF<Bits<4>>,
 
     // Stage 4: the second extension header, L4, the outputs.
     r_valid: DFF<Bit>,
@@ -245,20 +259,19 @@ pub struct Parser {
     version: Signal<Local, Bits<4>>,
     ihl: Signal<Local, Bits<4>>,
     hlen: Signal<Local, Bits<16>>,
-    hwords: Signal<Local, Bits<5>>,
     total: Signal<Local, Bits<16>>,
-    csum: Signal<Local, Bits<24>>,
-    cs_a: Signal<Local, Bits<24>>,
-    cs_b: Signal<Local, Bits<24>>,
-    cs_c: Signal<Local, Bits<24>>,
-    cs_d: Signal<Local, Bits<24>>,
-    cs_e: Signal<Local, Bits<24>>,
-    cs_f: Signal<Local, Bits<24>>,
-    cs_g: Signal<Local, Bits<24>>,
-    cs_h: Signal<Local, Bits<24>>,
-    word: Signal<Local, Bits<16>>,
-    csum1: Signal<Local, Bits<24>>,
-    csum2: Signal<Local, Bits<24>>,
+    /// The IPv4 header's partial checksums: words 0-3, 4-7, ..., 28-29 (those past IHL * 2
+    /// left out).
+    cs_a: Signal<Local, Bits<18>>,
+    cs_b: Signal<Local, Bits<18>>,
+    cs_c: Signal<Local, Bits<18>>,
+    cs_d: Signal<Local, Bits<18>>,
+    cs_e: Signal<Local, Bits<18>>,
+    cs_f: Signal<Local, Bits<18>>,
+    cs_g: Signal<Local, Bits<18>>,
+    cs_h: Signal<Local, Bits<18>>,
+    /// The header checksum is to be checked (a whole IPv4 header of a valid version and IHL).
+    csum_chk: Signal<Local, Bit>,
     trunc3: Signal<Local, Bit>,
     short3: Signal<Local, Bit>,
     bad4: Signal<Local, Bit>,
@@ -275,11 +288,22 @@ pub struct Parser {
     x1ext: Signal<Local, Bit>,
     x1len: Signal<Local, Bits<16>>,
     flags3: Signal<Local, Bits<8>>,
+    /// IPv4 total length, or IPv6 payload length.
+    room3: Signal<Local, Bits<16>>,
+    avail_lt: Signal<Local, Bits<16>>,
+    avail_lt20: Signal<Local, Bits<9>>,
+    room_lt8: Signal<Local, Bits<9>>,
+    room_lt20: Signal<Local, Bits<9>>,
+    v4_lt: Signal<Local, Bits<4>>,
 
     // Stage 4 locals.
     x2: Signal<Local, Bits<32>>,
-    x2len: Signal<Local, Bits<16>>,
-    x2end: Signal<Local, Bits<16>>,
+    /// The walk's offset in 8-byte words (at most 7 where a second header is looked at), plus
+    /// one; the second header's end in words (valid when `x2big` is low), `x2big`: it ends
+    /// past byte 64 whatever the offset.
+    off8p1: Signal<Local, Bits<4>>,
+    x2end8: Signal<Local, Bits<4>>,
+    x2big: Signal<Local, Bit>,
     proto4: Signal<Local, Bits<8>>,
     walk4: Signal<Local, Bit>,
     off4: Signal<Local, Bits<7>>,
@@ -287,17 +311,30 @@ pub struct Parser {
     short4: Signal<Local, Bit>,
     l4en: Signal<Local, Bit>,
     l4word: Signal<Local, Bits<32>>,
-    l4rel: Signal<Local, Bits<16>>,
-    l4off: Signal<Local, Bits<16>>,
+    /// IPv6: the L4 header's offset after the IPv6 header in 8-byte words, plus one.
+    k4: Signal<Local, Bits<4>>,
+    k4p1: Signal<Local, Bits<4>>,
+    /// The L4 header does not fit the bytes at hand / the IP length.
+    l4cut: Signal<Local, Bit>,
+    l4over: Signal<Local, Bit>,
     l4hl: Signal<Local, Bits<16>>,
     icmp: Signal<Local, Bit>,
     l4_src: Signal<Local, Bits<16>>,
     l4_dst: Signal<Local, Bits<16>>,
     key_now: Signal<Local, Bit>,
     flags4: Signal<Local, Bits<8>>,
+    /// The header checksum: the partial sums added, the carries folded twice.
+    csum: Signal<Local, Bits<24>>,
+    csum1: Signal<Local, Bits<24>>,
+    csum2: Signal<Local, Bits<24>>,
 
     // Key field positions, from evnic-regs.
     k_ethertype: Constant<Bits<16>>,
+    /// `40 + 8k`, `60 + 8k`, `8k + 8`, `8k + 20`: the thresholds of the stage-3 length flags.
+    thr_avail: [Constant<Bits<16>>; 16],
+    thr_avail20: [Constant<Bits<16>>; 9],
+    thr_room8: [Constant<Bits<16>>; 9],
+    thr_room20: [Constant<Bits<16>>; 9],
     k_vlan_outer: Constant<Bits<16>>,
     k_vlan_inner: Constant<Bits<16>>,
     k_vlan_count: Constant<Bits<16>>,
@@ -412,9 +449,13 @@ impl Default for Parser {
             s3_off: Default::default(),
             s3_ext: Default::default(),
             s3_l4word: Default::default(),
-            s3_hlen: Default::default(),
-            s3_room: Default::default(),
-            s3_avail: Default::default(),
+            s3_avail_lt: Default::default(),
+            s3_cs: Default::default(),
+            s3_csum_chk: Default::default(),
+            s3_avail_lt20: Default::default(),
+            s3_room_lt8: Default::default(),
+            s3_room_lt20: Default::default(),
+            s3_v4_lt: Default::default(),
             r_valid: Default::default(),
             r_key_valid: Default::default(),
             key_sent: Default::default(),
@@ -458,9 +499,7 @@ impl Default for Parser {
             version: Default::default(),
             ihl: Default::default(),
             hlen: Default::default(),
-            hwords: Default::default(),
             total: Default::default(),
-            csum: Default::default(),
             cs_a: Default::default(),
             cs_b: Default::default(),
             cs_c: Default::default(),
@@ -469,7 +508,8 @@ impl Default for Parser {
             cs_f: Default::default(),
             cs_g: Default::default(),
             cs_h: Default::default(),
-            word: Default::default(),
+            csum_chk: Default::default(),
+            csum: Default::default(),
             csum1: Default::default(),
             csum2: Default::default(),
             trunc3: Default::default(),
@@ -488,9 +528,16 @@ impl Default for Parser {
             x1ext: Default::default(),
             x1len: Default::default(),
             flags3: Default::default(),
+            room3: Default::default(),
+            avail_lt: Default::default(),
+            avail_lt20: Default::default(),
+            room_lt8: Default::default(),
+            room_lt20: Default::default(),
+            v4_lt: Default::default(),
             x2: Default::default(),
-            x2len: Default::default(),
-            x2end: Default::default(),
+            off8p1: Default::default(),
+            x2end8: Default::default(),
+            x2big: Default::default(),
             proto4: Default::default(),
             walk4: Default::default(),
             off4: Default::default(),
@@ -498,8 +545,10 @@ impl Default for Parser {
             short4: Default::default(),
             l4en: Default::default(),
             l4word: Default::default(),
-            l4rel: Default::default(),
-            l4off: Default::default(),
+            k4: Default::default(),
+            k4p1: Default::default(),
+            l4cut: Default::default(),
+            l4over: Default::default(),
             l4hl: Default::default(),
             icmp: Default::default(),
             l4_src: Default::default(),
@@ -507,6 +556,10 @@ impl Default for Parser {
             key_now: Default::default(),
             flags4: Default::default(),
             k_ethertype: lsb(key::ETHERTYPE),
+            thr_avail: std::array::from_fn(|k| Constant::new(((40 + 8 * k) as u64).into())),
+            thr_avail20: std::array::from_fn(|k| Constant::new(((60 + 8 * k) as u64).into())),
+            thr_room8: std::array::from_fn(|k| Constant::new(((8 * k + 8) as u64).into())),
+            thr_room20: std::array::from_fn(|k| Constant::new(((8 * k + 20) as u64).into())),
             k_vlan_outer: lsb(key::VLAN_OUTER),
             k_vlan_inner: lsb(key::VLAN_INNER),
             k_vlan_count: lsb(key::VLAN_COUNT),
@@ -576,9 +629,13 @@ impl Logic for Parser {
             s3_off,
             s3_ext,
             s3_l4word,
-            s3_hlen,
-            s3_room,
-            s3_avail,
+            s3_avail_lt,
+            s3_cs,
+            s3_csum_chk,
+            s3_avail_lt20,
+            s3_room_lt8,
+            s3_room_lt20,
+            s3_v4_lt,
             r_valid,
             r_key_valid,
             key_sent,
@@ -860,73 +917,84 @@ impl Logic for Parser {
         self.version.next = self.s2_w.q.val().get_bits::<4>(860);
         self.ihl.next = self.s2_w.q.val().get_bits::<4>(856);
         self.hlen.next = bit_cast::<16, 4>(self.ihl.val()) << 2;
-        self.hwords.next = bit_cast::<5, 4>(self.ihl.val()) << 1;
         self.total.next = self.s2_w.q.val().get_bits::<16>(832);
-        // One's complement sum of the IHL*2 header words: a good header sums to 0xffff.
-        // Eight partial sums of up to 4 words each, then a tree of three additions: 7
-        // additions deep instead of 30 (the parser's, and the core's, longest path).
-        self.word.next = 0.into();
-        self.cs_a.next = 0.into();
-        for j in 0..4 {
-            if self.hwords.val().index() > j {
-                self.word.next = self.s2_w.q.val().get_bits::<16>(848 - 16 * j);
-                self.cs_a.next = self.cs_a.val() + bit_cast::<24, 16>(self.word.val());
-            }
-        }
-        self.cs_b.next = 0.into();
-        for j in 4..8 {
-            if self.hwords.val().index() > j {
-                self.word.next = self.s2_w.q.val().get_bits::<16>(848 - 16 * j);
-                self.cs_b.next = self.cs_b.val() + bit_cast::<24, 16>(self.word.val());
-            }
-        }
-        self.cs_c.next = 0.into();
-        for j in 8..12 {
-            if self.hwords.val().index() > j {
-                self.word.next = self.s2_w.q.val().get_bits::<16>(848 - 16 * j);
-                self.cs_c.next = self.cs_c.val() + bit_cast::<24, 16>(self.word.val());
-            }
+        // One's complement sum of the IHL*2 header words (a good header sums to 0xffff): eight
+        // partial sums of up to 4 words here, two additions deep, registered; stage 4 adds
+        // them (three more) and checks. The first 10 words are in every header checked
+        // (IHL >= 5). (All in this stage, 9 additions deep, it was the block's critical path.)
+        self.cs_a.next = (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(848))
+            + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(832)))
+            + (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(816))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(800)));
+        self.cs_b.next = (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(784))
+            + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(768)))
+            + (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(752))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(736)));
+        self.cs_c.next = bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(720))
+            + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(704));
+        if self.ihl.val() > 5 {
+            self.cs_c.next = (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(720))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(704)))
+                + (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(688))
+                    + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(672)));
         }
         self.cs_d.next = 0.into();
-        for j in 12..16 {
-            if self.hwords.val().index() > j {
-                self.word.next = self.s2_w.q.val().get_bits::<16>(848 - 16 * j);
-                self.cs_d.next = self.cs_d.val() + bit_cast::<24, 16>(self.word.val());
-            }
+        if self.ihl.val() > 6 {
+            self.cs_d.next = bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(656))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(640));
+        }
+        if self.ihl.val() > 7 {
+            self.cs_d.next = (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(656))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(640)))
+                + (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(624))
+                    + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(608)));
         }
         self.cs_e.next = 0.into();
-        for j in 16..20 {
-            if self.hwords.val().index() > j {
-                self.word.next = self.s2_w.q.val().get_bits::<16>(848 - 16 * j);
-                self.cs_e.next = self.cs_e.val() + bit_cast::<24, 16>(self.word.val());
-            }
+        if self.ihl.val() > 8 {
+            self.cs_e.next = bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(592))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(576));
+        }
+        if self.ihl.val() > 9 {
+            self.cs_e.next = (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(592))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(576)))
+                + (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(560))
+                    + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(544)));
         }
         self.cs_f.next = 0.into();
-        for j in 20..24 {
-            if self.hwords.val().index() > j {
-                self.word.next = self.s2_w.q.val().get_bits::<16>(848 - 16 * j);
-                self.cs_f.next = self.cs_f.val() + bit_cast::<24, 16>(self.word.val());
-            }
+        if self.ihl.val() > 10 {
+            self.cs_f.next = bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(528))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(512));
+        }
+        if self.ihl.val() > 11 {
+            self.cs_f.next = (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(528))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(512)))
+                + (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(496))
+                    + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(480)));
         }
         self.cs_g.next = 0.into();
-        for j in 24..28 {
-            if self.hwords.val().index() > j {
-                self.word.next = self.s2_w.q.val().get_bits::<16>(848 - 16 * j);
-                self.cs_g.next = self.cs_g.val() + bit_cast::<24, 16>(self.word.val());
-            }
+        if self.ihl.val() > 12 {
+            self.cs_g.next = bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(464))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(448));
+        }
+        if self.ihl.val() > 13 {
+            self.cs_g.next = (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(464))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(448)))
+                + (bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(432))
+                    + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(416)));
         }
         self.cs_h.next = 0.into();
-        for j in 28..30 {
-            if self.hwords.val().index() > j {
-                self.word.next = self.s2_w.q.val().get_bits::<16>(848 - 16 * j);
-                self.cs_h.next = self.cs_h.val() + bit_cast::<24, 16>(self.word.val());
-            }
+        if self.ihl.val() > 14 {
+            self.cs_h.next = bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(400))
+                + bit_cast::<18, 16>(self.s2_w.q.val().get_bits::<16>(384));
         }
-        self.csum.next = ((self.cs_a.val() + self.cs_b.val())
-            + (self.cs_c.val() + self.cs_d.val()))
-            + ((self.cs_e.val() + self.cs_f.val()) + (self.cs_g.val() + self.cs_h.val()));
-        self.csum1.next = (self.csum.val() & 0xffff) + (self.csum.val() >> 16);
-        self.csum2.next = (self.csum1.val() & 0xffff) + (self.csum1.val() >> 16);
+        self.s3_cs.d.next = bit_cast::<144, 18>(self.cs_a.val())
+            | (bit_cast::<144, 18>(self.cs_b.val()) << 18)
+            | (bit_cast::<144, 18>(self.cs_c.val()) << 36)
+            | (bit_cast::<144, 18>(self.cs_d.val()) << 54)
+            | (bit_cast::<144, 18>(self.cs_e.val()) << 72)
+            | (bit_cast::<144, 18>(self.cs_f.val()) << 90)
+            | (bit_cast::<144, 18>(self.cs_g.val()) << 108)
+            | (bit_cast::<144, 18>(self.cs_h.val()) << 126);
         // The first 4 bytes after the IPv6 header: an extension header's next header, length
         // and (fragment header) offset.
         self.x1.next = self.s2_w.q.val().get_bits::<32>(512);
@@ -944,6 +1012,7 @@ impl Logic for Parser {
         // fewest the frame can have). The other truncations (IP lengths) only set the flag.
         self.short3.next = self.s2_short.q.val();
         self.bad4.next = false;
+        self.csum_chk.next = false;
         self.ipver.next = 0.into();
         self.proto3.next = 0.into();
         self.walk3.next = false;
@@ -953,7 +1022,7 @@ impl Logic for Parser {
         self.dst_ip.next = 0.into();
         self.oam_level.next = 0.into();
         self.oam_opcode.next = 0.into();
-        self.s3_room.d.next = self.total.val();
+        self.room3.next = self.total.val();
         if self.s2_ip4.q.val() {
             if self.s2_avail.q.val() < 20 {
                 self.trunc3.next = true;
@@ -968,9 +1037,7 @@ impl Logic for Parser {
                 self.proto3.next = self.s2_w.q.val().get_bits::<8>(784);
                 self.src_ip.next = bit_cast::<128, 32>(self.s2_w.q.val().get_bits::<32>(736));
                 self.dst_ip.next = bit_cast::<128, 32>(self.s2_w.q.val().get_bits::<32>(704));
-                if self.csum2.val() != 0xffff {
-                    self.bad4.next = true;
-                }
+                self.csum_chk.next = true;
                 if self.total.val() > self.s2_avail.q.val() {
                     self.trunc3.next = true;
                 }
@@ -990,7 +1057,7 @@ impl Logic for Parser {
                 self.proto3.next = self.s2_w.q.val().get_bits::<8>(808);
                 self.src_ip.next = self.s2_w.q.val().get_bits::<128>(672);
                 self.dst_ip.next = self.s2_w.q.val().get_bits::<128>(544);
-                self.s3_room.d.next = self.s2_w.q.val().get_bits::<16>(816);
+                self.room3.next = self.s2_w.q.val().get_bits::<16>(816);
                 if self.s2_w.q.val().get_bits::<16>(816) > self.s2_avail.q.val() - 40 {
                     self.trunc3.next = true;
                 }
@@ -1038,6 +1105,7 @@ impl Logic for Parser {
             self.flags3.next = self.flags3.val() | self.f_bad_ipv4.val();
         }
         self.s3_flags.d.next = self.flags3.val();
+        self.s3_csum_chk.d.next = self.csum_chk.val();
         self.s3_short.d.next = self.short3.val();
         self.s3_valid.d.next = self.s2_valid.q.val();
         self.s3_probe.d.next = self.s2_probe.q.val();
@@ -1055,8 +1123,55 @@ impl Logic for Parser {
                 self.s3_l4word.d.next = self.s2_w.q.val().get_bits::<32>(832 - 32 * j);
             }
         }
-        self.s3_hlen.d.next = self.hlen.val();
-        self.s3_avail.d.next = self.s2_avail.q.val();
+        // Stage 4's length checks against every offset it can select (see `s3_avail_lt`): they
+        // were 16-bit additions and compares in series behind the second extension header's
+        // length and the L4 word's position, the block's critical path.
+        self.avail_lt.next = 0.into();
+        for k in 0..16 {
+            self.avail_lt.next = self
+                .avail_lt
+                .val()
+                .replace_bit(k, self.s2_avail.q.val() < self.thr_avail[k].val());
+        }
+        self.avail_lt20.next = 0.into();
+        self.room_lt8.next = 0.into();
+        self.room_lt20.next = 0.into();
+        for k in 0..9 {
+            self.avail_lt20.next = self
+                .avail_lt20
+                .val()
+                .replace_bit(k, self.s2_avail.q.val() < self.thr_avail20[k].val());
+            self.room_lt8.next = self
+                .room_lt8
+                .val()
+                .replace_bit(k, self.room3.val() < self.thr_room8[k].val());
+            self.room_lt20.next = self
+                .room_lt20
+                .val()
+                .replace_bit(k, self.room3.val() < self.thr_room20[k].val());
+        }
+        self.v4_lt.next = 0.into();
+        self.v4_lt.next = self
+            .v4_lt
+            .val()
+            .replace_bit(0, self.s2_avail.q.val() < self.hlen.val() + 8);
+        self.v4_lt.next = self
+            .v4_lt
+            .val()
+            .replace_bit(1, self.s2_avail.q.val() < self.hlen.val() + 20);
+        self.v4_lt.next = self
+            .v4_lt
+            .val()
+            .replace_bit(2, self.room3.val() < self.hlen.val() + 8);
+        self.v4_lt.next = self
+            .v4_lt
+            .val()
+            .replace_bit(3, self.room3.val() < self.hlen.val() + 20);
+        self.s3_avail_lt.d.next = self.avail_lt.val();
+        self.s3_avail_lt20.d.next = self.avail_lt20.val();
+        self.s3_room_lt8.d.next = self.room_lt8.val();
+        self.s3_room_lt20.d.next = self.room_lt20.val();
+        self.s3_v4_lt.d.next = self.v4_lt.val();
         self.s3_key.d.next = self.s2_key.q.val()
             | (bit_cast::<416, 4>(self.ipver.val()) << self.k_ip_version.val())
             | (bit_cast::<416, 128>(self.src_ip.val()) << self.k_src_ip.val())
@@ -1078,11 +1193,15 @@ impl Logic for Parser {
             | (self.s3_proto.q.val() == 43)
             | self.x2frag.val()
             | (self.s3_proto.q.val() == 60);
-        self.x2len.next = (bit_cast::<16, 8>(self.x2.val().get_bits::<8>(16)) + 1) << 3;
+        // Its end in 8-byte words: offset + length + 1 (a fragment header: 1); a length of 8
+        // words or more ends it past byte 64 wherever it starts.
+        self.off8p1.next = bit_cast::<4, 3>(self.s3_off.q.val().get_bits::<3>(3)) + 1;
+        self.x2end8.next = self.off8p1.val() + bit_cast::<4, 3>(self.x2.val().get_bits::<3>(16));
+        self.x2big.next = self.x2.val().get_bits::<5>(19) != 0;
         if self.x2frag.val() {
-            self.x2len.next = 8.into();
+            self.x2end8.next = self.off8p1.val();
+            self.x2big.next = false;
         }
-        self.x2end.next = bit_cast::<16, 7>(self.s3_off.q.val()) + self.x2len.val();
         self.proto4.next = self.s3_proto.q.val();
         self.walk4.next = self.s3_walk.q.val();
         self.off4.next = self.s3_off.q.val();
@@ -1093,22 +1212,22 @@ impl Logic for Parser {
             if self.s3_off.q.val() > 56 {
                 self.walk4.next = false;
                 self.l4en.next = false;
-            } else if self.s3_avail.q.val() < bit_cast::<16, 7>(self.s3_off.q.val()) + 48 {
+            } else if self.s3_avail_lt.q.val().get_bit(self.off8p1.val().index()) {
                 self.trunc4.next = true;
                 self.short4.next = true;
                 self.walk4.next = false;
                 self.l4en.next = false;
-            } else if self.x2end.val() > 64 {
+            } else if self.x2big.val() | (self.x2end8.val() > 8) {
                 self.walk4.next = false;
                 self.l4en.next = false;
-            } else if self.s3_avail.q.val() < self.x2end.val() + 40 {
+            } else if self.s3_avail_lt.q.val().get_bit(self.x2end8.val().index()) {
                 self.trunc4.next = true;
                 self.short4.next = true;
                 self.walk4.next = false;
                 self.l4en.next = false;
             } else {
                 self.proto4.next = self.x2.val().get_bits::<8>(24);
-                self.off4.next = self.x2end.val().get_bits::<7>(0);
+                self.off4.next = bit_cast::<7, 4>(self.x2end8.val()) << 3;
                 if self.x2frag.val() & (self.x2.val().get_bits::<13>(3) != 0) {
                     self.walk4.next = false;
                     self.l4en.next = false;
@@ -1126,17 +1245,15 @@ impl Logic for Parser {
         }
         // L4: TCP 20 bytes, UDP 8, ICMP (under its own IP version) 8.
         self.l4word.next = self.s3_l4word.q.val();
-        self.l4rel.next = self.s3_hlen.q.val();
-        self.l4off.next = self.s3_hlen.q.val();
+        self.k4.next = self.off4.val().get_bits::<4>(3);
+        self.k4p1.next = self.k4.val() + 1;
         if self.s3_ipver.q.val() == 6 {
             self.l4word.next = 0.into();
             for j in 0..9 {
-                if self.off4.val().index() == 8 * j {
+                if self.k4.val().index() == j {
                     self.l4word.next = self.s3_ext.q.val().get_bits::<32>(512 - 64 * j);
                 }
             }
-            self.l4rel.next = bit_cast::<16, 7>(self.off4.val());
-            self.l4off.next = bit_cast::<16, 7>(self.off4.val()) + 40;
         }
         self.l4hl.next = 0.into();
         self.icmp.next = false;
@@ -1152,15 +1269,30 @@ impl Logic for Parser {
             self.l4hl.next = 8.into();
             self.icmp.next = true;
         }
+        // The L4 header against the bytes at hand (`l4cut`) and the IP length (`l4over`): the
+        // stage-3 flags for its offset and length (TCP 20, the others 8).
+        if self.s3_ipver.q.val() == 6 {
+            self.l4cut.next = self.s3_avail_lt.q.val().get_bit(self.k4p1.val().index());
+            self.l4over.next = self.s3_room_lt8.q.val().get_bit(self.k4.val().index());
+            if self.proto4.val() == 6 {
+                self.l4cut.next = self.s3_avail_lt20.q.val().get_bit(self.k4.val().index());
+                self.l4over.next = self.s3_room_lt20.q.val().get_bit(self.k4.val().index());
+            }
+        } else {
+            self.l4cut.next = self.s3_v4_lt.q.val().get_bit(0);
+            self.l4over.next = self.s3_v4_lt.q.val().get_bit(2);
+            if self.proto4.val() == 6 {
+                self.l4cut.next = self.s3_v4_lt.q.val().get_bit(1);
+                self.l4over.next = self.s3_v4_lt.q.val().get_bit(3);
+            }
+        }
         self.l4_src.next = 0.into();
         self.l4_dst.next = 0.into();
         if self.l4en.val() & (self.l4hl.val() != 0) {
-            if self.s3_avail.q.val() < self.l4off.val() + self.l4hl.val() {
+            if self.l4cut.val() {
                 self.short4.next = true;
             }
-            if (self.s3_avail.q.val() < self.l4off.val() + self.l4hl.val())
-                | (self.s3_room.q.val() < self.l4rel.val() + self.l4hl.val())
-            {
+            if self.l4cut.val() | self.l4over.val() {
                 self.trunc4.next = true;
             } else if self.icmp.val() {
                 self.l4_src.next = bit_cast::<16, 8>(self.l4word.val().get_bits::<8>(24));
@@ -1173,6 +1305,20 @@ impl Logic for Parser {
         self.flags4.next = self.s3_flags.q.val();
         if self.trunc4.val() {
             self.flags4.next = self.flags4.val() | self.f_truncated.val();
+        }
+        // The IPv4 header checksum, from stage 3's partial sums.
+        self.csum.next = ((bit_cast::<24, 18>(self.s3_cs.q.val().get_bits::<18>(0))
+            + bit_cast::<24, 18>(self.s3_cs.q.val().get_bits::<18>(18)))
+            + (bit_cast::<24, 18>(self.s3_cs.q.val().get_bits::<18>(36))
+                + bit_cast::<24, 18>(self.s3_cs.q.val().get_bits::<18>(54))))
+            + ((bit_cast::<24, 18>(self.s3_cs.q.val().get_bits::<18>(72))
+                + bit_cast::<24, 18>(self.s3_cs.q.val().get_bits::<18>(90)))
+                + (bit_cast::<24, 18>(self.s3_cs.q.val().get_bits::<18>(108))
+                    + bit_cast::<24, 18>(self.s3_cs.q.val().get_bits::<18>(126))));
+        self.csum1.next = (self.csum.val() & 0xffff) + (self.csum.val() >> 16);
+        self.csum2.next = (self.csum1.val() & 0xffff) + (self.csum1.val() >> 16);
+        if self.s3_csum_chk.q.val() & (self.csum2.val() != 0xffff) {
+            self.flags4.next = self.flags4.val() | self.f_bad_ipv4.val();
         }
         self.r_valid.d.next = self.s3_valid.q.val();
         if self.s3_valid.q.val() {
