@@ -873,14 +873,14 @@ fn inject(nic: &Nic, path: Option<&Path>) -> Result<(), CliError> {
                 device: nic.describe(),
             });
         };
-        // A little ahead of the device's cycle, which goes on while the schedule is sent.
-        let start = nic.cycles()? + 200;
+        // 200 cycles apart from the device's cycle when the schedule reaches it (the device
+        // runs on while it is sent: a start read from it beforehand may have passed under load).
         let frames = injected_frames(path)?;
-        sim.schedule(
+        sim.schedule_from_now(
             frames
                 .into_iter()
                 .enumerate()
-                .map(|(i, f)| (start + 200 * i as u64, f))
+                .map(|(i, f)| (200 * (i as u64 + 1), f))
                 .collect(),
         )?;
         Ok(())

@@ -68,6 +68,25 @@ impl SimBackend {
         Ok(())
     }
 
+    /// Queues frames (FCS included) for the MAC receive port at offsets in cycles from the
+    /// device's cycle as the queue takes them, so that their spacing holds however far the
+    /// free-running device got while the call was on its way (with [`schedule`](Self::schedule)
+    /// a cycle read from the device beforehand may have passed, and frames due in the past
+    /// enter back to back). Refuses them all, queueing none, if one has no bytes.
+    pub fn schedule_from_now(&self, frames: Vec<(u64, Vec<u8>)>) -> Result<(), crate::Error> {
+        if frames.iter().any(|(_, f)| f.is_empty()) {
+            return Err(BackendError::Sim(SimError::EmptyFrame).into());
+        }
+        self.handle.with(move |d| {
+            let now = d.cycle();
+            for (offset, frame) in frames {
+                d.schedule_frame(now + offset, frame, false)
+                    .expect("frames checked to have bytes");
+            }
+        });
+        Ok(())
+    }
+
     /// Frames still waiting to enter the receive port (queued or scheduled).
     pub fn rx_backlog(&self) -> usize {
         self.handle.with(|d| d.rx_backlog() + d.rx_scheduled())
