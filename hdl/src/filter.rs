@@ -61,11 +61,10 @@
 //!
 //! # Shape for routing (same cycles)
 //!
-//! The block does not route on the ECP5-85 out of context (router2's congestion map: the
+//! The block did not route on the ECP5-85 out of context (router2's congestion map: the
 //! ternary columns' read data and write addresses, the exact tables' RAM inputs and compares,
-//! the staged entry fanned out to all five tables; README, "Per-block timing", has the
-//! figures: its best pass went from 150 to 13-28 overused wires, and the exact tables' compares
-//! are what remains). So: the COMMIT copy loads the staged words into
+//! the staged entry fanned out to all five tables). Reshaped it routes (`make timing
+//! BLOCK=filter`: 104.47 MHz; README, "Per-block timing"). So: the COMMIT copy loads the staged words into
 //! the ternary table's registers (`ev`, `em`) and into a copy per exact table (`xk0..3`,
 //! only the words that table stores, loaded only by a COMMIT for that table, so that each
 //! sits next to its table's RAM and mask register); the ternary table registers its column
