@@ -6,7 +6,7 @@
 //!
 //! | port | dir | width | meaning |
 //! |---|---|---|---|
-//! | `clock`, `reset` | in | 1 | synchronous reset: mask 0, every slot invalid (cleared over 2^N cycles), no lookup in flight |
+//! | `clock`, `reset` | in | 1 | synchronous reset: mask 0, every slot invalid (over the 2^N cycles after reset each slot is written once with its valid bit 0; its key and action bits are whatever `wr_key` and `wr_action` are, never used), no lookup in flight |
 //! | `ready` | out | 1 | the clear after reset is done (lookups miss until then) |
 //! | `mask_wr`, `mask_key` | in | 1, key | set the mask to `mask_key`'s profile words at this edge |
 //! | `lk_start`, `lk_key` | in | 1, key | start a lookup of `lk_key` (sampled in this cycle only) |
@@ -32,7 +32,7 @@
 //! (latency [`LATENCY`] from `lk_start`). A write waits while a probe reads its slot in the
 //! same cycle: `wr_ack` comes in the cycle of `wr_en` or, at most, 2 cycles later.
 
-use crate::ram::ClearedRam;
+use crate::ram::Ram;
 use evnic_regs::exact::{fold_rotation, HOPS as HOPS_U32};
 use rust_hdl::prelude::*;
 
@@ -150,7 +150,10 @@ pub struct ExactTable<const KB: usize, const EB: usize, const N: usize> {
     lk_words: ExactKey<KB>,
     wr_words: ExactKey<KB>,
     mask_words: ExactKey<KB>,
-    slots: ClearedRam<EB, N>,
+    slots: Ram<Bits<EB>, N>,
+    /// The clear after reset: it writes every slot once with its valid bit 0.
+    clearing: DFF<Bit>,
+    clear_addr: DFF<Bits<N>>,
     mask: DFF<Bits<KB>>,
     /// The lookup being probed: its masked key, next probe, step, probes left.
     mk: DFF<Bits<KB>>,
@@ -213,6 +216,8 @@ impl<const KB: usize, const EB: usize, const N: usize> ExactTable<KB, EB, N> {
             wr_words: ExactKey::new(words),
             mask_words: ExactKey::new(words),
             slots: Default::default(),
+            clearing: Default::default(),
+            clear_addr: Default::default(),
             mask: Default::default(),
             mk: Default::default(),
             p_addr: Default::default(),
@@ -250,12 +255,11 @@ impl<const KB: usize, const EB: usize, const N: usize> Logic for ExactTable<KB, 
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, mask, mk, p_addr, p_step, p_left, probing, d_valid, d_addr, d_last, found,
-            f_slot, f_action, r_valid, r_hit, r_slot, r_action
+            self, clock, clearing, clear_addr, mask, mk, p_addr, p_step, p_left, probing, d_valid,
+            d_addr, d_last, found, f_slot, f_action, r_valid, r_hit, r_slot, r_action
         );
         self.slots.clock.next = self.clock.val();
-        self.slots.reset.next = self.reset.val();
-        self.ready.next = self.slots.ready.val();
+        self.ready.next = !self.clearing.q.val();
         self.ram_collision.next = self.slots.collision.val();
         self.lk_words.key.next = self.lk_key.val();
         self.lk_words.mask.next = self.mask.q.val();
@@ -301,7 +305,7 @@ impl<const KB: usize, const EB: usize, const N: usize> Logic for ExactTable<KB, 
         }
         self.r_valid.d.next = self.d_valid.q.val() & self.d_last.q.val();
         if self.d_valid.q.val() & self.d_last.q.val() {
-            self.r_hit.d.next = (self.found.q.val() | self.hit_now.val()) & self.slots.ready.val();
+            self.r_hit.d.next = (self.found.q.val() | self.hit_now.val()) & !self.clearing.q.val();
             self.r_slot.d.next = self.d_addr.q.val();
             self.r_action.d.next = self.d_action.val();
             if self.found.q.val() {
@@ -326,16 +330,35 @@ impl<const KB: usize, const EB: usize, const N: usize> Logic for ExactTable<KB, 
 
         // Writes: not while a probe reads the same slot.
         self.do_write.next = self.wr_en.val()
-            & self.slots.ready.val()
+            & !self.clearing.q.val()
             & !(self.probing.q.val() & (self.p_addr.q.val() == self.wr_slot.val()));
         self.slots.wr_en.next = self.do_write.val();
         self.slots.wr_addr.next = self.wr_slot.val();
+        // The key and action bits go to the RAM as they are, also while clearing: a slot is
+        // cleared by its valid bit alone (an invalid slot's key and action are never used),
+        // so no gate per key bit sits between the staged entry and the RAM.
         self.slots.wr_data.next = bit_cast::<EB, KB>(self.wr_words.compact.val())
             | (bit_cast::<EB, 16>(self.wr_action.val()) << self.sh_action.val())
-            | (bit_cast::<EB, 1>(self.wr_valid.val().into()) << self.sh_valid.val());
+            | (bit_cast::<EB, 1>((self.wr_valid.val() & !self.clearing.q.val()).into())
+                << self.sh_valid.val());
         self.wr_ack.next = self.do_write.val();
+        if self.clearing.q.val() {
+            self.slots.wr_en.next = true;
+            self.slots.wr_addr.next = self.clear_addr.q.val();
+            // A probe of the slot being cleared would collide: it reads the old word (the
+            // lookup misses anyway: `r_hit` is masked while clearing).
+            if self.p_addr.q.val() == self.clear_addr.q.val() {
+                self.slots.rd_en.next = false;
+            }
+            self.clear_addr.d.next = self.clear_addr.q.val() + 1;
+            if self.clear_addr.q.val().all() {
+                self.clearing.d.next = false;
+            }
+        }
 
         if self.reset.val() {
+            self.clearing.d.next = true;
+            self.clear_addr.d.next = 0.into();
             self.mask.d.next = 0.into();
             self.probing.d.next = false;
             self.d_valid.d.next = false;

@@ -35,9 +35,11 @@
 //!
 //! * A request taken in cycle 0 is answered in cycle [`LATENCY`] (7): the key is hashed and
 //!   the exact tables start in the request's cycle (0, from `lk_key` itself) while the key is
-//!   registered for the ternary table, the ternary columns are read (1) and decided (2-3), the
-//!   exact probes read (1-4) and compared (2-5), the results merged (6). (It was 8: the exact
-//!   tables started from the registered key, in cycle 1.)
+//!   registered for the ternary table, the ternary columns are read (1) and decided (2-4:
+//!   the AND of each group of 8 columns is registered before the groups are ANDed, so that no
+//!   column's read data travels further than its group; the ternary answer has the slack),
+//!   the exact probes read (1-4) and compared (2-5), the results merged (6). (It was 8: the
+//!   exact tables started from the registered key, in cycle 1.)
 //! * Throughput: one lookup per [`SPACING`] (5) cycles: `lk_ready` is high in a cycle at least
 //!   5 after the last request taken. Back-to-back runt frames (a key per cycle) must be queued
 //!   by the receive path, which counts an overrun when its queue is full.
@@ -56,6 +58,19 @@
 //! read-modify-write sequencer (reads wait a few cycles on the bus), and hashed exact-match
 //! tables were added. A COMMIT became a BUSY operation, the lookup latency went from 2 to 8
 //! cycles (now 7) with back-pressure (`lk_ready`), and `res_index` from 5 to 16 bits.
+//!
+//! # Shape for routing (same cycles)
+//!
+//! The block did not route on the ECP5-85 out of context (router2's congestion map: the
+//! ternary columns' read data and write addresses, the exact tables' RAM inputs and compares,
+//! the staged entry fanned out to all five tables). Reshaped it routes (`make timing
+//! BLOCK=filter`: 104.47 MHz; README, "Per-block timing"). So: the COMMIT copy loads the staged words into
+//! the ternary table's registers (`ev`, `em`) and into a copy per exact table (`xk0..3`,
+//! only the words that table stores, loaded only by a COMMIT for that table, so that each
+//! sits next to its table's RAM and mask register); the ternary table registers its column
+//! groups' ANDs and keeps its write-back address per column ([`Tcam`]); the exact tables
+//! clear a slot by its valid bit alone ([`ExactTable`]); the ternary key register loads every
+//! cycle (no enable).
 
 use crate::exact::ExactTable;
 use crate::hit_counters::HitCounters;
@@ -155,6 +170,15 @@ pub struct Filter {
     c_started: DFF<Bit>,
     ev: [DFF<Bits<32>>; KW],
     em: [DFF<Bits<32>>; KW],
+    /// Per exact table, its own copy of the staged words it stores (the value of an exact
+    /// entry, the mask of a profile), loaded only by a COMMIT for that table. `ev`/`em` feed
+    /// the ternary table only: one copy of the entry fanned out to the ternary columns and
+    /// to four tables' RAM inputs and mask registers was the most congested wiring of the
+    /// block. (Copies loaded under the same condition would be merged by the synthesis.)
+    xk0: [DFF<Bits<32>>; KW],
+    xk1: [DFF<Bits<32>>; KW],
+    xk2: [DFF<Bits<32>>; KW],
+    xk3: [DFF<Bits<32>>; KW],
     // Bus: an access that waits (staging, counters) and whether its read or op was issued.
     b_pend: DFF<Bit>,
     b_issued: DFF<Bit>,
@@ -182,6 +206,14 @@ pub struct Filter {
     // Locals.
     entry_value: Signal<Local, Bits<KEY_BITS>>,
     entry_mask: Signal<Local, Bits<KEY_BITS>>,
+    xkey0: Signal<Local, Bits<KEY_BITS>>,
+    xkey1: Signal<Local, Bits<KEY_BITS>>,
+    xkey2: Signal<Local, Bits<KEY_BITS>>,
+    xkey3: Signal<Local, Bits<KEY_BITS>>,
+    /// The COMMIT copies a profile mask (the tables' copies take the mask words).
+    c_mask_copy: Signal<Local, Bit>,
+    /// The word being loaded is table word `w`'s (for this commit's kind).
+    x_load: Signal<Local, Bit>,
     ready_all: Signal<Local, Bit>,
     busy: Signal<Local, Bit>,
     in_page: Signal<Local, Bit>,
@@ -306,6 +338,10 @@ impl Default for Filter {
             c_started: Default::default(),
             ev: array_init::array_init(|_| Default::default()),
             em: array_init::array_init(|_| Default::default()),
+            xk0: array_init::array_init(|_| Default::default()),
+            xk1: array_init::array_init(|_| Default::default()),
+            xk2: array_init::array_init(|_| Default::default()),
+            xk3: array_init::array_init(|_| Default::default()),
             b_pend: Default::default(),
             b_issued: Default::default(),
             b_write: Default::default(),
@@ -328,6 +364,12 @@ impl Default for Filter {
             r_slot: Default::default(),
             entry_value: Default::default(),
             entry_mask: Default::default(),
+            xkey0: Default::default(),
+            xkey1: Default::default(),
+            xkey2: Default::default(),
+            xkey3: Default::default(),
+            c_mask_copy: Default::default(),
+            x_load: Default::default(),
             ready_all: Default::default(),
             busy: Default::default(),
             in_page: Default::default(),
@@ -482,9 +524,12 @@ impl Logic for Filter {
         if self.since.q.val() != 7 {
             self.since.d.next = self.since.q.val() + 1;
         }
+        // The ternary table reads its columns with the key in the cycle after the request
+        // only, so its register loads every cycle (no enable: `accept` already fans out to
+        // every exact table's key register).
+        self.k_key.d.next = self.lk_key.val();
         if self.accept.val() {
             self.since.d.next = 0.into();
-            self.k_key.d.next = self.lk_key.val();
         }
         self.v1.d.next = self.accept.val();
         self.v2.d.next = self.v1.q.val();
@@ -505,7 +550,7 @@ impl Logic for Filter {
         self.tcam.lk_soon.next = self.accept.val();
         self.tcam.lk_valid.next = self.v1.q.val();
         self.tcam.lk_key.next = self.k_key.q.val();
-        // Cycle 4: the ternary answer, kept until the merge.
+        // Cycle 5: the ternary answer, kept until the merge.
         if self.tcam.res_valid.val() {
             self.t_hit.d.next = self.tcam.res_hit.val();
             self.t_idx.d.next = self.tcam.res_index.val();
@@ -817,6 +862,88 @@ impl Logic for Filter {
         if self.c_kind.q.val() == 2 {
             self.c_profile.next = self.c_index.q.val().get_bits::<3>(0);
         }
+        // The exact tables' copies: table p's words load only in a COMMIT for table p.
+        self.c_mask_copy.next = self.c_kind.q.val() == 2;
+        for w in 0..KW {
+            self.xk0[w].clock.next = self.clock.val();
+            self.xk0[w].d.next = self.xk0[w].q.val();
+            self.x_load.next = (!self.c_mask_copy.val() & (self.c_load_idx.q.val().index() == w))
+                | (self.c_mask_copy.val() & (self.c_load_idx.q.val() == self.mask_idx[w].val()));
+            if self.c_load.q.val()
+                & (self.c_kind.q.val() != 0)
+                & (self.c_profile.val() == 0)
+                & self.x_load.val()
+            {
+                self.xk0[w].d.next = self.stage.rd_data.val();
+            }
+        }
+        self.xkey0.next = 0.into();
+        for w in 0..KW {
+            self.ev_word.next = self.xk0[w].q.val();
+            self.shift.next = self.sh[w].val();
+            self.xkey0.next = self.xkey0.val()
+                | (bit_cast::<KEY_BITS, 32>(self.ev_word.val()) << self.shift.val());
+        }
+        for w in 0..KW {
+            self.xk1[w].clock.next = self.clock.val();
+            self.xk1[w].d.next = self.xk1[w].q.val();
+            self.x_load.next = (!self.c_mask_copy.val() & (self.c_load_idx.q.val().index() == w))
+                | (self.c_mask_copy.val() & (self.c_load_idx.q.val() == self.mask_idx[w].val()));
+            if self.c_load.q.val()
+                & (self.c_kind.q.val() != 0)
+                & (self.c_profile.val() == 1)
+                & self.x_load.val()
+            {
+                self.xk1[w].d.next = self.stage.rd_data.val();
+            }
+        }
+        self.xkey1.next = 0.into();
+        for w in 0..KW {
+            self.ev_word.next = self.xk1[w].q.val();
+            self.shift.next = self.sh[w].val();
+            self.xkey1.next = self.xkey1.val()
+                | (bit_cast::<KEY_BITS, 32>(self.ev_word.val()) << self.shift.val());
+        }
+        for w in 0..KW {
+            self.xk2[w].clock.next = self.clock.val();
+            self.xk2[w].d.next = self.xk2[w].q.val();
+            self.x_load.next = (!self.c_mask_copy.val() & (self.c_load_idx.q.val().index() == w))
+                | (self.c_mask_copy.val() & (self.c_load_idx.q.val() == self.mask_idx[w].val()));
+            if self.c_load.q.val()
+                & (self.c_kind.q.val() != 0)
+                & (self.c_profile.val() == 2)
+                & self.x_load.val()
+            {
+                self.xk2[w].d.next = self.stage.rd_data.val();
+            }
+        }
+        self.xkey2.next = 0.into();
+        for w in 0..KW {
+            self.ev_word.next = self.xk2[w].q.val();
+            self.shift.next = self.sh[w].val();
+            self.xkey2.next = self.xkey2.val()
+                | (bit_cast::<KEY_BITS, 32>(self.ev_word.val()) << self.shift.val());
+        }
+        for w in 0..KW {
+            self.xk3[w].clock.next = self.clock.val();
+            self.xk3[w].d.next = self.xk3[w].q.val();
+            self.x_load.next = (!self.c_mask_copy.val() & (self.c_load_idx.q.val().index() == w))
+                | (self.c_mask_copy.val() & (self.c_load_idx.q.val() == self.mask_idx[w].val()));
+            if self.c_load.q.val()
+                & (self.c_kind.q.val() != 0)
+                & (self.c_profile.val() == 3)
+                & self.x_load.val()
+            {
+                self.xk3[w].d.next = self.stage.rd_data.val();
+            }
+        }
+        self.xkey3.next = 0.into();
+        for w in 0..KW {
+            self.ev_word.next = self.xk3[w].q.val();
+            self.shift.next = self.sh[w].val();
+            self.xkey3.next = self.xkey3.val()
+                | (bit_cast::<KEY_BITS, 32>(self.ev_word.val()) << self.shift.val());
+        }
         self.tcam.wr_start.next = false;
         self.tcam.wr_index.next = self.c_index.q.val().get_bits::<8>(0);
         self.tcam.wr_value.next = self.entry_value.val();
@@ -835,10 +962,10 @@ impl Logic for Filter {
         self.ex1.wr_slot.next = self.c_index.q.val().get_bits::<SLOTS>(0);
         self.ex2.wr_slot.next = self.c_index.q.val().get_bits::<SLOTS>(0);
         self.ex3.wr_slot.next = self.c_index.q.val().get_bits::<SLOTS>(0);
-        self.ex0.wr_key.next = self.entry_value.val();
-        self.ex1.wr_key.next = self.entry_value.val();
-        self.ex2.wr_key.next = self.entry_value.val();
-        self.ex3.wr_key.next = self.entry_value.val();
+        self.ex0.wr_key.next = self.xkey0.val();
+        self.ex1.wr_key.next = self.xkey1.val();
+        self.ex2.wr_key.next = self.xkey2.val();
+        self.ex3.wr_key.next = self.xkey3.val();
         self.ex0.wr_action.next = self.c_entry.q.val().get_bits::<16>(0);
         self.ex1.wr_action.next = self.c_entry.q.val().get_bits::<16>(0);
         self.ex2.wr_action.next = self.c_entry.q.val().get_bits::<16>(0);
@@ -847,10 +974,10 @@ impl Logic for Filter {
         self.ex1.wr_valid.next = self.c_entry.q.val().get_bit(16);
         self.ex2.wr_valid.next = self.c_entry.q.val().get_bit(16);
         self.ex3.wr_valid.next = self.c_entry.q.val().get_bit(16);
-        self.ex0.mask_key.next = self.entry_mask.val();
-        self.ex1.mask_key.next = self.entry_mask.val();
-        self.ex2.mask_key.next = self.entry_mask.val();
-        self.ex3.mask_key.next = self.entry_mask.val();
+        self.ex0.mask_key.next = self.xkey0.val();
+        self.ex1.mask_key.next = self.xkey1.val();
+        self.ex2.mask_key.next = self.xkey2.val();
+        self.ex3.mask_key.next = self.xkey3.val();
         if self.cstate.q.val() == 3 {
             if self.c_kind.q.val() == 0 {
                 if !self.c_started.q.val() {

@@ -38,9 +38,13 @@
 //!
 //! # Timing (cycles)
 //!
-//! A lookup issued in cycle t (`lk_valid`) reads the columns at the edge ending t, ANDs them
-//! in t+1, picks the lowest entry in t+2 (and reads its action) and answers in t+3 (latency
-//! [`LATENCY`]). Lookups take precedence: the rewrite issues no read in a cycle with
+//! A lookup issued in cycle t (`lk_valid`) reads the columns at the edge ending t, ANDs each
+//! group of [`GROUP`] columns in t+1 and the groups in t+2, picks the lowest entry in t+3 (and
+//! reads its action) and answers in t+4 (latency [`LATENCY`]; it was 3 with one AND of all
+//! 47 columns: registering the groups' ANDs keeps each column's 33 read bits local to its
+//! group, the densest routing of the block). The rewrite's write-back goes to the address the
+//! column read in the cycle before, registered per column (not one write-address register
+//! fanned out to every column). Lookups take precedence: the rewrite issues no read in a cycle with
 //! `lk_valid` or `lk_soon` (so its write never meets a lookup read), and otherwise one read
 //! per cycle. A rewrite of an enabled entry takes 2 x (2^SLICE + 1) cycles plus 2 per lookup
 //! issued meanwhile; a disable takes effect at the edge of `wr_start`. Lookups are never
@@ -57,8 +61,12 @@ pub const SLICE: usize = 9;
 pub const COLS: usize = KEY_BITS.div_ceil(SLICE);
 /// The key padded with zeros to whole slices.
 pub const PADDED: usize = COLS * SLICE;
+/// Columns per group: the AND of a group's reads is registered before the groups are ANDed.
+pub const GROUP: usize = 8;
+/// Column groups (the last may be short).
+pub const GROUPS: usize = COLS.div_ceil(GROUP);
 /// Cycles from `lk_valid` to `res_valid`.
-pub const LATENCY: usize = 3;
+pub const LATENCY: usize = 4;
 /// Cycles a rewrite of an enabled entry takes without lookups.
 pub const REWRITE_CYCLES: usize = 2 * ((1 << SLICE) + 1);
 
@@ -83,6 +91,11 @@ pub struct Tcam<const N: usize, const P: usize> {
     pub busy: Signal<Out, Bit>,
     pub ram_collision: Signal<Out, Bit>,
     cols: [Ram<Bits<P>, SLICE>; COLS],
+    /// Per column: the address it read last cycle, the write address of the rewrite's
+    /// write-back (a copy next to each column instead of one register fanned out to all).
+    col_wa: [DFF<Bits<SLICE>>; COLS],
+    /// Lookup stage 1: the AND of each group's column reads.
+    g_match: [DFF<Bits<P>>; GROUPS],
     actions: Ram<Bits<16>, 6>,
     enable: DFF<Bits<N>>,
     redirect: DFF<Bit>,
@@ -92,6 +105,10 @@ pub struct Tcam<const N: usize, const P: usize> {
     s1_redirect: DFF<Bit>,
     s1_ridx: DFF<Bits<8>>,
     s1_enable: DFF<Bits<N>>,
+    sg_valid: DFF<Bit>,
+    sg_redirect: DFF<Bit>,
+    sg_ridx: DFF<Bits<8>>,
+    sg_enable: DFF<Bits<N>>,
     s2_valid: DFF<Bit>,
     s2_match: DFF<Bits<P>>,
     s2_redirect: DFF<Bit>,
@@ -115,6 +132,8 @@ pub struct Tcam<const N: usize, const P: usize> {
     pvalue: Signal<Local, Bits<PADDED>>,
     pmask: Signal<Local, Bits<PADDED>>,
     all: Signal<Local, Bits<P>>,
+    /// The AND of the group being summed (stage 1).
+    gand: Signal<Local, Bits<P>>,
     can_read: Signal<Local, Bit>,
     last_write: Signal<Local, Bit>,
     new_bit: Signal<Local, Bit>,
@@ -142,6 +161,10 @@ impl<const N: usize, const P: usize> Default for Tcam<N, P> {
         assert_eq!(P, N + 1, "one spare physical slot");
         assert!(P <= 64, "the action RAM has 64 words");
         assert_eq!(SLICE, 9, "the column offsets below are written as 9 * c");
+        assert_eq!(
+            GROUP, 8,
+            "the group's columns below are written as g * 8 + k"
+        );
         Tcam {
             clock: Default::default(),
             reset: Default::default(),
@@ -161,6 +184,8 @@ impl<const N: usize, const P: usize> Default for Tcam<N, P> {
             busy: Default::default(),
             ram_collision: Default::default(),
             cols: array_init::array_init(|_| Default::default()),
+            col_wa: array_init::array_init(|_| Default::default()),
+            g_match: array_init::array_init(|_| Default::default()),
             actions: Default::default(),
             enable: Default::default(),
             redirect: Default::default(),
@@ -169,6 +194,10 @@ impl<const N: usize, const P: usize> Default for Tcam<N, P> {
             s1_redirect: Default::default(),
             s1_ridx: Default::default(),
             s1_enable: Default::default(),
+            sg_valid: Default::default(),
+            sg_redirect: Default::default(),
+            sg_ridx: Default::default(),
+            sg_enable: Default::default(),
             s2_valid: Default::default(),
             s2_match: Default::default(),
             s2_redirect: Default::default(),
@@ -188,6 +217,7 @@ impl<const N: usize, const P: usize> Default for Tcam<N, P> {
             pvalue: Default::default(),
             pmask: Default::default(),
             all: Default::default(),
+            gand: Default::default(),
             can_read: Default::default(),
             last_write: Default::default(),
             new_bit: Default::default(),
@@ -228,6 +258,10 @@ impl<const N: usize, const P: usize> Logic for Tcam<N, P> {
             s1_redirect,
             s1_ridx,
             s1_enable,
+            sg_valid,
+            sg_redirect,
+            sg_ridx,
+            sg_enable,
             s2_valid,
             s2_match,
             s2_redirect,
@@ -260,40 +294,67 @@ impl<const N: usize, const P: usize> Logic for Tcam<N, P> {
         }
         self.last_write.next = self.rd_pending.q.val() & self.wa.q.val().all();
 
-        // Columns: lookup reads, or the rewrite's read and (next cycle) write.
-        self.all.next = self.ones_p.val();
+        // Columns: lookup reads, or the rewrite's read and (next cycle) write. The write-back
+        // goes to the address the column read last cycle (a read of the rewrite: it reads
+        // only in cycles without a lookup read), kept next to the column.
         self.collide.next = false;
         for c in 0..COLS {
             self.cols[c].clock.next = self.clock.val();
+            self.col_wa[c].clock.next = self.clock.val();
             self.cols[c].rd_en.next = self.lk_valid.val() | self.can_read.val();
             self.cols[c].rd_addr.next = self.ra.q.val().get_bits::<SLICE>(0);
             if self.lk_valid.val() {
                 self.cols[c].rd_addr.next = self.pkey.val().get_bits::<SLICE>(9 * c);
             }
-            self.all.next = self.all.val() & self.cols[c].rd_data.val();
-            self.new_bit.next = !((bit_cast::<SLICE, SLICE>(self.wa.q.val())
+            self.col_wa[c].d.next = self.cols[c].rd_addr.val();
+            self.new_bit.next = !((self.col_wa[c].q.val()
                 ^ self.pvalue.val().get_bits::<SLICE>(9 * c))
                 & self.pmask.val().get_bits::<SLICE>(9 * c))
             .any();
             self.cols[c].wr_en.next = self.rd_pending.q.val();
-            self.cols[c].wr_addr.next = self.wa.q.val();
+            self.cols[c].wr_addr.next = self.col_wa[c].q.val();
             self.cols[c].wr_data.next = self.cols[c].rd_data.val() & !self.oh.q.val();
             if self.new_bit.val() {
                 self.cols[c].wr_data.next = self.cols[c].rd_data.val() | self.oh.q.val();
             }
             self.collide.next = self.collide.val() | self.cols[c].collision.val();
         }
+        // Stage 1: the AND of each group's reads, registered (the groups' last is short).
+        for g in 0..(GROUPS - 1) {
+            self.gand.next = self.ones_p.val();
+            for k in 0..GROUP {
+                self.gand.next = self.gand.val() & self.cols[g * 8 + k].rd_data.val();
+            }
+            self.g_match[g].clock.next = self.clock.val();
+            self.g_match[g].d.next = self.gand.val();
+        }
+        self.gand.next = self.ones_p.val();
+        for c in ((GROUPS - 1) * GROUP)..COLS {
+            self.gand.next = self.gand.val() & self.cols[c].rd_data.val();
+        }
+        for g in (GROUPS - 1)..GROUPS {
+            self.g_match[g].clock.next = self.clock.val();
+            self.g_match[g].d.next = self.gand.val();
+        }
+        self.all.next = self.ones_p.val();
+        for g in 0..GROUPS {
+            self.all.next = self.all.val() & self.g_match[g].q.val();
+        }
 
-        // Lookup stage 1: AND of the columns.
+        // Lookup stage 1: AND of each group's columns (above); stage 1b: AND of the groups.
         self.s1_valid.d.next = self.lk_valid.val();
         self.s1_redirect.d.next = self.redirect.q.val();
         self.s1_ridx.d.next = self.redirect_idx.q.val();
         self.s1_enable.d.next = self.enable.q.val();
-        self.s2_valid.d.next = self.s1_valid.q.val();
+        self.sg_valid.d.next = self.s1_valid.q.val();
+        self.sg_redirect.d.next = self.s1_redirect.q.val();
+        self.sg_ridx.d.next = self.s1_ridx.q.val();
+        self.sg_enable.d.next = self.s1_enable.q.val();
+        self.s2_valid.d.next = self.sg_valid.q.val();
         self.s2_match.d.next = self.all.val();
-        self.s2_redirect.d.next = self.s1_redirect.q.val();
-        self.s2_ridx.d.next = self.s1_ridx.q.val();
-        self.s2_enable.d.next = self.s1_enable.q.val();
+        self.s2_redirect.d.next = self.sg_redirect.q.val();
+        self.s2_ridx.d.next = self.sg_ridx.q.val();
+        self.s2_enable.d.next = self.sg_enable.q.val();
 
         // Stage 2: the lowest enabled entry that matches, through the redirect; its action.
         // As vectors, for timing: the lowest set bit by `m & (!m + 1)` (a carry chain), its
@@ -376,6 +437,7 @@ impl<const N: usize, const P: usize> Logic for Tcam<N, P> {
             self.phase.d.next = 0.into();
             self.rd_pending.d.next = false;
             self.s1_valid.d.next = false;
+            self.sg_valid.d.next = false;
             self.s2_valid.d.next = false;
             self.s3_valid.d.next = false;
         }
