@@ -92,14 +92,17 @@ LPF_ecp5-evn-regs := bitstreams/boards/ecp5-evn.lpf
 
 fpga-tools: $(FPGA_STAMP)
 
+## The stamp is a copy of the requirements it installed: a requirements file that is only newer
+## (another checkout's, a fresh clone's) leaves an installed venv alone instead of rebuilding it
+## (FPGA_VENV may be shared between worktrees).
 $(FPGA_STAMP): bitstreams/fpga-requirements.txt
-	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+	@if cmp -s bitstreams/fpga-requirements.txt $@; then touch $@; exit 0; fi; \
+	python3 -c 'import venv, ensurepip' 2>/dev/null || { \
 	  echo "installing python3-venv with apt-get"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
-	rm -rf $(FPGA_VENV)
-	python3 -m venv $(FPGA_VENV)
-	$(FPGA_VENV)/bin/pip install -q --disable-pip-version-check -r bitstreams/fpga-requirements.txt
-	touch $@
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }; \
+	set -e; rm -rf $(FPGA_VENV); python3 -m venv $(FPGA_VENV); \
+	$(FPGA_VENV)/bin/pip install -q --disable-pip-version-check -r bitstreams/fpga-requirements.txt; \
+	cp bitstreams/fpga-requirements.txt $@
 
 ## The core placed and routed for LFE5UM5G-85F at 156.25 MHz, out of context; figures in
 ## bitstreams/reports/ (ecp5.json). Exits non-zero, with the figures, if it does not fit.
