@@ -325,6 +325,11 @@ pub struct Multicast<
     /// A doorbell in its strobe cycle that may go to the arbiter at once: the queue is empty
     /// and its group exists (its permission is known only next cycle).
     fast_req: Signal<Local, Bit>,
+    /// `fast_req` granted: the strobed doorbell goes straight to the fan-out.
+    fast_grant: Signal<Local, Bit>,
+    /// A doorbell's fields, from the register write (queued or on the fast path).
+    db_group: Signal<Local, Bits<8>>,
+    db_payload: Signal<Local, Bits<24>>,
     /// The fast doorbell granted in the previous cycle was refused: its copy is held off the
     /// output and its device-port pulse and `NO_MEMBERS` count dropped in this cycle (the
     /// job's first), its words dropped in the next (`cancel_q`), and it is queued as refused.
@@ -630,6 +635,9 @@ impl<
             h_ts: Default::default(),
             h_allowed: Default::default(),
             fast_req: Default::default(),
+            fast_grant: Default::default(),
+            db_group: Default::default(),
+            db_payload: Default::default(),
             cancel: Default::default(),
             e_has: Default::default(),
             req: Default::default(),
@@ -874,6 +882,8 @@ impl<
             | (self.ctrl_off.val() == self.c_overruns.val());
         self.is_indicate.next = self.in_vi_page.val() & (self.word.val() == self.w_indicate.val());
         self.is_refused.next = self.in_vi_page.val() & (self.word.val() == self.w_refused.val());
+        self.db_group.next = self.wdata.val().get_bits::<8>(0);
+        self.db_payload.next = self.wdata.val().get_bits::<24>(8);
         self.sub_group.next = self.wdata.val().get_bits::<8>(0);
         self.sub_vi.next = self.wdata.val().get_bits::<8>(8);
         self.sub_ok.next = (bit_cast::<9, 8>(self.sub_group.val()) < self.num_groups.val())
@@ -1057,8 +1067,8 @@ impl<
                 self.ack.next = true;
                 self.d1_valid.d.next = true;
                 self.d1_vi.d.next = self.vi_page_num.val();
-                self.d1_group.d.next = self.wdata.val().get_bits::<8>(0);
-                self.d1_payload.d.next = self.wdata.val().get_bits::<24>(8);
+                self.d1_group.d.next = self.db_group.val();
+                self.d1_payload.d.next = self.db_payload.val();
                 self.d1_ts.d.next = self.cycles.val().get_bits::<40>(0);
             }
         }
@@ -1101,7 +1111,6 @@ impl<
         if self.d1_valid.q.val() {
             self.d1_valid.d.next = false;
         }
-        self.d1_fast.d.next = false;
         self.d1_vs_off.next =
             bit_cast::<16, 8>(self.d1_vi.q.val() & self.vs_lane_sel.val()) << self.c_vew_log2.val();
         self.d1_lane.next = self
@@ -1169,11 +1178,11 @@ impl<
             & !self.op_wait.q.val()
             & !self.d1_valid.q.val()
             & (self.iq.count.val() == 0)
-            & (bit_cast::<9, 8>(self.wdata.val().get_bits::<8>(0)) < self.num_groups.val());
+            & (bit_cast::<9, 8>(self.db_group.val()) < self.num_groups.val());
         if self.fast_req.val() {
             self.h_vi.next = self.vi_page_num.val();
-            self.h_group.next = self.wdata.val().get_bits::<8>(0);
-            self.h_payload.next = self.wdata.val().get_bits::<24>(8);
+            self.h_group.next = self.db_group.val();
+            self.h_payload.next = self.db_payload.val();
             self.h_ts.next = self.cycles.val().get_bits::<40>(0);
             self.h_allowed.next = true;
         }
@@ -1402,10 +1411,9 @@ impl<
         self.stimer_ready.next = self.grant.val().get_bit(2);
         self.srx_ready.next = self.grant.val().get_bit(3);
         self.stx_ready.next = self.grant.val().get_bit(4);
+        self.fast_grant.next = self.grant.val().get_bit(0) & self.fast_req.val();
         self.iq.pop.next = self.grant.val().get_bit(0) & !self.fast_req.val();
-        if self.grant.val().get_bit(0) & self.fast_req.val() {
-            self.d1_fast.d.next = true;
-        }
+        self.d1_fast.d.next = self.fast_grant.val();
         if self.grant.val().get_bit(1) {
             self.port_events.d.next = self.port_events.q.val() + 1;
         }
@@ -1445,7 +1453,7 @@ impl<
                 self.w_group.d.next = self.sel_group.val();
                 self.w_spec0.d.next = self.spec.val();
                 self.w_record.d.next = self.sel_record.val();
-                self.w_fast.d.next = self.grant.val().get_bit(0) & self.fast_req.val();
+                self.w_fast.d.next = self.fast_grant.val();
                 self.gsum.rd_en.next = true;
                 self.gsum.rd_addr.next =
                     bit_cast::<4, 8>(self.sel_target.val() >> self.gs_word_shift.val());
@@ -1499,7 +1507,7 @@ impl<
             self.e_valid.d.next = true;
             self.e_done.d.next = 0.into();
             self.e_record.d.next = self.sel_record.val();
-            self.e_fast.d.next = self.grant.val().get_bit(0) & self.fast_req.val();
+            self.e_fast.d.next = self.fast_grant.val();
             self.e_use_saved.d.next = false;
             self.e_word.d.next = 0.into();
             self.mram.rd_en.next = true;

@@ -755,8 +755,8 @@ fn indications_are_checked_against_permissions_at_256() {
     assert_eq!(counter(&mut h, &gr::NO_MEMBERS), no_members);
     assert_eq!(h.read(vi_reg(5, &vi::INDICATE_REFUSED)), 1);
     h.write(gr::listen_at(200 / 32), 0);
-    // An allowed doorbell behind a queued one keeps its order (the queue is not empty: no
-    // fast path), and the one after them is fast again.
+    // Doorbells queued while the engine is stalled and one strobed behind them keep their
+    // order (the fast path is taken only into an empty queue).
     h.copies.clear();
     h.ready_pct = 0;
     indicate(&mut h, 77, 9, 1);
