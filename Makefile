@@ -113,13 +113,17 @@ synth: fpga-tools verilog
 ## --blocks` lists them) as `top`, placed and routed out of context like `make synth`; work
 ## files and full reports in target/timing/, the summary (Fmax, critical path) committed as
 ## bitstreams/reports/block-NAME.json. Exits non-zero if a block did not place.
+## PORTS=registered puts every port of the block behind a flip-flop, so that the paths from and
+## to its ports are timed too (summary block-NAME-registered.json).
 timing: fpga-tools
-	@[ -n "$(BLOCK)" ] || { echo "usage: make timing BLOCK=NAME (names: gen-verilog --blocks)"; exit 2; }
+	@[ -n "$(BLOCK)" ] || { echo "usage: make timing BLOCK=NAME [PORTS=registered] (names: gen-verilog --blocks)"; exit 2; }
+	@case "$(PORTS)" in ""|registered) ;; *) echo "make timing: PORTS is empty or registered"; exit 2;; esac
 	@status=0; for b in $(BLOCK); do \
-	  $(CARGO) run --release -q -p evnic-hdl --bin gen-verilog -- --top block:$$b target/timing/$$b.v || exit 2; \
-	  ECP5_REPORTS=target/timing/reports SUMMARY=block-$$b.json \
-	    bash bitstreams/ecp5_flow.sh block-$$b target/timing/$$b.v target/timing/$$b || status=1; \
-	  [ -f target/timing/reports/block-$$b.json ] && cp target/timing/reports/block-$$b.json bitstreams/reports/; \
+	  n=$$b$(if $(PORTS),-registered,); \
+	  $(CARGO) run --release -q -p evnic-hdl --bin gen-verilog -- --top block:$$b $(if $(PORTS),--registered-ports,) target/timing/$$n.v || exit 2; \
+	  ECP5_REPORTS=target/timing/reports SUMMARY=block-$$n.json \
+	    bash bitstreams/ecp5_flow.sh block-$$n target/timing/$$n.v target/timing/$$n || status=1; \
+	  [ -f target/timing/reports/block-$$n.json ] && cp target/timing/reports/block-$$n.json bitstreams/reports/; \
 	done; exit $$status
 
 ## A bitstream for a board: make bitstream BOARD=ecp5-evn-regs (or ecp5-evn: the whole core).

@@ -96,6 +96,59 @@ fn block_of<B: Block>(mut uut: B) -> String {
     generate_verilog(&uut)
 }
 
+/// `verilog` (a design whose top module is `top`, with a `clock` input) with every other port
+/// of `top` behind a flip-flop: the design is renamed `top$ports` and a new `top` registers
+/// each input on its way in and each output on its way out. Out of context, nextpnr does not
+/// time paths from and to a module's ports; behind registers those paths are timed as if the
+/// block's neighbours were flip-flops next to it (`make timing BLOCK=NAME PORTS=registered`),
+/// which shows a block's part of a path that crosses blocks (a `ready` that feeds a long chain,
+/// say) without placing the whole core. `None` when `top` or its `clock` is not there.
+pub fn with_registered_ports(verilog: &str) -> Option<String> {
+    let ports = evnic_regs::pins::module_ports(verilog, "top")?;
+    if !ports.iter().any(|p| p.name == "clock") {
+        return None;
+    }
+    let renamed = verilog.replacen("module top(", "module top$ports(", 1);
+    if renamed == verilog {
+        return None;
+    }
+    let range = |w: u32| {
+        if w == 1 {
+            String::new()
+        } else {
+            format!("[{}:0] ", w - 1)
+        }
+    };
+    let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+    let mut top = format!("\nmodule top({});\n", names.join(","));
+    let mut conns = Vec::new();
+    for p in &ports {
+        let r = range(p.width);
+        let n = &p.name;
+        if n == "clock" {
+            top += "    input wire clock;\n";
+            conns.push(".clock(clock)".to_string());
+            continue;
+        }
+        match p.dir {
+            evnic_regs::pins::Dir::In => {
+                top += &format!(
+                    "    input wire {r}{n};\n    reg {r}{n}$q;\n    always @(posedge clock) {n}$q <= {n};\n"
+                );
+                conns.push(format!(".{n}({n}$q)"));
+            }
+            evnic_regs::pins::Dir::Out => {
+                top += &format!(
+                    "    output reg {r}{n};\n    wire {r}{n}$d;\n    always @(posedge clock) {n} <= {n}$d;\n"
+                );
+                conns.push(format!(".{n}({n}$d)"));
+            }
+        }
+    }
+    top += &format!("    top$ports block({});\nendmodule\n", conns.join(", "));
+    Some(renamed + &top)
+}
+
 /// The Verilog of one sub-block of the core as module `top` (its ports the module's), at the
 /// core's parameters, for per-block synthesis and timing; `None` for a name not in [`BLOCKS`].
 pub fn block_verilog(name: &str) -> Option<String> {
@@ -123,4 +176,41 @@ pub fn block_verilog(name: &str) -> Option<String> {
         "event_pack" => block_top::<event_pack::EventPack>(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evnic_regs::pins::module_ports;
+
+    /// The wrapper has the block's ports, each but `clock` behind one flip-flop, and Verilator
+    /// lints it clean.
+    #[test]
+    fn registered_ports_keep_the_ports_and_register_each() {
+        let plain = block_verilog("global").unwrap();
+        let wrapped = with_registered_ports(&plain).unwrap();
+        let ports = module_ports(&plain, "top").unwrap();
+        let outer: Vec<String> = module_ports(&wrapped, "top")
+            .unwrap()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(
+            outer,
+            ports.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            module_ports(&wrapped, "top$ports").unwrap().len(),
+            ports.len()
+        );
+        for p in ports.iter().filter(|p| p.name != "clock") {
+            let reg = match p.dir {
+                evnic_regs::pins::Dir::In => format!("{0}$q <= {0};", p.name),
+                evnic_regs::pins::Dir::Out => format!("{0} <= {0}$d;", p.name),
+            };
+            assert_eq!(wrapped.matches(&reg).count(), 1, "{reg}");
+        }
+        crate::crc::tests::verilator_lint("registered_ports", &wrapped);
+        assert!(with_registered_ports("module other(a);\n input wire a;\nendmodule\n").is_none());
+    }
 }

@@ -4,16 +4,19 @@
 //! `ecp5-evn` (the core on the ECP5-5G Evaluation Board), `ecp5-evn-regs` (the register bus
 //! and global page on that board) or `block:NAME` (one sub-block of the core at the core's
 //! parameters, its ports the module's, for per-block timing: `make timing BLOCK=NAME`;
-//! `--blocks` lists the names). OUT defaults to `target/verilog/evnic.v`.
+//! `--blocks` lists the names). OUT defaults to `target/verilog/evnic.v`. With
+//! `--registered-ports` every port of `top` but `clock` is behind a flip-flop (see
+//! `evnic_hdl::with_registered_ports`; `make timing BLOCK=NAME PORTS=registered`).
 
 use evnic_hdl::board::{self, Ecp5EvnCore, Ecp5EvnRegs};
 
 const USAGE: &str =
-    "usage: gen-verilog [--top core|pcie-shell|ecp5-evn|ecp5-evn-regs|block:NAME] [OUT.v]\n       gen-verilog --blocks";
+    "usage: gen-verilog [--top core|pcie-shell|ecp5-evn|ecp5-evn-regs|block:NAME] [--registered-ports] [OUT.v]\n       gen-verilog --blocks";
 
 fn main() {
     let mut top = "core".to_string();
     let mut out = None;
+    let mut registered_ports = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -21,6 +24,7 @@ fn main() {
                 Some(t) => top = t,
                 None => fail(USAGE),
             },
+            "--registered-ports" => registered_ports = true,
             "--blocks" => {
                 for (name, what) in evnic_hdl::BLOCKS {
                     println!("{name:14} {what}");
@@ -49,6 +53,13 @@ fn main() {
             }),
             None => fail(&format!("gen-verilog: unknown top {t}\n{USAGE}")),
         },
+    };
+    let verilog = if registered_ports {
+        evnic_hdl::with_registered_ports(&verilog).unwrap_or_else(|| {
+            fail("gen-verilog: no module `top` with a `clock` port to register the ports of")
+        })
+    } else {
+        verilog
     };
     let out = out.unwrap_or_else(|| "target/verilog/evnic.v".into());
     let path = std::path::Path::new(&out);
