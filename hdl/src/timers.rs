@@ -23,8 +23,8 @@
 //! k * (`PERIOD` + `PERIOD_FRAC`/65536) rounded down, exactly, for ever. `PERIOD` = 0 makes the
 //! timer one-shot; a `PERIOD` write of 1..`MIN_PERIOD`-1 is refused (`nak`). Every TIMER event
 //! carries its programmed firing cycle as timestamp, however late it is delivered. A firing
-//! whose previous TIMER event is still waiting (queued, or offered and not yet taken) is counted
-//! in `MISSED`, not queued. Writing `CONTROL.ARM` = 0 cancels (an event already found still goes
+//! whose previous TIMER event is still waiting (queued, or offered and not yet taken; a take
+//! counts from the cycle after it) is counted in `MISSED`, not queued. Writing `CONTROL.ARM` = 0 cancels (an event already found still goes
 //! out). Writes of `FIRES` and `MISSED` are refused.
 //!
 //! # Timing
@@ -36,9 +36,10 @@
 //!   after its firing cycle (129 at 256 timers) while the bus leaves the timer pages alone;
 //!   with timer-page accesses back to back (one every 3 cycles, the fastest the bus goes) the
 //!   scanner runs 2 cycles in 3 and the bound is about `3 * NT/4 + 1` (198 measured at 256
-//!   timers with writes). Later only when several fire in the same window (one event per
-//!   cycle goes out) or the multicast is busy. Among found events the earliest firing goes
-//!   first.
+//!   timers with writes). Later only when several fire in the same window (one event every
+//!   two cycles goes out: the next is chosen once the output is empty, so that the
+//!   multicast's `ev_ready` ends at flip-flops) or the multicast is busy. Among found events
+//!   the earliest firing goes first.
 //! - Register accesses answer one cycle after the strobe (two when the scanner is writing the
 //!   same timer's state in the strobe cycle); in the 16 cycles after reset an access waits.
 //!
@@ -48,6 +49,8 @@
 //! before; the period has a minimum (`MIN_PERIOD`) and `PERIOD` = 0 alone makes a one-shot
 //! (`PERIOD_FRAC` is ignored then); register accesses answer one cycle later; the order among
 //! timers firing together is earliest-first (was highest-numbered first); bad writes are `nak`s.
+//! Later, for the core's clock: one event every two cycles (was one per cycle), the take
+//! counted a cycle later; `ev_ready` no longer reaches the choice of the next event.
 
 use crate::event_pack::EventPack;
 use crate::multicast::index_bits;
@@ -79,7 +82,8 @@ pub type CoreTimers =
 ///   reset; else its state reads as zeros); `reg_rdata` out
 /// - `writing` out: the state RAM is written this cycle (at the address read the cycle before)
 /// - found events: `head_valid`, `head_addr`, `head_ts` out, `pop` in; `taken` in: one of this
-///   bank's events was taken by the multicast (it stops counting as waiting)
+///   bank's events was taken by the multicast (in the cycle before; it stops counting as
+///   waiting)
 ///
 /// # State word
 /// armed [0], next firing [40:1], fraction accumulator [56:41], period [88:57], period fraction
@@ -401,6 +405,10 @@ pub struct Timers<const TB: usize, const HB: usize, const EW: usize, const TVW: 
     o_c_fresh: DFF<Bit>,
     o_target: DFF<Bits<9>>,
     o_payload: DFF<Bits<32>>,
+    /// The offered event was taken in the cycle before, and its bank: the banks count takes
+    /// from this register, so that the multicast's `ev_ready` ends at flip-flops here.
+    took: DFF<Bit>,
+    took_bank: DFF<Bit>,
 
     ready: Signal<Local, Bit>,
     now: Signal<Local, Bits<40>>,
@@ -492,6 +500,8 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Timers
             o_c_fresh: Default::default(),
             o_target: Default::default(),
             o_payload: Default::default(),
+            took: Default::default(),
+            took_bank: Default::default(),
             ready: Default::default(),
             now: Default::default(),
             strobe: Default::default(),
@@ -547,7 +557,7 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
     fn update(&mut self) {
         dff_setup!(
             self, clock, scan, s1_visit, s1_scan, op_wait, op_write, op_p1, op_cycles, o_valid,
-            o_bank, o_timer, o_ts, o_c_fresh, o_target, o_payload
+            o_bank, o_timer, o_ts, o_c_fresh, o_target, o_payload, took, took_bank
         );
         self.written.clock.next = self.clock.val();
         self.written.reset.next = self.reset.val();
@@ -772,8 +782,14 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
         }
 
         // ---- The next event: the earlier firing of the two banks' heads.
+        // `ev_ready` (the multicast's grant, which depends on its RAM outputs in the same
+        // cycle) goes only to flip-flops: the next event is chosen once the output is empty,
+        // not in the cycle it is taken, and the banks count the take a cycle later (`took`).
+        // Both halves of that combinational path were the core's critical path (23.35 ns).
         self.taking.next = self.o_valid.q.val() & self.ev_ready.val();
-        self.o_free.next = !self.o_valid.q.val() | self.taking.val();
+        self.o_free.next = !self.o_valid.q.val();
+        self.took.d.next = self.taking.val();
+        self.took_bank.d.next = self.o_bank.q.val();
         self.late_diff.next = self.banks[1].head_ts.val() - self.banks[0].head_ts.val();
         self.pick1.next = self.banks[1].head_valid.val()
             & (!self.banks[0].head_valid.val() | self.late_diff.val().get_bit(39));
@@ -785,7 +801,7 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
             & !self.op_p1.q.val();
         for b in 0..2 {
             self.banks[b].pop.next = self.choose.val() & (self.pick1.val() == (b == 1));
-            self.banks[b].taken.next = self.taking.val() & (self.o_bank.q.val() == (b == 1));
+            self.banks[b].taken.next = self.took.q.val() & (self.took_bank.q.val() == (b == 1));
         }
         if self.taking.val() {
             self.o_valid.d.next = false;
@@ -843,6 +859,7 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
             self.op_p1.d.next = false;
             self.o_valid.d.next = false;
             self.o_c_fresh.d.next = false;
+            self.took.d.next = false;
         }
     }
 }

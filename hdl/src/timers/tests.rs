@@ -359,8 +359,10 @@ fn every_timer_fires_at_its_exact_cycles_at_256() {
         "timers: worst offer latency {worst} cycles over {} events ({worst_busy} while the bus was busy with timer writes)",
         h.fired.len()
     );
+    // NT/2 + 1, plus 2 when another event was found in the same cycles (one event goes out
+    // every two cycles).
     assert!(
-        worst <= 129,
+        worst <= 129 + 2,
         "offered {worst} cycles after the firing cycle"
     );
     // Back-to-back timer-page writes (one every 3 cycles, the fastest the bus goes) leave
@@ -371,10 +373,10 @@ fn every_timer_fires_at_its_exact_cycles_at_256() {
     );
 }
 
-/// The worst case: 256 timers due in the same cycle. One event per cycle goes out, so the last
-/// is offered about 256 cycles late; the timestamps stay exact.
+/// The worst case: 256 timers due in the same cycle. One event every two cycles goes out, so
+/// the last is offered about 512 cycles late; the timestamps stay exact.
 #[test]
-fn timers_due_together_go_out_one_per_cycle_earliest_first() {
+fn timers_due_together_go_out_one_per_two_cycles_earliest_first() {
     let mut h = H::new(T256::new(256));
     // Arm all to fire at one cycle: FIRST counts from each arming strobe.
     for k in 0..256u32 {
@@ -388,7 +390,7 @@ fn timers_due_together_go_out_one_per_cycle_earliest_first() {
         let a = h.bus(true, t::PAGE.at(k, &t::CONTROL), 1);
         at.push(a.2 + first as u64);
     }
-    h.run(target_cycle + 400 - h.cycle);
+    h.run(target_cycle + 800 - h.cycle);
     assert_eq!(h.fired.len(), 256);
     for f in &h.fired {
         assert_eq!(f.ts, at[f.timer as usize]);
@@ -398,10 +400,10 @@ fn timers_due_together_go_out_one_per_cycle_earliest_first() {
         "timers: 256 due within {} cycles: last offered {worst} cycles late",
         at.iter().max().unwrap() - at.iter().min().unwrap()
     );
-    assert!(worst <= 256 + 3);
-    // Offered one per cycle from the first.
+    assert!(worst <= 2 * 256 + 3);
+    // Offered one every two cycles from the first.
     let taken: Vec<u64> = h.fired.iter().map(|f| f.taken).collect();
-    assert!(taken.windows(2).all(|w| w[1] == w[0] + 1));
+    assert!(taken.windows(2).all(|w| w[1] == w[0] + 2));
 }
 
 /// A firing whose previous event still waits (the multicast stalled) counts in MISSED; the
