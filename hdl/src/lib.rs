@@ -112,18 +112,11 @@ pub fn with_registered_ports(verilog: &str) -> Option<String> {
     if renamed == verilog {
         return None;
     }
-    let range = |w: u32| {
-        if w == 1 {
-            String::new()
-        } else {
-            format!("[{}:0] ", w - 1)
-        }
-    };
     let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
     let mut top = format!("\nmodule top({});\n", names.join(","));
     let mut conns = Vec::new();
     for p in &ports {
-        let r = range(p.width);
+        let r = evnic_regs::pins::verilog_range(p.width);
         let n = &p.name;
         if n == "clock" {
             top += "    input wire clock;\n";

@@ -24,8 +24,9 @@
 //! timer one-shot; a `PERIOD` write of 1..`MIN_PERIOD`-1 is refused (`nak`). Every TIMER event
 //! carries its programmed firing cycle as timestamp, however late it is delivered. A firing
 //! whose previous TIMER event is still waiting (queued, or offered and not yet taken; a take
-//! counts from the cycle after it) is counted in `MISSED`, not queued. Writing `CONTROL.ARM` = 0 cancels (an event already found still goes
-//! out). Writes of `FIRES` and `MISSED` are refused.
+//! counts from the cycle after it) is counted in `MISSED`, not queued. Writing `CONTROL.ARM` =
+//! 0 cancels (an event already found still goes out). Writes of `FIRES` and `MISSED` are
+//! refused.
 //!
 //! # Timing
 //! - The scanner reads one timer of each bank per cycle and finds a timer due at most `NT/2`
@@ -405,10 +406,10 @@ pub struct Timers<const TB: usize, const HB: usize, const EW: usize, const TVW: 
     o_c_fresh: DFF<Bit>,
     o_target: DFF<Bits<9>>,
     o_payload: DFF<Bits<32>>,
-    /// The offered event was taken in the cycle before, and its bank: the banks count takes
-    /// from this register, so that the multicast's `ev_ready` ends at flip-flops here.
+    /// The offered event was taken in the cycle before: the banks count takes from this
+    /// register, so that the multicast's `ev_ready` ends at flip-flops here. `o_bank` still
+    /// names its bank then (the next event is chosen only once the output is empty).
     took: DFF<Bit>,
-    took_bank: DFF<Bit>,
 
     ready: Signal<Local, Bit>,
     now: Signal<Local, Bits<40>>,
@@ -435,7 +436,6 @@ pub struct Timers<const TB: usize, const HB: usize, const EW: usize, const TVW: 
     scan_clash: Signal<Local, Bit>,
     scan_word: Signal<Local, Bits<4>>,
     s1_off: Signal<Local, Bits<8>>,
-    o_free: Signal<Local, Bit>,
     taking: Signal<Local, Bit>,
     late_diff: Signal<Local, Bits<40>>,
     pick1: Signal<Local, Bit>,
@@ -501,7 +501,6 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Timers
             o_target: Default::default(),
             o_payload: Default::default(),
             took: Default::default(),
-            took_bank: Default::default(),
             ready: Default::default(),
             now: Default::default(),
             strobe: Default::default(),
@@ -527,7 +526,6 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Timers
             scan_clash: Default::default(),
             scan_word: Default::default(),
             s1_off: Default::default(),
-            o_free: Default::default(),
             taking: Default::default(),
             late_diff: Default::default(),
             pick1: Default::default(),
@@ -557,7 +555,7 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
     fn update(&mut self) {
         dff_setup!(
             self, clock, scan, s1_visit, s1_scan, op_wait, op_write, op_p1, op_cycles, o_valid,
-            o_bank, o_timer, o_ts, o_c_fresh, o_target, o_payload, took, took_bank
+            o_bank, o_timer, o_ts, o_c_fresh, o_target, o_payload, took
         );
         self.written.clock.next = self.clock.val();
         self.written.reset.next = self.reset.val();
@@ -787,21 +785,19 @@ impl<const TB: usize, const HB: usize, const EW: usize, const TVW: usize> Logic
         // not in the cycle it is taken, and the banks count the take a cycle later (`took`).
         // Both halves of that combinational path were the core's critical path (23.35 ns).
         self.taking.next = self.o_valid.q.val() & self.ev_ready.val();
-        self.o_free.next = !self.o_valid.q.val();
         self.took.d.next = self.taking.val();
-        self.took_bank.d.next = self.o_bank.q.val();
         self.late_diff.next = self.banks[1].head_ts.val() - self.banks[0].head_ts.val();
         self.pick1.next = self.banks[1].head_valid.val()
             & (!self.banks[0].head_valid.val() | self.late_diff.val().get_bit(39));
         // The target and payload RAMs must be free to read its entries (register accesses
         // read them in phase 0 and write them in phase 1).
-        self.choose.next = self.o_free.val()
+        self.choose.next = !self.o_valid.q.val()
             & (self.banks[0].head_valid.val() | self.banks[1].head_valid.val())
             & !self.p0.val()
             & !self.op_p1.q.val();
         for b in 0..2 {
             self.banks[b].pop.next = self.choose.val() & (self.pick1.val() == (b == 1));
-            self.banks[b].taken.next = self.took.q.val() & (self.took_bank.q.val() == (b == 1));
+            self.banks[b].taken.next = self.took.q.val() & (self.o_bank.q.val() == (b == 1));
         }
         if self.taking.val() {
             self.o_valid.d.next = false;

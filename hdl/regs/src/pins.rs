@@ -200,6 +200,16 @@ impl fmt::Display for Port {
     }
 }
 
+/// The range of a Verilog declaration of `width` bits, with its trailing space (`"[7:0] "`),
+/// empty for one bit.
+pub fn verilog_range(width: u32) -> String {
+    if width == 1 {
+        String::new()
+    } else {
+        format!("[{}:0] ", width - 1)
+    }
+}
+
 /// The ports of `module` as declared in `verilog` (`input`/`output` lines between the
 /// module's header and its `endmodule`, one declaration per line as RustHDL and Yosys write
 /// them), in declaration order. `None` when the module is not there.
@@ -302,11 +312,7 @@ mod tests {
     fn sample(extra: &str) -> String {
         let mut v = String::from("module top(clock,reset);\n    input wire  clock;\n");
         for p in PINS {
-            let range = if p.width == 1 {
-                String::new()
-            } else {
-                format!("[{}:0] ", p.width - 1)
-            };
+            let range = verilog_range(p.width);
             let kind = if p.dir == Dir::In { "wire" } else { "reg" };
             v += &format!("    {} {kind}  {range}{};\n", p.dir.verilog(), p.name);
         }
