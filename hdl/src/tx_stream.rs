@@ -52,10 +52,11 @@
 //!   later (3 cycles from the choice). Then one beat per cycle while `tx_ready`.
 //! * Back to back: the cycle that builds a frame's last beat (the FCS-only tail beat when the
 //!   FCS does not fit in the last data beat) also posts its event and completion (if
-//!   `ev_valid` is free or taken and `complete_ready`) and chooses the next frame, whose first
+//!   `ev_valid` is free and `complete_ready`) and chooses the next frame, whose first
 //!   beat is built in the next cycle: no idle cycle between frames, with or without CRC-32C
 //!   at any offset. An ERROR takes one cycle of its own. If the event cannot be posted, the
-//!   stream waits.
+//!   stream waits. An event taken in cycle t (`ev_valid && ev_ready`) frees `ev_valid` from
+//!   t+1 (before: a frame done at t could post its event at t): `ev_ready` ends at flip-flops.
 //!
 //! # Changed from the flip-flop version
 //!
@@ -595,7 +596,10 @@ impl Logic for TxStream {
         self.free_ptr.next = self.free.q.val();
 
         // ---- Handshakes of the pipeline.
-        self.ev_load.next = !self.e_valid.q.val() | self.ev_ready.val();
+        // Only into an empty event register: `ev_ready` (the multicast's grant, combinational
+        // from its state) then ends at flip-flops instead of running on into the choice of
+        // the next frame. A frame done while its predecessor's event waits waits a cycle.
+        self.ev_load.next = !self.e_valid.q.val();
         if self.ev_ready.val() {
             self.e_valid.d.next = false;
         }
