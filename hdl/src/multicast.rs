@@ -344,6 +344,8 @@ pub struct Multicast<
     masked: Signal<Local, Bits<5>>,
     pick_from: Signal<Local, Bits<5>>,
     pick_neg: Signal<Local, Bits<5>>,
+    /// The round robin's choice, granted if `can_grant`: what the grant would take.
+    pick: Signal<Local, Bits<5>>,
     grant: Signal<Local, Bits<5>>,
     can_grant: Signal<Local, Bit>,
     load: Signal<Local, Bit>,
@@ -644,6 +646,7 @@ impl<
             masked: Default::default(),
             pick_from: Default::default(),
             pick_neg: Default::default(),
+            pick: Default::default(),
             grant: Default::default(),
             can_grant: Default::default(),
             load: Default::default(),
@@ -1201,6 +1204,7 @@ impl<
             self.pick_from.next = self.req.val();
         }
         self.pick_neg.next = !self.pick_from.val() + 1;
+        self.pick.next = self.pick_from.val() & self.pick_neg.val();
 
         // ================= Emitter: one member word, lowest VI first.
         self.w_lane_off.next =
@@ -1338,13 +1342,16 @@ impl<
             & !self.reg_gsum.val()
             & !self.reg_listen.val();
         if self.can_grant.val() {
-            self.grant.next = self.pick_from.val() & self.pick_neg.val();
+            self.grant.next = self.pick.val();
         } else {
             self.grant.next = 0.into();
         }
         self.load.next = self.grant.val() != 0;
-        // The indication or device-port record: one pack for both.
-        if self.grant.val().get_bit(1) {
+        // What the picked producer offers: the record (the indication or device-port one from
+        // one pack for both), the target and its range check. They follow the pick, not the
+        // grant, so that they settle while the walker decides whether the grant happens (they
+        // count only with `load`).
+        if self.pick.val().get_bit(1) {
             self.pack.timestamp.next = self.cycles.val();
             self.pack.kind.next = self.k_indication.val();
             self.pack.flags.next = self.f_device_port.val();
@@ -1371,7 +1378,7 @@ impl<
         self.sel_to_group.next = false;
         self.sel_target.next = 0.into();
         self.sel_record.next = 0.into();
-        if self.grant.val().get_bit(0) {
+        if self.pick.val().get_bit(0) {
             self.sel_to_group.next = self.h_allowed.val();
             if self.h_allowed.val() {
                 self.sel_target.next = self.h_group.val();
@@ -1380,22 +1387,22 @@ impl<
             }
             self.sel_record.next = self.pack.record.val();
         }
-        if self.grant.val().get_bit(1) {
+        if self.pick.val().get_bit(1) {
             self.sel_to_group.next = true;
             self.sel_target.next = self.dsi_group.val();
             self.sel_record.next = self.pack.record.val();
         }
-        if self.grant.val().get_bit(2) {
+        if self.pick.val().get_bit(2) {
             self.sel_to_group.next = self.stimer_to_group.val();
             self.sel_target.next = self.stimer_target.val();
             self.sel_record.next = self.stimer_record.val();
         }
-        if self.grant.val().get_bit(3) {
+        if self.pick.val().get_bit(3) {
             self.sel_to_group.next = self.srx_to_group.val();
             self.sel_target.next = self.srx_target.val();
             self.sel_record.next = self.srx_record.val();
         }
-        if self.grant.val().get_bit(4) {
+        if self.pick.val().get_bit(4) {
             self.sel_to_group.next = self.stx_to_group.val();
             self.sel_target.next = self.stx_target.val();
             self.sel_record.next = self.stx_record.val();
@@ -1432,6 +1439,19 @@ impl<
                 self.last_grant.d.next = 4.into();
             }
         }
+        // The group summary and listener word of the picked target are read in every cycle the
+        // register side leaves those RAMs alone (a grant needs that): the read made in the
+        // grant's cycle is the one the walker looks at in the next, and the RAM address does
+        // not wait for the grant. (Reading while the summary clears would be a collision.)
+        if self.ready.val() & !self.reg_gsum.val() {
+            self.gsum.rd_en.next = true;
+            self.gsum.rd_addr.next =
+                bit_cast::<4, 8>(self.sel_target.val() >> self.gs_word_shift.val());
+        }
+        if self.ready.val() & !self.reg_listen.val() {
+            self.listen.rd_en.next = true;
+            self.listen.rd_addr.next = bit_cast::<LB, 8>(self.sel_target.val() >> 5);
+        }
         // The first member word is read at the grant when the port is free (its lowest VIs
         // then go out next cycle), and a VI event goes straight to the emitter.
         self.spec.next = self.load.val()
@@ -1454,11 +1474,6 @@ impl<
                 self.w_spec0.d.next = self.spec.val();
                 self.w_record.d.next = self.sel_record.val();
                 self.w_fast.d.next = self.fast_grant.val();
-                self.gsum.rd_en.next = true;
-                self.gsum.rd_addr.next =
-                    bit_cast::<4, 8>(self.sel_target.val() >> self.gs_word_shift.val());
-                self.listen.rd_en.next = true;
-                self.listen.rd_addr.next = bit_cast::<LB, 8>(self.sel_target.val() >> 5);
             } else if !self.direct_vi.val() {
                 self.w_valid.d.next = true;
                 self.w_fresh.d.next = false;
