@@ -35,21 +35,23 @@
 //!
 //! Records in a 16-deep [`Ram`] FIFO whose head is the RAM's output register; the buffer in
 //! two [`Ram`]s of 8-byte halves (even halves, odd halves), so that the two halves a beat
-//! spans, at any byte alignment, are read in one cycle. Beats pass three stages: the *read*
+//! spans, at any byte alignment, are read in one cycle. Beats pass four stages: the *read*
 //! (the halves of beat `b` are addressed), the *build* (the next cycle: the halves realigned,
-//! bytes past the frame's length zeroed, the CRC-32C span fed to its engine) into register
-//! `r1`, and the *output* register (`r1` with the CRC-32C bytes from the engine's registered
-//! CRC, fed to the FCS engine), whose beat shows on `tx_*` with the FCS engine's registered
-//! CRC merged after the last data byte. The CRC-32C bytes come after the span, so the engine
-//! has absorbed the whole span when the beat that carries them moves to the output; the FCS
-//! engine has absorbed the last data beat when it is in the output register.
+//! bytes past the frame's length zeroed) into register `r1`, `r2` (`r1`'s beat, whose
+//! CRC-32C span bytes the engine absorbs as it moves in), and the *output* register (`r2`
+//! with the CRC-32C bytes from the engine's registered CRC, fed to the FCS engine), whose
+//! beat shows on `tx_*` with the FCS engine's registered CRC merged after the last data byte.
+//! The CRC-32C bytes come after the span, so the engine has absorbed the whole span when the
+//! beat that carries them moves to the output; the FCS engine has absorbed the last data beat
+//! when it is in the output register. (`r2` keeps the buffer RAM's output, the realignment and
+//! the CRC-32C map out of one cycle.)
 //!
 //! # Timing (cycles)
 //!
 //! * A frame is chosen in the cycle its record is at the head and its words have arrived (the
 //!   record becomes the head 2 cycles after its push); its first beat is built the next
-//!   cycle, enters the output register the cycle after and shows on `tx_*` one more cycle
-//!   later (3 cycles from the choice). Then one beat per cycle while `tx_ready`.
+//!   cycle, passes `r2` and the output register and shows on `tx_*` 4 cycles after the
+//!   choice (3 before `r2`). Then one beat per cycle while `tx_ready`.
 //! * Back to back: the cycle that builds a frame's last beat (the FCS-only tail beat when the
 //!   FCS does not fit in the last data beat) also posts its event and completion (if
 //!   `ev_valid` is free and `complete_ready`) and chooses the next frame, whose first
@@ -235,6 +237,26 @@ pub struct TxStream {
     r1_ins_lo: DFF<Bit>,
     r1_ins_hi: DFF<Bit>,
     r1_ins_sh: DFF<Bits<3>>,
+    // The CRC-32C engine's inputs for r1's beat, absorbed as it moves into r2.
+    r1_c32: DFF<Bit>,
+    r1_c32_start: DFF<Bit>,
+    r1_c32_skip: DFF<Bits<3>>,
+    r1_c32_keep: DFF<Bits<8>>,
+    // r2: r1's beat once CRC-32C absorbed it; the CRC-32C bytes are inserted as it moves on.
+    r2_valid: DFF<Bit>,
+    r2_data: DFF<Bits<64>>,
+    r2_keep: DFF<Bits<8>>,
+    r2_fkeep: DFF<Bits<8>>,
+    r2_first: DFF<Bit>,
+    r2_last: DFF<Bit>,
+    r2_fcs_lo: DFF<Bit>,
+    r2_fcs_hi: DFF<Bit>,
+    r2_m: DFF<Bits<4>>,
+    r2_ins_lo: DFF<Bit>,
+    r2_ins_hi: DFF<Bit>,
+    r2_ins_sh: DFF<Bits<3>>,
+    r2_move: Signal<Local, Bit>,
+    can_2: Signal<Local, Bit>,
     can_o: Signal<Local, Bit>,
     r1_move: Signal<Local, Bit>,
     load1: Signal<Local, Bit>,
@@ -409,6 +431,24 @@ impl Default for TxStream {
             r1_ins_lo: Default::default(),
             r1_ins_hi: Default::default(),
             r1_ins_sh: Default::default(),
+            r1_c32: Default::default(),
+            r1_c32_start: Default::default(),
+            r1_c32_skip: Default::default(),
+            r1_c32_keep: Default::default(),
+            r2_valid: Default::default(),
+            r2_data: Default::default(),
+            r2_keep: Default::default(),
+            r2_fkeep: Default::default(),
+            r2_first: Default::default(),
+            r2_last: Default::default(),
+            r2_fcs_lo: Default::default(),
+            r2_fcs_hi: Default::default(),
+            r2_m: Default::default(),
+            r2_ins_lo: Default::default(),
+            r2_ins_hi: Default::default(),
+            r2_ins_sh: Default::default(),
+            r2_move: Default::default(),
+            can_2: Default::default(),
             can_o: Default::default(),
             r1_move: Default::default(),
             load1: Default::default(),
@@ -498,6 +538,22 @@ impl Logic for TxStream {
             r1_ins_lo,
             r1_ins_hi,
             r1_ins_sh,
+            r1_c32,
+            r1_c32_start,
+            r1_c32_skip,
+            r1_c32_keep,
+            r2_valid,
+            r2_data,
+            r2_keep,
+            r2_fkeep,
+            r2_first,
+            r2_last,
+            r2_fcs_lo,
+            r2_fcs_hi,
+            r2_m,
+            r2_ins_lo,
+            r2_ins_hi,
+            r2_ins_sh,
             o_valid,
             o_data,
             o_keep,
@@ -604,7 +660,9 @@ impl Logic for TxStream {
             self.e_valid.d.next = false;
         }
         self.can_o.next = !self.o_valid.q.val() | self.tx_ready.val();
-        self.r1_move.next = self.r1_valid.q.val() & self.can_o.val();
+        self.r2_move.next = self.r2_valid.q.val() & self.can_o.val();
+        self.can_2.next = !self.r2_valid.q.val() | self.r2_move.val();
+        self.r1_move.next = self.r1_valid.q.val() & self.can_2.val();
         self.load1.next = !self.r1_valid.q.val() | self.r1_move.val();
 
         // ---- Build stage: the halves read for beat `beat`, realigned; bytes at and past the
@@ -781,15 +839,9 @@ impl Logic for TxStream {
             self.rd_odd_first.d.next = self.rh.val().get_bit(0);
         }
 
-        // ---- Build into r1; CRC-32C absorbs the span's bytes of the beat.
-        self.c32.valid.next = self.build.val() & self.c_on.val();
-        self.c32.start.next = self.beat.q.val() == self.cur_cs_beat.q.val();
-        self.c32.skip.next = self.cur_cs_skip.q.val();
-        self.c32.data.next = self.beat_data.val();
-        self.c32.keep.next = self.keep_of[8].val();
-        if self.beat.q.val() == self.cur_ce_beat.q.val() {
-            self.c32.keep.next = self.cur_ce_keep.q.val();
-        }
+        // ---- Build into r1, with what CRC-32C is to absorb of the beat (it absorbs from r1,
+        // not from the realignment, which would put the buffer RAM, the realignment and the
+        // CRC map in one cycle).
         if self.r1_move.val() {
             self.r1_valid.d.next = false;
         }
@@ -816,39 +868,70 @@ impl Logic for TxStream {
             self.r1_ins_hi.d.next =
                 self.cur_crc_on.q.val() & (self.beat.q.val() == self.cur_ins_beat1.q.val());
             self.r1_ins_sh.d.next = self.cur_ins_sh.q.val();
+            self.r1_c32.d.next = self.c_on.val();
+            self.r1_c32_start.d.next = self.beat.q.val() == self.cur_cs_beat.q.val();
+            self.r1_c32_skip.d.next = self.cur_cs_skip.q.val();
+            self.r1_c32_keep.d.next = self.keep_of[8].val();
+            if self.beat.q.val() == self.cur_ce_beat.q.val() {
+                self.r1_c32_keep.d.next = self.cur_ce_keep.q.val();
+            }
+        }
+
+        // ---- r1 into r2; CRC-32C absorbs the span's bytes of the beat.
+        self.c32.valid.next = self.r1_move.val() & self.r1_c32.q.val();
+        self.c32.start.next = self.r1_c32_start.q.val();
+        self.c32.skip.next = self.r1_c32_skip.q.val();
+        self.c32.data.next = self.r1_data.q.val();
+        self.c32.keep.next = self.r1_c32_keep.q.val();
+        if self.r2_move.val() {
+            self.r2_valid.d.next = false;
+        }
+        if self.r1_move.val() {
+            self.r2_valid.d.next = true;
+            self.r2_data.d.next = self.r1_data.q.val();
+            self.r2_keep.d.next = self.r1_keep.q.val();
+            self.r2_fkeep.d.next = self.r1_fkeep.q.val();
+            self.r2_first.d.next = self.r1_first.q.val();
+            self.r2_last.d.next = self.r1_last.q.val();
+            self.r2_fcs_lo.d.next = self.r1_fcs_lo.q.val();
+            self.r2_fcs_hi.d.next = self.r1_fcs_hi.q.val();
+            self.r2_m.d.next = self.r1_m.q.val();
+            self.r2_ins_lo.d.next = self.r1_ins_lo.q.val();
+            self.r2_ins_hi.d.next = self.r1_ins_hi.q.val();
+            self.r2_ins_sh.d.next = self.r1_ins_sh.q.val();
         }
 
         // ---- Output stage: the CRC-32C bytes replace the 4 bytes after the span; the FCS
         // engine absorbs the beat.
         self.ins_val.next = bit_cast::<128, 32>(self.c32.crc.val())
-            << (bit_cast::<8, 3>(self.r1_ins_sh.q.val()) << 3);
-        self.ins_mask.next = self.crc_ones.val() << (bit_cast::<8, 3>(self.r1_ins_sh.q.val()) << 3);
-        self.ins_data.next = self.r1_data.q.val();
-        if self.r1_ins_lo.q.val() {
-            self.ins_data.next = (self.r1_data.q.val() & !self.ins_mask.val().get_bits::<64>(0))
+            << (bit_cast::<8, 3>(self.r2_ins_sh.q.val()) << 3);
+        self.ins_mask.next = self.crc_ones.val() << (bit_cast::<8, 3>(self.r2_ins_sh.q.val()) << 3);
+        self.ins_data.next = self.r2_data.q.val();
+        if self.r2_ins_lo.q.val() {
+            self.ins_data.next = (self.r2_data.q.val() & !self.ins_mask.val().get_bits::<64>(0))
                 | self.ins_val.val().get_bits::<64>(0);
         }
-        if self.r1_ins_hi.q.val() {
-            self.ins_data.next = (self.r1_data.q.val() & !self.ins_mask.val().get_bits::<64>(64))
+        if self.r2_ins_hi.q.val() {
+            self.ins_data.next = (self.r2_data.q.val() & !self.ins_mask.val().get_bits::<64>(64))
                 | self.ins_val.val().get_bits::<64>(64);
         }
-        self.fcs.valid.next = self.r1_move.val();
-        self.fcs.start.next = self.r1_first.q.val();
+        self.fcs.valid.next = self.r2_move.val();
+        self.fcs.start.next = self.r2_first.q.val();
         self.fcs.skip.next = 0.into();
         self.fcs.data.next = self.ins_data.val();
-        self.fcs.keep.next = self.r1_fkeep.q.val();
+        self.fcs.keep.next = self.r2_fkeep.q.val();
         if self.tx_ready.val() {
             self.o_valid.d.next = false;
         }
-        if self.r1_move.val() {
+        if self.r2_move.val() {
             self.o_valid.d.next = true;
             self.o_data.d.next = self.ins_data.val();
-            self.o_keep.d.next = self.r1_keep.q.val();
-            self.o_last.d.next = self.r1_last.q.val();
-            self.o_first.d.next = self.r1_first.q.val();
-            self.o_fcs_lo.d.next = self.r1_fcs_lo.q.val();
-            self.o_fcs_hi.d.next = self.r1_fcs_hi.q.val();
-            self.o_m.d.next = self.r1_m.q.val();
+            self.o_keep.d.next = self.r2_keep.q.val();
+            self.o_last.d.next = self.r2_last.q.val();
+            self.o_first.d.next = self.r2_first.q.val();
+            self.o_fcs_lo.d.next = self.r2_fcs_lo.q.val();
+            self.o_fcs_hi.d.next = self.r2_fcs_hi.q.val();
+            self.o_m.d.next = self.r2_m.q.val();
         }
         if self.o_valid.q.val() & self.tx_ready.val() & self.o_first.q.val() {
             self.ts_first.d.next = self.cycles.val().get_bits::<40>(0);
@@ -886,6 +969,7 @@ impl Logic for TxStream {
             self.free.d.next = 0.into();
             self.state.d.next = self.s_idle.val();
             self.r1_valid.d.next = false;
+            self.r2_valid.d.next = false;
             self.o_valid.d.next = false;
             self.e_valid.d.next = false;
             for i in 0..RECS {
