@@ -336,6 +336,7 @@ impl Logic for EvnicCore {
         self.global.ready.next = !self.global.soft_reset.val()
             & !self.block_reset.q.val()
             & self.engine.ready.val()
+            & self.multicast.ready.val()
             & self.rx.ready.val()
             & self.tx.ready.val();
     }

@@ -14,12 +14,16 @@
 //! - device-space output `dso_valid`, `dso_kind`, `dso_group`, `dso_source`, `dso_payload`: one
 //!   pulse per group event whose group is set in `LISTEN`, whether or not a VI subscribes
 //! - `ram_collision` out: OR of the RAMs' collision flags (never set; see [`crate::ram`])
+//! - `ready` out: the summaries are cleared (low for 2^`GB` cycles after `reset`); the core's
+//!   `STATUS.READY` includes it
 //!
 //! # State in RAM
 //! - member bitmaps: one RAM of 32-bit words, `2^WB` words per group (word `w` = VIs
-//!   `32w..32w+31`), and a group summary (per group, one bit per word: "this word is non-empty")
-//!   packed 16 words deep so that it clears in 16 cycles after reset. A member word counts only
-//!   while its summary bit is set, so the member RAM itself needs no clearing.
+//!   `32w..32w+31`), and a group summary (one RAM word per group, one bit per member word:
+//!   "this word is non-empty"), cleared in 2^`GB` cycles after reset. A member word counts only
+//!   while its summary bit is set, so the member RAM itself needs no clearing. (The summary was
+//!   packed 16 groups to a word to clear in 16 cycles; the fan-out then chose the group's lane
+//!   out of the word between the RAM and the walker's decision.)
 //! - permission bitmaps: one RAM of 32-bit words, `2^PB` per VI, and the per-VI refused counters;
 //!   a VI summary (16 words deep) holds, per VI, a "written since reset" bit per permission word
 //!   and one for the refused counter.
@@ -53,7 +57,7 @@
 //! - Register accesses: counters and doorbells answer in the strobe cycle; `MEMBERS`, `PERMIT`,
 //!   `SUBSCRIBE`, `LISTEN` reads and `INDICATE_REFUSED` one cycle later (`LISTEN` writes at
 //!   once). They take the RAM ports before the fan-out, which pauses for those cycles. In the
-//!   16 cycles after reset (the summaries clearing) an access waits.
+//!   2^`GB` cycles after reset (the summaries clearing) an access waits.
 //!
 //! # What changed from the flip-flop version
 //! Member, permission and listener bitmaps, the refused counters and the indication queue
@@ -100,7 +104,6 @@ pub type CoreMulticast = Multicast<
     CORE_PB,
     { CORE_VB + CORE_PB },
     { 2 << CORE_PB },
-    { (1 << (CORE_GB - 4)) << CORE_WB },
     { (1 << (CORE_VB - 4)) * (2 << CORE_PB) },
     CORE_PB,
     ADDR_BITS,
@@ -115,7 +118,7 @@ const IQ_W: usize = 81;
 /// `num_groups`/`num_vis` given to [`Multicast::new`]). The other parameters follow from those
 /// two: `WB` = max(1, VB - 5) member words per group (log2), `WPG` = 2^WB, `MA` = GB + WB,
 /// `PB` = max(1, GB - 5) permission words per VI (log2), `PA` = VB + PB, `VEW` = 2^(PB+1) bits
-/// per VI in the VI summary, `SW` = 2^(GB-4) * WPG and `VW` = 2^(VB-4) * VEW the summary words,
+/// per VI in the VI summary, `VW` = 2^(VB-4) * VEW the VI summary's words,
 /// `LB` = max(1, GB - 5) listener words (log2). [`Multicast::new`] checks them.
 #[derive(LogicBlock)]
 pub struct Multicast<
@@ -127,7 +130,6 @@ pub struct Multicast<
     const PB: usize,
     const PA: usize,
     const VEW: usize,
-    const SW: usize,
     const VW: usize,
     const LB: usize,
     const AB: usize,
@@ -176,10 +178,11 @@ pub struct Multicast<
     pub dso_payload: Signal<Out, Bits<32>>,
 
     pub ram_collision: Signal<Out, Bit>,
+    pub ready: Signal<Out, Bit>,
 
     // ---- RAMs.
     mram: Ram<Bits<32>, MA>,
-    gsum: ClearedRam<SW, 4>,
+    gsum: ClearedRam<WPG, GB>,
     listen: ClearedRam<32, LB>,
     pram: Ram<Bits<32>, PA>,
     vsum: ClearedRam<VW, 4>,
@@ -276,7 +279,7 @@ pub struct Multicast<
     ind_pword: Signal<Local, Bits<8>>,
     ram_op: Signal<Local, Bit>,
     refuse: Signal<Local, Bit>,
-    ready: Signal<Local, Bit>,
+    rams_ready: Signal<Local, Bit>,
     p0: Signal<Local, Bit>,
     /// The VI whose summary entry the access reads (permission, doorbell or refused count).
     acc_vi: Signal<Local, Bits<8>>,
@@ -288,13 +291,9 @@ pub struct Multicast<
     acc_paddr: Signal<Local, Bits<PA>>,
     acc_pword: Signal<Local, Bits<8>>,
     // Summary lanes of the access.
-    gs_off: Signal<Local, Bits<8>>,
     gs_lane: Signal<Local, Bits<WPG>>,
     gs_word_valid: Signal<Local, Bit>,
     gs_new_lane: Signal<Local, Bits<WPG>>,
-    gs_lane_mask: Signal<Local, Bits<SW>>,
-    gs_ins_narrow: Signal<Local, Bits<SW>>,
-    gs_ins: Signal<Local, Bits<SW>>,
     vs_off: Signal<Local, Bits<16>>,
     vs_lane: Signal<Local, Bits<VEW>>,
     vs_new_lane: Signal<Local, Bits<VEW>>,
@@ -357,7 +356,6 @@ pub struct Multicast<
     sel_group: Signal<Local, Bits<GB>>,
 
     // ---- Locals: walker and emitter.
-    w_lane_off: Signal<Local, Bits<8>>,
     w_summary: Signal<Local, Bits<WPG>>,
     pend_now: Signal<Local, Bits<WPG>>,
     pend_low: Signal<Local, Bits<WPG>>,
@@ -403,12 +401,9 @@ pub struct Multicast<
     c_pmask8: Constant<Bits<8>>,
     c_pb: Constant<Bits<8>>,
     c_vew_log2: Constant<Bits<8>>,
-    /// Groups per group-summary word (minus one) and VIs per VI-summary word (minus one).
-    gs_lane_sel: Constant<Bits<8>>,
-    gs_word_shift: Constant<Bits<8>>,
+    /// VIs per VI-summary word (minus one), and the shift to the word.
     vs_lane_sel: Constant<Bits<8>>,
     vs_word_shift: Constant<Bits<8>>,
-    gs_lane_ones: Constant<Bits<SW>>,
     vs_lane_ones: Constant<Bits<VW>>,
     /// Bit of the refused-counter flag in a VI summary entry (`2^PB`).
     c_refused_flag: Constant<Bits<8>>,
@@ -445,11 +440,10 @@ impl<
         const PB: usize,
         const PA: usize,
         const VEW: usize,
-        const SW: usize,
         const VW: usize,
         const LB: usize,
         const AB: usize,
-    > Multicast<GB, VB, WB, WPG, MA, PB, PA, VEW, SW, VW, LB, AB>
+    > Multicast<GB, VB, WB, WPG, MA, PB, PA, VEW, VW, LB, AB>
 {
     /// A multicast for `num_groups` groups and `num_vis` VIs; its register decode follows the
     /// layout of `evnic_regs::map::group` for those counts (the core's are the defaults).
@@ -466,7 +460,6 @@ impl<
         assert_eq!(PB, GB.saturating_sub(5).max(1));
         assert_eq!(PA, VB + PB);
         assert_eq!(VEW, 2 << PB);
-        assert_eq!(SW, (1 << (GB - 4)) * WPG);
         assert_eq!(VW, (1 << (VB - 4)) * VEW);
         assert_eq!(LB, PB);
         assert!(AB >= 17 && (VI_PAGE_BASE as u64 + ((num_vis as u64) << 12)) <= 1 << AB);
@@ -518,6 +511,7 @@ impl<
             dso_source: Default::default(),
             dso_payload: Default::default(),
             ram_collision: Default::default(),
+            ready: Default::default(),
             mram: Default::default(),
             gsum: Default::default(),
             listen: Default::default(),
@@ -597,7 +591,7 @@ impl<
             ind_pword: Default::default(),
             ram_op: Default::default(),
             refuse: Default::default(),
-            ready: Default::default(),
+            rams_ready: Default::default(),
             p0: Default::default(),
             acc_vi: Default::default(),
             acc_group: Default::default(),
@@ -605,13 +599,9 @@ impl<
             acc_maddr: Default::default(),
             acc_paddr: Default::default(),
             acc_pword: Default::default(),
-            gs_off: Default::default(),
             gs_lane: Default::default(),
             gs_word_valid: Default::default(),
             gs_new_lane: Default::default(),
-            gs_lane_mask: Default::default(),
-            gs_ins_narrow: Default::default(),
-            gs_ins: Default::default(),
             vs_off: Default::default(),
             vs_lane: Default::default(),
             vs_new_lane: Default::default(),
@@ -656,7 +646,6 @@ impl<
             sel_target9: Default::default(),
             sel_in_range: Default::default(),
             sel_group: Default::default(),
-            w_lane_off: Default::default(),
             w_summary: Default::default(),
             pend_now: Default::default(),
             pend_low: Default::default(),
@@ -699,11 +688,8 @@ impl<
             c_pmask8: konst::<8>(ones(PB)),
             c_pb: konst::<8>(PB as u64),
             c_vew_log2: konst::<8>((PB + 1) as u64),
-            gs_lane_sel: konst::<8>(ones(GB - 4)),
-            gs_word_shift: konst::<8>((GB - 4) as u64),
             vs_lane_sel: konst::<8>(ones(VB - 4)),
             vs_word_shift: konst::<8>((VB - 4) as u64),
-            gs_lane_ones: Constant::new(ones(WPG).into()),
             vs_lane_ones: Constant::new(ones(VEW).into()),
             c_refused_flag: konst::<8>(1 << PB),
             vi_page0: Constant::new(((VI_PAGE_BASE >> 12) as u64).into()),
@@ -759,11 +745,10 @@ impl<
         const PB: usize,
         const PA: usize,
         const VEW: usize,
-        const SW: usize,
         const VW: usize,
         const LB: usize,
         const AB: usize,
-    > Logic for Multicast<GB, VB, WB, WPG, MA, PB, PA, VEW, SW, VW, LB, AB>
+    > Logic for Multicast<GB, VB, WB, WPG, MA, PB, PA, VEW, VW, LB, AB>
 {
     #[hdl_gen]
     fn update(&mut self) {
@@ -819,10 +804,11 @@ impl<
             | self.vsum.collision.val()
             | self.refused.collision.val()
             | self.iq.collision.val();
-        self.ready.next = self.gsum.ready.val()
+        self.rams_ready.next = self.gsum.ready.val()
             & self.listen.ready.val()
             & self.vsum.ready.val()
             & !self.reset.val();
+        self.ready.next = self.rams_ready.val();
 
         // ================= Register decode (addr and wdata are held until the answer).
         self.page.next = self.addr.val() >> 12;
@@ -908,12 +894,12 @@ impl<
             | (self.is_counter.val() & self.wr.val())
             | (self.is_refused.val() & self.wr.val());
         // Phase 0 of a RAM access: in its strobe cycle, or when the RAMs become ready.
-        self.p0.next =
-            self.ready.val() & ((self.strobe.val() & self.ram_op.val()) | self.op_wait.q.val());
+        self.p0.next = self.rams_ready.val()
+            & ((self.strobe.val() & self.ram_op.val()) | self.op_wait.q.val());
         if self.strobe.val() {
             self.op_write.d.next = self.wr.val();
         }
-        if self.strobe.val() & self.ram_op.val() & !self.ready.val() {
+        if self.strobe.val() & self.ram_op.val() & !self.rams_ready.val() {
             self.op_wait.d.next = true;
         }
         if self.p0.val() {
@@ -941,13 +927,8 @@ impl<
             self.acc_maddr.next = bit_cast::<MA, 8>(self.sub_group.val()) << self.c_wb.val()
                 | bit_cast::<MA, 8>(self.sub_mword.val());
         }
-        // Group summary lane of the access: word acc_group >> (GB-4), lane acc_group & lanes.
-        self.gs_off.next = (self.acc_group.val() & self.gs_lane_sel.val()) << self.c_wb.val();
-        self.gs_lane.next = self
-            .gsum
-            .rd_data
-            .val()
-            .get_bits::<WPG>(self.gs_off.val().index());
+        // Group summary word of the access.
+        self.gs_lane.next = self.gsum.rd_data.val();
         self.gs_word_valid.next = self.gs_lane.val().get_bit(self.acc_mword.val().index());
         self.old_member.next = 0.into();
         if self.gs_word_valid.val() {
@@ -966,9 +947,6 @@ impl<
             .gs_lane
             .val()
             .replace_bit(self.acc_mword.val().index(), self.new_member.val() != 0);
-        self.gs_lane_mask.next = self.gs_lane_ones.val() << self.gs_off.val();
-        self.gs_ins_narrow.next = bit_cast::<SW, WPG>(self.gs_new_lane.val());
-        self.gs_ins.next = self.gs_ins_narrow.val() << self.gs_off.val();
         // VI summary lane of the access (or of the doorbell stage, below).
         self.vs_off.next =
             bit_cast::<16, 8>(self.acc_vi.val() & self.vs_lane_sel.val()) << self.c_vew_log2.val();
@@ -996,11 +974,10 @@ impl<
         self.mram.wr_addr.next = self.acc_maddr.val();
         self.mram.wr_data.next = self.new_member.val();
         self.gsum.rd_en.next = false;
-        self.gsum.rd_addr.next = bit_cast::<4, 8>(self.acc_group.val() >> self.gs_word_shift.val());
+        self.gsum.rd_addr.next = bit_cast::<GB, 8>(self.acc_group.val());
         self.gsum.wr_en.next = false;
-        self.gsum.wr_addr.next = bit_cast::<4, 8>(self.acc_group.val() >> self.gs_word_shift.val());
-        self.gsum.wr_data.next =
-            (self.gsum.rd_data.val() & !self.gs_lane_mask.val()) | self.gs_ins.val();
+        self.gsum.wr_addr.next = bit_cast::<GB, 8>(self.acc_group.val());
+        self.gsum.wr_data.next = self.gs_new_lane.val();
         self.listen.rd_en.next = false;
         self.listen.rd_addr.next = bit_cast::<LB, AB>(self.l_word.val());
         self.listen.wr_en.next = false;
@@ -1177,7 +1154,7 @@ impl<
         // in its strobe cycle as the queue's head would be, taken to be allowed.
         self.fast_req.next = self.wr.val()
             & self.is_indicate.val()
-            & self.ready.val()
+            & self.rams_ready.val()
             & !self.op_wait.q.val()
             & !self.d1_valid.q.val()
             & (self.iq.count.val() == 0)
@@ -1207,13 +1184,7 @@ impl<
         self.pick.next = self.pick_from.val() & self.pick_neg.val();
 
         // ================= Emitter: one member word, lowest VI first.
-        self.w_lane_off.next =
-            (bit_cast::<8, GB>(self.w_group.q.val()) & self.gs_lane_sel.val()) << self.c_wb.val();
-        self.w_summary.next = self
-            .gsum
-            .rd_data
-            .val()
-            .get_bits::<WPG>(self.w_lane_off.val().index());
+        self.w_summary.next = self.gsum.rd_data.val();
         if self.e_use_saved.q.val() {
             self.e_src.next = self.e_saved.q.val();
         } else {
@@ -1336,7 +1307,7 @@ impl<
         }
 
         // ================= Grant.
-        self.can_grant.next = self.ready.val()
+        self.can_grant.next = self.rams_ready.val()
             & self.w_free_next.val()
             & !self.reg_mram.val()
             & !self.reg_gsum.val()
@@ -1443,12 +1414,11 @@ impl<
         // register side leaves those RAMs alone (a grant needs that): the read made in the
         // grant's cycle is the one the walker looks at in the next, and the RAM address does
         // not wait for the grant. (Reading while the summary clears would be a collision.)
-        if self.ready.val() & !self.reg_gsum.val() {
+        if self.rams_ready.val() & !self.reg_gsum.val() {
             self.gsum.rd_en.next = true;
-            self.gsum.rd_addr.next =
-                bit_cast::<4, 8>(self.sel_target.val() >> self.gs_word_shift.val());
+            self.gsum.rd_addr.next = bit_cast::<GB, 8>(self.sel_target.val());
         }
-        if self.ready.val() & !self.reg_listen.val() {
+        if self.rams_ready.val() & !self.reg_listen.val() {
             self.listen.rd_en.next = true;
             self.listen.rd_addr.next = bit_cast::<LB, 8>(self.sel_target.val() >> 5);
         }

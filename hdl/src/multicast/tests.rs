@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 /// 256 groups, 256 VIs.
 /// (BAR0 of 2 MiB: the VI pages of 256 VIs.)
-pub type M256 = Multicast<8, 8, 3, 8, 11, 3, 11, 16, 128, 256, 3, 21>;
+pub type M256 = Multicast<8, 8, 3, 8, 11, 3, 11, 16, 256, 3, 21>;
 
 /// Inputs of the block the harness drives each cycle.
 #[derive(Clone, Default)]
@@ -38,6 +38,7 @@ struct McOut {
     out_record: [u64; 2],
     dso: Option<(u8, u8, u16, u32)>,
     collision: bool,
+    ready: bool,
 }
 
 fn rec(r: Bits<128>) -> [u64; 2] {
@@ -62,11 +63,10 @@ impl<
         const PB: usize,
         const PA: usize,
         const VEW: usize,
-        const SW: usize,
         const VW: usize,
         const LB: usize,
         const AB: usize,
-    > McPins for Multicast<GB, VB, WB, WPG, MA, PB, PA, VEW, SW, VW, LB, AB>
+    > McPins for Multicast<GB, VB, WB, WPG, MA, PB, PA, VEW, VW, LB, AB>
 {
     fn set_clock(&mut self, high: bool) {
         self.clock.next = Clock { clk: high };
@@ -107,6 +107,7 @@ impl<
                 self.stx_ready.val(),
             ],
             dsi_ready: self.dsi_ready.val(),
+            ready: self.ready.val(),
             out_valid: self.out_valid.val(),
             out_vi: self.out_vi.val().to_u64() as u8,
             out_record: rec(self.out_record.val()),
@@ -280,10 +281,19 @@ impl<T: McPins> H<T> {
         }
     }
 
+    /// A reset, then the cycles until `ready` (software waits for `STATUS.READY`).
     fn reset(&mut self) {
         self.inp.reset = true;
         self.step();
         self.inp.reset = false;
+        let start = self.cycle;
+        while !self.uut.get().ready {
+            self.step();
+            assert!(
+                self.cycle - start <= 257,
+                "not ready 257 cycles after reset"
+            );
+        }
     }
 
     /// One bus access, strobed as soon as the bus allows; returns its answer.
