@@ -57,12 +57,21 @@ impl DeviceClock {
         now.wrapping_sub(back)
     }
 
-    /// The wall-clock time of counter value `cycles`.
+    /// The wall-clock time of counter value `cycles`: the anchor's time plus the offset in
+    /// nanoseconds rounded down, on both sides of the anchor, so that two counter values a
+    /// whole number of nanoseconds apart are exactly that far apart in time wherever the anchor
+    /// falls between them.
     pub fn time_of(&self, cycles: u64) -> SystemTime {
         if cycles >= self.anchor_cycles {
             self.anchor_time + Duration::from_nanos(self.cycles_to_ns(cycles - self.anchor_cycles))
         } else {
-            self.anchor_time - Duration::from_nanos(self.cycles_to_ns(self.anchor_cycles - cycles))
+            let back = self.anchor_cycles - cycles;
+            let mut ns = self.cycles_to_ns(back);
+            if self.clock_khz != 0 && u128::from(back) * 1_000_000 % u128::from(self.clock_khz) != 0
+            {
+                ns += 1;
+            }
+            self.anchor_time - Duration::from_nanos(ns)
         }
     }
 
@@ -84,6 +93,16 @@ mod tests {
         assert_eq!(c.cycles_to_ns(156_250), 1_000_000);
         assert_eq!(c.time_of(1_000 + 156_250_000), t0 + Duration::from_secs(1));
         assert_eq!(c.time_of(0), t0 - Duration::from_nanos(6_400));
+        // 200 cycles are 1,280 ns, also across the anchor (6.4 ns per cycle: truncating each
+        // side towards the anchor made it 1,279).
+        for first in 995..1_000 {
+            let gap = c
+                .time_of(first + 200)
+                .duration_since(c.time_of(first))
+                .unwrap();
+            assert_eq!(gap, Duration::from_nanos(1_280), "from cycle {first}");
+        }
+        assert_eq!(c.time_of(999), t0 - Duration::from_nanos(7));
         let bits = evnic_regs::event::TIMESTAMP_BITS;
         let wrap = 1u64 << bits;
         // An event stamped just before the counter's low bits wrapped, read just after.
