@@ -279,7 +279,6 @@ pub struct Multicast<
     ind_pword: Signal<Local, Bits<8>>,
     ram_op: Signal<Local, Bit>,
     refuse: Signal<Local, Bit>,
-    rams_ready: Signal<Local, Bit>,
     p0: Signal<Local, Bit>,
     /// The VI whose summary entry the access reads (permission, doorbell or refused count).
     acc_vi: Signal<Local, Bits<8>>,
@@ -290,10 +289,9 @@ pub struct Multicast<
     acc_maddr: Signal<Local, Bits<MA>>,
     acc_paddr: Signal<Local, Bits<PA>>,
     acc_pword: Signal<Local, Bits<8>>,
-    // Summary lanes of the access.
-    gs_lane: Signal<Local, Bits<WPG>>,
+    // Summary words of the access (the group's; a VI's lane of its VI summary word).
     gs_word_valid: Signal<Local, Bit>,
-    gs_new_lane: Signal<Local, Bits<WPG>>,
+    gs_new_word: Signal<Local, Bits<WPG>>,
     vs_off: Signal<Local, Bits<16>>,
     vs_lane: Signal<Local, Bits<VEW>>,
     vs_new_lane: Signal<Local, Bits<VEW>>,
@@ -356,7 +354,9 @@ pub struct Multicast<
     sel_group: Signal<Local, Bits<GB>>,
 
     // ---- Locals: walker and emitter.
-    w_summary: Signal<Local, Bits<WPG>>,
+    /// The group summary RAM's output: read by the register side in phase 1 and by the
+    /// walker in a job's first cycle.
+    summary: Signal<Local, Bits<WPG>>,
     pend_now: Signal<Local, Bits<WPG>>,
     pend_low: Signal<Local, Bits<WPG>>,
     pend_neg: Signal<Local, Bits<WPG>>,
@@ -591,7 +591,6 @@ impl<
             ind_pword: Default::default(),
             ram_op: Default::default(),
             refuse: Default::default(),
-            rams_ready: Default::default(),
             p0: Default::default(),
             acc_vi: Default::default(),
             acc_group: Default::default(),
@@ -599,9 +598,8 @@ impl<
             acc_maddr: Default::default(),
             acc_paddr: Default::default(),
             acc_pword: Default::default(),
-            gs_lane: Default::default(),
             gs_word_valid: Default::default(),
-            gs_new_lane: Default::default(),
+            gs_new_word: Default::default(),
             vs_off: Default::default(),
             vs_lane: Default::default(),
             vs_new_lane: Default::default(),
@@ -646,7 +644,7 @@ impl<
             sel_target9: Default::default(),
             sel_in_range: Default::default(),
             sel_group: Default::default(),
-            w_summary: Default::default(),
+            summary: Default::default(),
             pend_now: Default::default(),
             pend_low: Default::default(),
             pend_neg: Default::default(),
@@ -804,11 +802,12 @@ impl<
             | self.vsum.collision.val()
             | self.refused.collision.val()
             | self.iq.collision.val();
-        self.rams_ready.next = self.gsum.ready.val()
+        self.ready.next = self.gsum.ready.val()
             & self.listen.ready.val()
             & self.vsum.ready.val()
             & !self.reset.val();
-        self.ready.next = self.rams_ready.val();
+
+        self.summary.next = self.gsum.rd_data.val();
 
         // ================= Register decode (addr and wdata are held until the answer).
         self.page.next = self.addr.val() >> 12;
@@ -894,12 +893,12 @@ impl<
             | (self.is_counter.val() & self.wr.val())
             | (self.is_refused.val() & self.wr.val());
         // Phase 0 of a RAM access: in its strobe cycle, or when the RAMs become ready.
-        self.p0.next = self.rams_ready.val()
-            & ((self.strobe.val() & self.ram_op.val()) | self.op_wait.q.val());
+        self.p0.next =
+            self.ready.val() & ((self.strobe.val() & self.ram_op.val()) | self.op_wait.q.val());
         if self.strobe.val() {
             self.op_write.d.next = self.wr.val();
         }
-        if self.strobe.val() & self.ram_op.val() & !self.rams_ready.val() {
+        if self.strobe.val() & self.ram_op.val() & !self.ready.val() {
             self.op_wait.d.next = true;
         }
         if self.p0.val() {
@@ -927,9 +926,8 @@ impl<
             self.acc_maddr.next = bit_cast::<MA, 8>(self.sub_group.val()) << self.c_wb.val()
                 | bit_cast::<MA, 8>(self.sub_mword.val());
         }
-        // Group summary word of the access.
-        self.gs_lane.next = self.gsum.rd_data.val();
-        self.gs_word_valid.next = self.gs_lane.val().get_bit(self.acc_mword.val().index());
+        // Group summary word of the access (read in phase 0).
+        self.gs_word_valid.next = self.summary.val().get_bit(self.acc_mword.val().index());
         self.old_member.next = 0.into();
         if self.gs_word_valid.val() {
             self.old_member.next = self.mram.rd_data.val();
@@ -943,8 +941,8 @@ impl<
         } else {
             self.new_member.next = self.wdata.val() & self.m_mask.val();
         }
-        self.gs_new_lane.next = self
-            .gs_lane
+        self.gs_new_word.next = self
+            .summary
             .val()
             .replace_bit(self.acc_mword.val().index(), self.new_member.val() != 0);
         // VI summary lane of the access (or of the doorbell stage, below).
@@ -977,7 +975,7 @@ impl<
         self.gsum.rd_addr.next = bit_cast::<GB, 8>(self.acc_group.val());
         self.gsum.wr_en.next = false;
         self.gsum.wr_addr.next = bit_cast::<GB, 8>(self.acc_group.val());
-        self.gsum.wr_data.next = self.gs_new_lane.val();
+        self.gsum.wr_data.next = self.gs_new_word.val();
         self.listen.rd_en.next = false;
         self.listen.rd_addr.next = bit_cast::<LB, AB>(self.l_word.val());
         self.listen.wr_en.next = false;
@@ -1154,7 +1152,7 @@ impl<
         // in its strobe cycle as the queue's head would be, taken to be allowed.
         self.fast_req.next = self.wr.val()
             & self.is_indicate.val()
-            & self.rams_ready.val()
+            & self.ready.val()
             & !self.op_wait.q.val()
             & !self.d1_valid.q.val()
             & (self.iq.count.val() == 0)
@@ -1184,7 +1182,6 @@ impl<
         self.pick.next = self.pick_from.val() & self.pick_neg.val();
 
         // ================= Emitter: one member word, lowest VI first.
-        self.w_summary.next = self.gsum.rd_data.val();
         if self.e_use_saved.q.val() {
             self.e_src.next = self.e_saved.q.val();
         } else {
@@ -1195,7 +1192,7 @@ impl<
         self.e_kill.next = (self.w_valid.q.val()
             & self.w_fresh.q.val()
             & self.w_spec0.q.val()
-            & !self.w_summary.val().get_bit(0))
+            & !self.summary.val().get_bit(0))
             | (self.cancel_q.q.val() & self.e_fast.q.val());
         self.e_bits.next = self.e_src.val() & !self.e_done.q.val();
         if self.e_kill.val() {
@@ -1227,9 +1224,9 @@ impl<
         // ================= Walker: reads the job's non-empty member words one per cycle.
         if self.w_fresh.q.val() {
             if self.w_spec0.q.val() {
-                self.pend_now.next = self.w_summary.val() & !bits::<WPG>(1);
+                self.pend_now.next = self.summary.val() & !bits::<WPG>(1);
             } else {
-                self.pend_now.next = self.w_summary.val();
+                self.pend_now.next = self.summary.val();
             }
         } else {
             self.pend_now.next = self.w_pending.q.val();
@@ -1265,7 +1262,7 @@ impl<
         // Group summary at the job's first cycle: nobody, and the device port.
         self.dso_valid.next = false;
         if self.w_valid.q.val() & self.w_fresh.q.val() {
-            if (self.w_summary.val() == 0) & !self.cancel.val() {
+            if (self.summary.val() == 0) & !self.cancel.val() {
                 self.no_members.d.next = self.no_members.q.val() + 1;
             }
             self.dso_valid.next = !self.cancel.val()
@@ -1307,7 +1304,7 @@ impl<
         }
 
         // ================= Grant.
-        self.can_grant.next = self.rams_ready.val()
+        self.can_grant.next = self.ready.val()
             & self.w_free_next.val()
             & !self.reg_mram.val()
             & !self.reg_gsum.val()
@@ -1414,11 +1411,11 @@ impl<
         // register side leaves those RAMs alone (a grant needs that): the read made in the
         // grant's cycle is the one the walker looks at in the next, and the RAM address does
         // not wait for the grant. (Reading while the summary clears would be a collision.)
-        if self.rams_ready.val() & !self.reg_gsum.val() {
+        if self.ready.val() & !self.reg_gsum.val() {
             self.gsum.rd_en.next = true;
             self.gsum.rd_addr.next = bit_cast::<GB, 8>(self.sel_target.val());
         }
-        if self.rams_ready.val() & !self.reg_listen.val() {
+        if self.ready.val() & !self.reg_listen.val() {
             self.listen.rd_en.next = true;
             self.listen.rd_addr.next = bit_cast::<LB, 8>(self.sel_target.val() >> 5);
         }
