@@ -21,8 +21,9 @@
 //!   unconnected, and optimised away, on a board)
 //!
 //! # Timing
-//! See each block. Register accesses complete in 2 cycles, 4 for registers held in RAM (see
-//! [`crate::regbus`] and each block). After a reset, software waits for `STATUS.READY`.
+//! See each block. Register accesses complete in 2 cycles, up to 5 for registers held in RAM
+//! (the event queues' `EVQ_*`; see [`crate::regbus`] and each block). After a reset, software
+//! waits for `STATUS.READY`.
 
 use crate::event_engine::CoreEventEngine;
 use crate::event_pack::EventPack;

@@ -58,9 +58,11 @@
 //! a burst into one queue) takes that word from a bypass register instead of the RAM, so one
 //! event per cycle is sustained into one queue or into many. `in_ready` is high in cycles
 //! where the pipeline takes an input (not for a register access, a queued wake-up, a forced
-//! scrub, DMA back-pressure, or a nearly full wake FIFO).
-//! - `EVQ_*` register accesses: issued in the strobe cycle s (or as soon as the pipeline
-//!   accepts), answered with `ack` or `nak` (and `rdata`) in s+2 (before: s); global-page
+//! scrub, DMA back-pressure, or a nearly full wake FIFO); it is computed from flip-flops and
+//! `dmaw_ready` only, none of the register side's address decode.
+//! - `EVQ_*` register accesses: issued in the cycle after the strobe cycle s (or as soon as
+//!   the pipeline accepts), answered with `ack` or `nak` (and `rdata`) in s+3 (before: s+2,
+//!   issued in s); while the state RAM clears they are refused in s; global-page
 //!   registers are in flip-flops and answer in s. An `EVQ_*` access the pipeline cannot
 //!   answer within the bus timeout (DMA back-pressure held it) gets no answer, and the bus
 //!   counts an error; such a write may or may not have taken effect.
@@ -426,10 +428,12 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
             & (self.page.val() >= self.vi_page.val())
             & (self.vi_off.val() < self.vi_count.val())
             & ((self.word.val() - self.evq_first.val()) <= self.evq_span.val());
-        self.reg_req.next = (self.reg_hit.val() & self.ram.ready.val())
-            | (self.reg_pending.q.val() & (self.reg_age.q.val() <= self.issue_age_max.val()));
-        self.reg_write.next =
-            self.wr.val() | (self.reg_pending.q.val() & self.reg_pending_write.q.val());
+        // An access is issued from the cycle after its strobe, so that what the pipeline takes
+        // (and `in_ready`, which the multicast's grant waits on) depends on flip-flops only,
+        // not on this decode of the bus address.
+        self.reg_req.next =
+            self.reg_pending.q.val() & (self.reg_age.q.val() <= self.issue_age_max.val());
+        self.reg_write.next = self.reg_pending_write.q.val();
 
         // What the pipeline takes this cycle (see the priorities above).
         self.fifo_ok.next = self.fifo.count.val() < self.fifo_room.val();
@@ -466,7 +470,13 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
         self.iss_qvalid.next = false;
         self.iss_wakeup.next = false;
         self.iss_record.next = self.in_record.val();
-        if self.take_reg.val() {
+        // The input first: the takes are exclusive, and so the multicast's queue number (from
+        // its member RAM's output) passes one mux on its way to the state RAM's address.
+        if self.take_in.val() {
+            self.iss_op.next = self.k_push.val();
+            self.iss_q.next = self.in_vi.val().get_bits::<QB>(0);
+            self.iss_qvalid.next = bit_cast::<16, 8>(self.in_vi.val()) < self.num_queues.val();
+        } else if self.take_reg.val() {
             self.iss_op.next = self.k_read.val();
             if self.reg_write.val() {
                 self.iss_op.next = self.k_write.val();
@@ -483,10 +493,6 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
             self.iss_op.next = self.k_scrub.val();
             self.iss_q.next = self.scrub_q.q.val();
             self.iss_qvalid.next = true;
-        } else if self.take_in.val() {
-            self.iss_op.next = self.k_push.val();
-            self.iss_q.next = self.in_vi.val().get_bits::<QB>(0);
-            self.iss_qvalid.next = bit_cast::<16, 8>(self.in_vi.val()) < self.num_queues.val();
         }
 
         // Register access bookkeeping: wait for the pipeline, but not past the bus timeout (an
@@ -501,13 +507,13 @@ impl<const QB: usize, const AB: usize> Logic for EventEngine<QB, AB> {
         } else if (self.reg_pending.q.val() | self.s1_is_reg.val()) & !self.reg_age.q.val().all() {
             self.reg_age.d.next = self.reg_age.q.val() + 1;
         }
-        if self.reg_hit.val() & self.ram.ready.val() & !self.take_reg.val() {
-            self.reg_pending.d.next = true;
-        }
         if self.take_reg.val()
             | (self.reg_pending.q.val() & (self.reg_age.q.val() > self.issue_age_max.val()))
         {
             self.reg_pending.d.next = false;
+        }
+        if self.reg_hit.val() & self.ram.ready.val() {
+            self.reg_pending.d.next = true;
         }
 
         // Stage 1: the state word (from the RAM, or the word just written), the update.
@@ -1660,7 +1666,7 @@ mod tests {
     }
 
     #[test]
-    fn registers_answer_two_cycles_after_the_strobe_and_lying_doorbells_are_refused() {
+    fn registers_answer_three_cycles_after_the_strobe_and_lying_doorbells_are_refused() {
         let mut steps = queue(5, 4);
         steps.push(Step::Events(vec![5; 3]));
         steps.push(Step::Idle(4));
@@ -1683,16 +1689,16 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (2, true, 3),
-                (2, false, 0),
-                (2, true, 0),
-                (2, false, 0),
-                (2, true, 2),
-                (2, false, 0),
-                (2, false, 0),
-                (2, true, 4),
-                (2, false, 0),
-                (2, false, 0),
+                (3, true, 3),
+                (3, false, 0),
+                (3, true, 0),
+                (3, false, 0),
+                (3, true, 2),
+                (3, false, 0),
+                (3, false, 0),
+                (3, true, 4),
+                (3, false, 0),
+                (3, false, 0),
                 (0, true, 3),
             ]
         );
@@ -1753,7 +1759,7 @@ mod tests {
             },
             1000,
         );
-        assert_eq!(e.answers, vec![(10, false, true), (302, true, false)]);
+        assert_eq!(e.answers, vec![(10, false, true), (303, true, false)]);
     }
 
     #[test]
