@@ -247,38 +247,26 @@ impl Logic for EvnicCore {
         self.tx_pack.aux.next = self.tx.ev_aux.val();
         self.tx_pack.timestamp.next = bit_cast::<64, 40>(self.tx.ev_timestamp.val());
 
-        // Acknowledgements and read data: at most one block acknowledges an access.
+        // Acknowledgements and read data: at most one block answers an access, and a block
+        // drives `rdata` 0 unless it acknowledges a read (see `regbus`), so both are ORed: no
+        // block's acknowledgement selects another's data on the way to the bus.
         self.bus.nak.next = self.engine.nak.val()
             | self.multicast.nak.val()
             | self.timers.nak.val()
             | self.rx.nak.val()
             | self.tx.nak.val();
-        self.bus.ack.next = false;
-        self.bus.rdata.next = 0.into();
-        if self.global.ack.val() {
-            self.bus.ack.next = true;
-            self.bus.rdata.next = self.global.rdata.val();
-        }
-        if self.engine.ack.val() {
-            self.bus.ack.next = true;
-            self.bus.rdata.next = self.engine.rdata.val();
-        }
-        if self.multicast.ack.val() {
-            self.bus.ack.next = true;
-            self.bus.rdata.next = self.multicast.rdata.val();
-        }
-        if self.timers.ack.val() {
-            self.bus.ack.next = true;
-            self.bus.rdata.next = self.timers.rdata.val();
-        }
-        if self.rx.ack.val() {
-            self.bus.ack.next = true;
-            self.bus.rdata.next = self.rx.rdata.val();
-        }
-        if self.tx.ack.val() {
-            self.bus.ack.next = true;
-            self.bus.rdata.next = self.tx.rdata.val();
-        }
+        self.bus.ack.next = self.global.ack.val()
+            | self.engine.ack.val()
+            | self.multicast.ack.val()
+            | self.timers.ack.val()
+            | self.rx.ack.val()
+            | self.tx.ack.val();
+        self.bus.rdata.next = self.global.rdata.val()
+            | self.engine.rdata.val()
+            | self.multicast.rdata.val()
+            | self.timers.rdata.val()
+            | self.rx.rdata.val()
+            | self.tx.rdata.val();
 
         // Producers into the multicast, the multicast into the engine.
         self.multicast.stimer_valid.next = self.timers.ev_valid.val();
