@@ -25,10 +25,9 @@
 //! (the event queues' `EVQ_*`; see [`crate::regbus`] and each block). After a reset, software
 //! waits for `STATUS.READY`.
 
-use crate::event_engine::CoreEventEngine;
 use crate::event_pack::EventPack;
+use crate::event_path::EventPath;
 use crate::global_regs::GlobalRegs;
-use crate::multicast::CoreMulticast;
 use crate::regbus::{RegBus, ADDR_BITS};
 use crate::rx::RxPath;
 use crate::timers::CoreTimers;
@@ -106,8 +105,7 @@ pub struct EvnicCore {
 
     bus: RegBus,
     global: GlobalRegs,
-    engine: CoreEventEngine,
-    multicast: CoreMulticast,
+    events: EventPath,
     timers: CoreTimers,
     rx: RxPath,
     rx_pack: EventPack,
@@ -147,20 +145,13 @@ impl Logic for EvnicCore {
         self.bus.err_clear.next = self.global.err_clear.val();
 
         // Event blocks: reset by the port or a soft reset, timestamped by the cycle counter.
-        self.engine.clock.next = self.clock.val();
-        self.engine.reset.next = self.block_reset.q.val();
-        self.engine.cycles.next = self.global.cycles.val();
-        self.engine.rd.next = self.bus.rd.val();
-        self.engine.wr.next = self.bus.wr.val();
-        self.engine.addr.next = self.bus.addr.val();
-        self.engine.wdata.next = self.bus.wdata.val();
-        self.multicast.clock.next = self.clock.val();
-        self.multicast.reset.next = self.block_reset.q.val();
-        self.multicast.cycles.next = self.global.cycles.val();
-        self.multicast.rd.next = self.bus.rd.val();
-        self.multicast.wr.next = self.bus.wr.val();
-        self.multicast.addr.next = self.bus.addr.val();
-        self.multicast.wdata.next = self.bus.wdata.val();
+        self.events.clock.next = self.clock.val();
+        self.events.reset.next = self.block_reset.q.val();
+        self.events.cycles.next = self.global.cycles.val();
+        self.events.rd.next = self.bus.rd.val();
+        self.events.wr.next = self.bus.wr.val();
+        self.events.addr.next = self.bus.addr.val();
+        self.events.wdata.next = self.bus.wdata.val();
         self.timers.clock.next = self.clock.val();
         self.timers.reset.next = self.block_reset.q.val();
         self.timers.cycles.next = self.global.cycles.val();
@@ -250,73 +241,63 @@ impl Logic for EvnicCore {
         // Acknowledgements and read data: at most one block answers an access, and a block
         // drives `rdata` 0 unless it acknowledges a read (see `regbus`), so both are ORed: no
         // block's acknowledgement selects another's data on the way to the bus.
-        self.bus.nak.next = self.engine.nak.val()
-            | self.multicast.nak.val()
-            | self.timers.nak.val()
-            | self.rx.nak.val()
-            | self.tx.nak.val();
+        self.bus.nak.next =
+            self.events.nak.val() | self.timers.nak.val() | self.rx.nak.val() | self.tx.nak.val();
         self.bus.ack.next = self.global.ack.val()
-            | self.engine.ack.val()
-            | self.multicast.ack.val()
+            | self.events.ack.val()
             | self.timers.ack.val()
             | self.rx.ack.val()
             | self.tx.ack.val();
         self.bus.rdata.next = self.global.rdata.val()
-            | self.engine.rdata.val()
-            | self.multicast.rdata.val()
+            | self.events.rdata.val()
             | self.timers.rdata.val()
             | self.rx.rdata.val()
             | self.tx.rdata.val();
 
-        // Producers into the multicast, the multicast into the engine.
-        self.multicast.stimer_valid.next = self.timers.ev_valid.val();
-        self.multicast.stimer_to_group.next = self.timers.ev_to_group.val();
-        self.multicast.stimer_target.next = self.timers.ev_target.val();
-        self.multicast.stimer_record.next = self.timers.ev_record.val();
-        self.timers.ev_ready.next = self.multicast.stimer_ready.val();
-        self.multicast.srx_valid.next = self.rx.ev_valid.val();
-        self.multicast.srx_to_group.next = self.rx.ev_to_group.val();
-        self.multicast.srx_target.next = self.rx.ev_target.val();
-        self.multicast.srx_record.next = self.rx_pack.record.val();
-        self.rx.ev_ready.next = self.multicast.srx_ready.val();
-        self.multicast.stx_valid.next = self.tx.ev_valid.val();
-        self.multicast.stx_to_group.next = false;
-        self.multicast.stx_target.next = self.tx.ev_vi.val();
-        self.multicast.stx_record.next = self.tx_pack.record.val();
-        self.tx.ev_ready.next = self.multicast.stx_ready.val();
-        self.multicast.dsi_valid.next = self.dsi_valid.val();
-        self.multicast.dsi_group.next = self.dsi_group.val();
-        self.multicast.dsi_payload.next = self.dsi_payload.val();
-        self.dsi_ready.next = self.multicast.dsi_ready.val();
-        self.dso_valid.next = self.multicast.dso_valid.val();
-        self.dso_kind.next = self.multicast.dso_kind.val();
-        self.dso_group.next = self.multicast.dso_group.val();
-        self.dso_source.next = self.multicast.dso_source.val();
-        self.dso_payload.next = self.multicast.dso_payload.val();
-        self.engine.in_valid.next = self.multicast.out_valid.val();
-        self.engine.in_vi.next = self.multicast.out_vi.val();
-        self.engine.in_record.next = self.multicast.out_record.val();
-        self.multicast.out_ready.next = self.engine.in_ready.val();
+        // Producers into the multicast (in the event path).
+        self.events.stimer_valid.next = self.timers.ev_valid.val();
+        self.events.stimer_to_group.next = self.timers.ev_to_group.val();
+        self.events.stimer_target.next = self.timers.ev_target.val();
+        self.events.stimer_record.next = self.timers.ev_record.val();
+        self.timers.ev_ready.next = self.events.stimer_ready.val();
+        self.events.srx_valid.next = self.rx.ev_valid.val();
+        self.events.srx_to_group.next = self.rx.ev_to_group.val();
+        self.events.srx_target.next = self.rx.ev_target.val();
+        self.events.srx_record.next = self.rx_pack.record.val();
+        self.rx.ev_ready.next = self.events.srx_ready.val();
+        self.events.stx_valid.next = self.tx.ev_valid.val();
+        self.events.stx_to_group.next = false;
+        self.events.stx_target.next = self.tx.ev_vi.val();
+        self.events.stx_record.next = self.tx_pack.record.val();
+        self.tx.ev_ready.next = self.events.stx_ready.val();
+        self.events.dsi_valid.next = self.dsi_valid.val();
+        self.events.dsi_group.next = self.dsi_group.val();
+        self.events.dsi_payload.next = self.dsi_payload.val();
+        self.dsi_ready.next = self.events.dsi_ready.val();
+        self.dso_valid.next = self.events.dso_valid.val();
+        self.dso_kind.next = self.events.dso_kind.val();
+        self.dso_group.next = self.events.dso_group.val();
+        self.dso_source.next = self.events.dso_source.val();
+        self.dso_payload.next = self.events.dso_payload.val();
 
         // Host memory and the interrupt line.
         // DMA writes: the event engine first, receive data when the engine is idle (the RX
         // path offers an event only after its data beats were taken, so data lands first).
-        self.dmaw_valid.next = self.engine.dmaw_valid.val() | self.rx.dw_valid.val();
+        self.dmaw_valid.next = self.events.dmaw_valid.val() | self.rx.dw_valid.val();
         self.dmaw_addr.next = self.rx.dw_addr.val();
         self.dmaw_data.next = self.rx.dw_data.val();
         self.dmaw_strb.next = self.rx.dw_strb.val();
-        if self.engine.dmaw_valid.val() {
-            self.dmaw_addr.next = self.engine.dmaw_addr.val();
-            self.dmaw_data.next = self.engine.dmaw_data.val();
-            self.dmaw_strb.next = self.engine.dmaw_strb.val();
+        if self.events.dmaw_valid.val() {
+            self.dmaw_addr.next = self.events.dmaw_addr.val();
+            self.dmaw_data.next = self.events.dmaw_data.val();
+            self.dmaw_strb.next = self.events.dmaw_strb.val();
         }
-        self.engine.dmaw_ready.next = self.dmaw_ready.val();
-        self.rx.dw_ready.next = self.dmaw_ready.val() & !self.engine.dmaw_valid.val();
-        self.irq.next = self.engine.irq.val();
+        self.events.dmaw_ready.next = self.dmaw_ready.val();
+        self.rx.dw_ready.next = self.dmaw_ready.val() & !self.events.dmaw_valid.val();
+        self.irq.next = self.events.irq.val();
         // RAM read/write collisions of every block that keeps state in `Ram` (never set on a
         // correct design).
-        self.dbg_ram_collision.next = self.engine.ram_collision.val()
-            | self.multicast.ram_collision.val()
+        self.dbg_ram_collision.next = self.events.ram_collision.val()
             | self.timers.ram_collision.val()
             | self.rx.ram_collision.val()
             | self.tx.ram_collision.val();
@@ -324,8 +305,7 @@ impl Logic for EvnicCore {
         // soft reset's pulse on (the blocks' reset follows it by a cycle).
         self.global.ready.next = !self.global.soft_reset.val()
             & !self.block_reset.q.val()
-            & self.engine.ready.val()
-            & self.multicast.ready.val()
+            & self.events.ready.val()
             & self.rx.ready.val()
             & self.tx.ready.val();
     }

@@ -10,6 +10,7 @@ pub mod core;
 pub mod crc;
 pub mod event_engine;
 pub mod event_pack;
+pub mod event_path;
 pub mod evq;
 pub mod exact;
 pub mod fcs_check;
@@ -77,6 +78,10 @@ pub const BLOCKS: &[(&str, &str)] = &[
         "the event engine (event_engine::CoreEventEngine)",
     ),
     ("evq", "the event queue update (evq::EvqUpdate)"),
+    (
+        "event_path",
+        "the multicast and the event engine joined (event_path::EventPath)",
+    ),
     (
         "multicast",
         "the multicast groups (multicast::CoreMulticast)",
@@ -162,6 +167,7 @@ pub fn block_verilog(name: &str) -> Option<String> {
         "tx_stream" => block_top::<tx_stream::TxStream>(),
         "event_engine" => block_top::<event_engine::CoreEventEngine>(),
         "evq" => block_top::<evq::EvqUpdate>(),
+        "event_path" => block_top::<event_path::EventPath>(),
         "multicast" => block_top::<multicast::CoreMulticast>(),
         "timers" => block_top::<timers::CoreTimers>(),
         "regbus" => block_top::<regbus::RegBus>(),
