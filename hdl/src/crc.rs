@@ -393,6 +393,11 @@ pub(crate) mod tests {
 
     /// Writes `verilog` to a file and asserts that Verilator lints it clean.
     pub(crate) fn verilator_lint(name: &str, verilog: &str) {
+        verilator_lint_with(name, verilog, &[]);
+    }
+
+    /// [`verilator_lint`] with more Verilator flags (`-Wno-...`).
+    pub(crate) fn verilator_lint_with(name: &str, verilog: &str, extra: &[&str]) {
         let dir = std::env::temp_dir().join(format!("evnic-lint-{}-{}", name, std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join(format!("{name}.v"));
@@ -406,6 +411,7 @@ pub(crate) mod tests {
                 "-Wno-UNUSEDSIGNAL",
                 "-Wno-UNUSEDPARAM",
             ])
+            .args(extra)
             .arg(&file)
             .output()
             .expect("verilator must be installed to lint the generated Verilog");
